@@ -1,0 +1,67 @@
+/**
+ * The MCP session: one Durable Object per session, serving the guarded tools.
+ *
+ * It owns one piece of state, the session's loop counters. Everything else
+ * (what to ask, whom to ask, what to do with the answer) is in the guard core.
+ */
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { McpAgent } from "agents/mcp";
+import { type Env, readConfig } from "../config";
+import { createAuthority } from "../guard/authority";
+import type { GuardDeps, LoopCounter } from "../guard/pipeline";
+import { SERVER_INFO } from "../server-info";
+import { TOOLS } from "../tools/definitions";
+import { registerGuardedTools } from "../tools/register";
+
+/** Set by the Worker entry from the authenticated request; fixed for the session. */
+export type SessionProps = { principal: string; role: string };
+
+export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements LoopCounter {
+	server = new McpServer(SERVER_INFO, {
+		instructions:
+			"Every tool here is checked by an external policy authority (Stage0) before it runs. A BLOCKED or DEFERRED result means the action did not happen; do not try to work around it.",
+	});
+
+	async init(): Promise<void> {
+		this.ctx.storage.sql.exec(
+			`CREATE TABLE IF NOT EXISTS loop_attempts (
+				tool TEXT NOT NULL,
+				loop_key TEXT NOT NULL,
+				attempts INTEGER NOT NULL,
+				updated_at INTEGER NOT NULL,
+				PRIMARY KEY (tool, loop_key)
+			)`,
+		);
+		const config = readConfig(this.env);
+		const authority = createAuthority(config);
+		const deps = (): GuardDeps => ({
+			authority,
+			loops: this,
+			maxRetries: config.maxRetries,
+			runtime: {
+				principal: this.props?.principal ?? "local",
+				role: this.props?.role ?? "developer",
+				sessionId: this.getSessionId(),
+			},
+		});
+		registerGuardedTools(this.server, TOOLS, deps);
+	}
+
+	/**
+	 * One synchronous upsert: nothing can interleave between the read and the
+	 * write, so concurrent calls in this session each get a distinct number.
+	 */
+	reserveAttempt(tool: string, key: string): number {
+		const row = this.ctx.storage.sql
+			.exec<{ attempts: number }>(
+				`INSERT INTO loop_attempts (tool, loop_key, attempts, updated_at) VALUES (?, ?, 1, ?)
+				 ON CONFLICT (tool, loop_key) DO UPDATE SET attempts = attempts + 1, updated_at = excluded.updated_at
+				 RETURNING attempts`,
+				tool,
+				key,
+				Date.now(),
+			)
+			.one();
+		return row.attempts;
+	}
+}

@@ -1,0 +1,49 @@
+/**
+ * Reads the Worker's bindings into one typed, validated configuration.
+ *
+ * Every knob has a safe default; a value that does not parse falls back to the
+ * default rather than to something looser (a negative timeout or retry limit
+ * would weaken the guard, so it is never accepted).
+ */
+
+export interface Env {
+	MCP_OBJECT: DurableObjectNamespace;
+	STAGE0_API_KEY?: string;
+	STAGE0_BASE_URL?: string;
+	STAGE0_TIMEOUT_MS?: string;
+	MAX_RETRIES?: string;
+}
+
+export type Mode = "stage0" | "simulated";
+
+export interface GuardConfig {
+	mode: Mode;
+	/** Present only in stage0 mode. Never log or return it. */
+	apiKey?: string;
+	baseUrl: string;
+	timeoutMs: number;
+	maxRetries: number;
+}
+
+export const DEFAULT_BASE_URL = "https://api.signalpulse.org";
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_RETRIES = 5;
+
+function positiveInt(raw: string | undefined, fallback: number, max: number): number {
+	if (raw === undefined || raw.trim() === "") return fallback;
+	const n = Number(raw);
+	if (!Number.isInteger(n) || n < 1 || n > max) return fallback;
+	return n;
+}
+
+export function readConfig(env: Partial<Env>): GuardConfig {
+	const apiKey = env.STAGE0_API_KEY?.trim() || undefined;
+	const baseUrl = (env.STAGE0_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, "");
+	return {
+		mode: apiKey ? "stage0" : "simulated",
+		apiKey,
+		baseUrl,
+		timeoutMs: positiveInt(env.STAGE0_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 60_000),
+		maxRetries: positiveInt(env.MAX_RETRIES, DEFAULT_MAX_RETRIES, 1000),
+	};
+}

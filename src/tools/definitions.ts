@@ -1,0 +1,199 @@
+/**
+ * The six guarded tools, as data: arguments, what they intend (sent to the
+ * authority), and the action that runs only after an ALLOW.
+ *
+ * The actions are simulated on purpose: this product guards tools, it does not
+ * publish or deploy anything. They do no artificial waiting.
+ */
+import { z } from "zod";
+import type { GuardedTool } from "../guard/pipeline";
+import { APPROVAL_STATUSES, ROLES, retryCount, shortName, text } from "./schema";
+
+export interface Annotations {
+	readOnlyHint: boolean;
+	destructiveHint: boolean;
+	idempotentHint: boolean;
+	openWorldHint: boolean;
+}
+
+export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape>
+	extends GuardedTool<z.infer<z.ZodObject<Shape>>, Record<string, unknown>> {
+	title: string;
+	description: string;
+	input: Shape;
+	annotations: Annotations;
+	/** One line for the text block of an executed call. */
+	summarize?(output: Record<string, unknown>): string;
+}
+
+/** Keeps each definition's argument types tied to its own schema. */
+function defineTool<Shape extends z.ZodRawShape>(definition: ToolDefinition<Shape>): ToolDefinition {
+	return definition as unknown as ToolDefinition;
+}
+
+const researchTopic = defineTool({
+	name: "research-topic",
+	title: "Research a topic",
+	description: "Research a topic and return a short informational summary. Read-only; still checked by Stage0.",
+	kind: "action",
+	input: { topic: text("The topic to research") },
+	annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+	intent: ({ topic }) => ({
+		goal: `Research the topic "${topic}" and return an informational summary`,
+		success_criteria: ["A short informational summary of the topic is returned"],
+		constraints: ["read_only"],
+		side_effects: [],
+	}),
+	run: ({ topic }) => ({
+		topic,
+		summary: `Informational summary of "${topic}": key concepts, current state and open questions (simulated research: no external source was contacted).`,
+	}),
+	summarize: (o) => String(o.summary),
+});
+
+const publishContent = defineTool({
+	name: "publish-content",
+	title: "Publish content",
+	description: "Publish content to a channel. Publishing is visible to others, so Stage0 must allow it first.",
+	kind: "action",
+	input: {
+		content: text("The content to publish"),
+		channel: shortName("Where to publish, e.g. blog, twitter, newsletter"),
+	},
+	annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+	intent: ({ channel }) => ({
+		goal: `Publish content to the public channel "${channel}"`,
+		success_criteria: ["The content is published to the intended channel", "The content was reviewed before publication"],
+		constraints: ["approval required"],
+		side_effects: ["publish"],
+		context: { target_resources: [channel] },
+	}),
+	run: ({ content, channel }) => ({
+		published: true,
+		channel,
+		content,
+		characters: content.length,
+		published_at: new Date().toISOString(),
+	}),
+	summarize: (o) => `Published ${o.characters} characters to ${o.channel}.`,
+});
+
+const deployment = (serviceName: string, environment: string, changes: string) => ({
+	deployment_id: crypto.randomUUID(),
+	service: serviceName,
+	environment,
+	changes,
+	status: "deployed",
+	deployed_at: new Date().toISOString(),
+});
+
+const deployChanges = defineTool({
+	name: "deploy-changes",
+	title: "Deploy changes",
+	description: "Deploy changes of a service to staging or production, after Stage0 allows it.",
+	kind: "action",
+	input: {
+		serviceName: shortName("The service to deploy"),
+		environment: z.enum(["staging", "production"]).describe("Target environment"),
+		changes: text("What changes are deployed"),
+		actorRole: z.enum(ROLES).optional().describe("Role of the actor performing the deployment"),
+	},
+	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+	intent: ({ serviceName, environment, actorRole }) => ({
+		goal: `Deploy changes of service "${serviceName}" to ${environment}`,
+		success_criteria: ["The deployment completes successfully", "The service stays healthy after the deployment"],
+		constraints: ["allowed_environment:staging,production"],
+		side_effects: ["deploy"],
+		context: { environment, ...(actorRole ? { actor_role: actorRole } : {}) },
+	}),
+	run: ({ serviceName, environment, changes }) => deployment(serviceName, environment, changes),
+	summarize: (o) => `Deployed ${o.service} to ${o.environment} (deployment ${o.deployment_id}).`,
+});
+
+const managedDeploy = defineTool({
+	name: "managed-deploy",
+	title: "Managed deploy",
+	description:
+		"Deploy with the full authorization context (actor role, approval status, environment, resource scope), after Stage0 allows it.",
+	kind: "action",
+	input: {
+		serviceName: shortName("The service to deploy"),
+		environment: z.enum(["development", "staging", "production"]).describe("Target environment"),
+		changes: text("What changes are deployed"),
+		actorRole: z.enum(ROLES).describe("Role of the actor performing the deployment"),
+		approvalStatus: z.enum(APPROVAL_STATUSES).describe("Approval status of the deployment"),
+		resourceScope: shortName("Scope of the resources affected, e.g. all, team-a, service-x").optional(),
+	},
+	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+	intent: ({ serviceName, environment, actorRole, approvalStatus, resourceScope }) => ({
+		goal: `Deploy changes of service "${serviceName}" to ${environment} under managed authorization`,
+		success_criteria: ["The deployment completes successfully", "The service stays healthy after the deployment"],
+		constraints: ["approval required", "allowed_environment:development,staging,production"],
+		side_effects: ["deploy"],
+		context: {
+			actor_role: actorRole,
+			approval_status: approvalStatus,
+			environment,
+			resource_scope: resourceScope ?? "service",
+		},
+	}),
+	run: ({ serviceName, environment, changes, resourceScope }) => ({
+		...deployment(serviceName, environment, changes),
+		resource_scope: resourceScope ?? "service",
+	}),
+	summarize: (o) => `Deployed ${o.service} to ${o.environment} (deployment ${o.deployment_id}).`,
+});
+
+const retryWorkflow = defineTool({
+	name: "retry-workflow",
+	title: "Retry a workflow",
+	description:
+		"Retry a failing workflow. The server counts attempts per session and workflow; past MAX_RETRIES the retry is deferred to a person.",
+	kind: "action",
+	input: {
+		workflowId: shortName("The workflow to retry"),
+		retryCount: retryCount.describe("Your own count of retries so far (advisory: it can raise the server's count, never lower it)"),
+	},
+	annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+	loop: { key: ({ workflowId }) => workflowId, claimedRetryCount: ({ retryCount }) => retryCount },
+	intent: ({ workflowId }) => ({
+		goal: `Retry the failing workflow "${workflowId}"`,
+		success_criteria: ["The workflow completes successfully", "Retries stay within the retry limit"],
+		side_effects: ["loop"],
+	}),
+	run: ({ workflowId }, { attempt }) => ({ workflowId, attempt, status: "retried" }),
+	summarize: (o) => `Workflow ${o.workflowId} retried (attempt ${o.attempt}).`,
+});
+
+const checkAuthorization = defineTool({
+	name: "check-authorization",
+	title: "Check authorization",
+	description:
+		"Ask Stage0 whether an action would be authorized, without running anything. A DENY is an answer here, not an error.",
+	kind: "query",
+	input: {
+		goal: text("One clear sentence: what the action is for", 4096),
+		sideEffects: z
+			.array(shortName("A side effect, e.g. publish, deploy, loop"))
+			.max(32, "must list at most 32 side effects")
+			.describe("Side effects the action would have"),
+		successCriteria: z.array(text("A success criterion", 4096)).max(32, "must list at most 32 criteria").optional(),
+		retryCount,
+	},
+	annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+	intent: ({ goal, sideEffects, successCriteria, retryCount }) => ({
+		goal,
+		success_criteria: successCriteria ?? [],
+		side_effects: sideEffects,
+		context: retryCount !== undefined ? { retry_count: retryCount } : {},
+	}),
+});
+
+export const TOOLS: readonly ToolDefinition[] = [
+	researchTopic,
+	publishContent,
+	deployChanges,
+	managedDeploy,
+	retryWorkflow,
+	checkAuthorization,
+];

@@ -1,0 +1,99 @@
+/**
+ * Renders a guard outcome as an MCP tool result: structuredContent for
+ * programs, and a text block for people in the seed's familiar format.
+ * A blocked call never shows the action's output, because it has none.
+ */
+import type { Decision } from "../guard/decision";
+import type { GuardOutcome } from "../guard/pipeline";
+
+export interface ToolResult {
+	[key: string]: unknown;
+	content: { type: "text"; text: string }[];
+	structuredContent: Record<string, unknown>;
+	isError?: boolean;
+}
+
+const RULE = "-".repeat(60);
+
+export function renderOutcome(
+	toolName: string,
+	kind: "action" | "query",
+	outcome: GuardOutcome<Record<string, unknown>>,
+	summarize?: (output: Record<string, unknown>) => string,
+): ToolResult {
+	const { decision, action, attempt } = outcome;
+	const structured: Record<string, unknown> = {
+		tool: toolName,
+		verdict: decision.verdict,
+		decision: decision.decision,
+		reason: decision.reason,
+		request_id: decision.request_id,
+		policy_version: decision.policy_version,
+		risk_score: decision.risk_score,
+		high_risk: decision.high_risk,
+		issues: decision.issues,
+		questions: decision.questions,
+		guardrails: decision.guardrails,
+		source: decision.source,
+		executed: action.status === "executed",
+	};
+	if (attempt) structured.attempt = attempt;
+	if (action.status === "executed") structured.result = action.output;
+	if (action.status === "failed") structured.error = action.error;
+
+	const lines = [headline(toolName, kind, decision), RULE, ...decisionLines(decision), RULE];
+	if (action.status === "executed") {
+		lines.push(summarize ? summarize(action.output) : JSON.stringify(action.output));
+	} else if (action.status === "failed") {
+		lines.push(`The action was allowed but failed: ${action.error}`);
+	} else if (kind === "action") {
+		lines.push(notRunExplanation(decision));
+	}
+	if (attempt) lines.push(`Attempt ${attempt.number} (retry count ${attempt.retry_count} of at most ${attempt.max_retries}).`);
+
+	// A query's DENY or DEFER is a valid answer; anything that did not run as
+	// asked, or a query that could not be answered, is an error for the caller.
+	const isError = kind === "query" ? decision.decision === "ERROR" : action.status !== "executed";
+	return { content: [{ type: "text", text: lines.join("\n") }], structuredContent: structured, ...(isError ? { isError } : {}) };
+}
+
+function headline(toolName: string, kind: "action" | "query", d: Decision): string {
+	if (d.decision === "ERROR") return `⛔ TOOL CALL BLOCKED: ${toolName} (no usable decision from the authority)`;
+	const verb = kind === "query" ? "WOULD BE" : "";
+	switch (d.verdict) {
+		case "ALLOW":
+			return `✅ ${verb ? `${verb} ALLOWED` : "TOOL CALL ALLOWED"}: ${toolName}`;
+		case "DENY":
+			return `⛔ ${verb ? `${verb} BLOCKED` : "TOOL CALL BLOCKED"}: ${toolName}`;
+		case "DEFER":
+			return `⏸️ ${verb ? `${verb} DEFERRED` : "TOOL CALL DEFERRED"}: ${toolName}`;
+	}
+}
+
+export function decisionLines(d: Decision): string[] {
+	const lines = [
+		`Verdict: ${d.verdict}`,
+		`Decision: ${d.decision}`,
+		`Reason: ${d.reason}`,
+		`Request ID: ${d.request_id}`,
+		`Policy Version: ${d.policy_version}`,
+		`Risk Score: ${d.risk_score ?? "n/a"}`,
+		`High Risk: ${d.high_risk}`,
+	];
+	if (d.guardrails.length > 0) lines.push(`Guardrails: ${d.guardrails.join(", ")}`);
+	if (d.issues.length > 0) {
+		lines.push("Issues detected:");
+		for (const i of d.issues) lines.push(`  [${i.severity}] ${i.code}: ${i.message}`);
+	}
+	if (d.questions.length > 0) {
+		lines.push(d.verdict === "DEFER" ? "Clarifying questions:" : "Questions:");
+		for (const q of d.questions) lines.push(`  ? ${q}`);
+	}
+	return lines;
+}
+
+function notRunExplanation(d: Decision): string {
+	if (d.decision === "ERROR") return "The action was NOT run: without a clear ALLOW the guard fails closed.";
+	if (d.verdict === "DEFER") return "The action was NOT run: a person must answer the questions or review it first.";
+	return "The action was NOT run.";
+}

@@ -1,0 +1,63 @@
+/**
+ * Argument schemas shared by the tool definitions. Every string argument is
+ * bounded, so an oversized argument is refused by name before anything is
+ * built from it or sent to Stage0.
+ */
+import { z } from "zod";
+
+/** One argument may hold at most 256 KiB of UTF-8. */
+export const MAX_ARGUMENT_BYTES = 256 * 1024;
+
+const encoder = new TextEncoder();
+
+export function text(description: string, maxBytes = MAX_ARGUMENT_BYTES) {
+	return z
+		.string()
+		.trim()
+		.min(1, "must not be empty")
+		.refine((s) => s.length * 3 <= maxBytes || encoder.encode(s).byteLength <= maxBytes, {
+			message: `is larger than ${maxBytes} bytes; send less`,
+		})
+		.describe(description);
+}
+
+export const shortName = (description: string) =>
+	z
+		.string()
+		.trim()
+		.min(1, "must not be empty")
+		.max(128, "must be at most 128 characters")
+		.describe(description);
+
+export const retryCount = z
+	.number()
+	.int("must be a whole number")
+	.min(0, "must not be negative")
+	.max(1_000_000)
+	.optional();
+
+export const ROLES = ["admin", "developer", "viewer"] as const;
+export const APPROVAL_STATUSES = ["approved", "pending", "none"] as const;
+
+/** What every guarded tool returns in structuredContent. */
+export const decisionOutputShape = {
+	tool: z.string(),
+	verdict: z.enum(["ALLOW", "DENY", "DEFER"]),
+	decision: z.enum(["GO", "NO_GO", "DEFER", "ERROR"]),
+	reason: z.string(),
+	request_id: z.string(),
+	policy_version: z.string(),
+	risk_score: z.number().nullable(),
+	high_risk: z.boolean(),
+	issues: z.array(z.object({ code: z.string(), severity: z.string(), message: z.string() })),
+	questions: z.array(z.string()),
+	guardrails: z.array(z.string()),
+	source: z.enum(["stage0", "simulated", "local-rule", "fault"]),
+	executed: z.boolean().describe("Whether the tool's action ran"),
+	attempt: z
+		.object({ number: z.number(), retry_count: z.number(), max_retries: z.number() })
+		.optional()
+		.describe("The server's own attempt count, for loop tools"),
+	result: z.record(z.string(), z.unknown()).optional().describe("The action's output; present only when it ran"),
+	error: z.string().optional().describe("Why an allowed action failed"),
+};
