@@ -1,0 +1,164 @@
+/**
+ * Prints the demo report in the seed project's format: the ===== banner, the
+ * scenario, Stage0's answer in a dashed block, and a closing verdict that
+ * follows what the server actually answered.
+ */
+import type { GuardResult, Health } from "./lib";
+
+const WIDTH = 70;
+const BANNER = "=".repeat(WIDTH);
+const RULE = "-".repeat(WIDTH);
+
+type Verdict = GuardResult["verdict"];
+
+/** Word-wraps one line to WIDTH; continuation lines get `indent`. */
+function wrap(line: string, indent = "  "): string[] {
+	if (line.length <= WIDTH) return [line];
+	const out: string[] = [];
+	let current = "";
+	for (const word of line.split(" ")) {
+		const prefix = out.length === 0 ? "" : indent;
+		const candidate = current === "" ? prefix + word : `${current} ${word}`;
+		if (candidate.length > WIDTH && current.trim() !== "") {
+			out.push(current);
+			current = indent + word;
+		} else {
+			current = candidate;
+		}
+	}
+	if (current.trim() !== "") out.push(current);
+	return out;
+}
+
+function print(...lines: string[]): void {
+	for (const line of lines) for (const l of wrap(line)) console.log(l);
+}
+
+export function banner(title: string): void {
+	console.log("");
+	console.log(BANNER);
+	console.log(title);
+	console.log(BANNER);
+	console.log("");
+}
+
+export function scenario(text: string): void {
+	print(`Scenario: ${text}`);
+	console.log("");
+}
+
+export function callingStage0(health: Health, what = "Calling Stage0 to check authorization..."): void {
+	const mode = health.mode === "simulated" ? " (simulated mode)" : health.stage0 ? ` (Stage0 at ${health.stage0.base_url})` : "";
+	console.log(`${what}${mode}`);
+	console.log("");
+}
+
+/** Who decided, said plainly: the server's own rules are not Stage0. */
+function responseHeader(r: GuardResult): string {
+	switch (r.source) {
+		case "local-rule":
+			return "Response from the edge guard (its own MAX_RETRIES loop limit; Stage0 was not asked):";
+		case "fault":
+			return "Response from the edge guard (no usable answer from Stage0, so it fails closed):";
+		default:
+			return "Response from Stage0:";
+	}
+}
+
+export function decisionBlock(r: GuardResult): void {
+	console.log(responseHeader(r));
+	console.log(RULE);
+	print(
+		`Verdict: ${r.verdict}`,
+		`Decision: ${r.decision}`,
+		`Reason: ${r.reason}`,
+		`Request ID: ${r.request_id}`,
+		`Policy Version: ${r.policy_version}`,
+		`Risk Score: ${r.risk_score ?? "n/a"}`,
+		`High Risk: ${r.high_risk}`,
+	);
+	if (r.guardrails.length > 0) print(`Guardrails: ${r.guardrails.join(", ")}`);
+	if (r.issues.length > 0) {
+		console.log("Issues detected:");
+		for (const i of r.issues) for (const l of wrap(`  [${i.severity}] ${i.code}: ${i.message}`, "    ")) console.log(l);
+	}
+	if (r.questions.length > 0) {
+		console.log(r.verdict === "DEFER" ? "Clarifying questions:" : "Questions:");
+		for (const q of r.questions) for (const l of wrap(`  ? ${q}`, "    ")) console.log(l);
+	}
+	console.log(RULE);
+	console.log("");
+}
+
+const HEADLINE: Record<Verdict, string> = {
+	ALLOW: "✅ TOOL CALL ALLOWED",
+	DENY: "⛔ TOOL CALL BLOCKED",
+	DEFER: "⏸️ TOOL CALL DEFERRED",
+};
+
+const BECAUSE: Record<Verdict, string> = {
+	ALLOW: "This is safe because:",
+	DENY: "This is correct because:",
+	DEFER: "Human review is required because:",
+};
+
+export interface Expectation {
+	verdict: Verdict;
+	/** How the demo names the tool in prose, e.g. "the research tool". */
+	toolLabel: string;
+	/** The seed's explanation lines, shown when the verdict is the expected one. */
+	because: string[];
+	/** Extra lines after the explanation (e.g. what the executed tool returned). */
+	after?: string[];
+}
+
+/**
+ * Prints the closing verdict for what the server answered, and returns whether
+ * it is what the scenario expected (right verdict, a real policy decision, and
+ * the tool ran exactly when it was allowed to).
+ */
+export function closing(r: GuardResult, expected: Expectation, kind: "action" | "query" = "action"): boolean {
+	const fault = r.decision === "ERROR";
+	console.log(fault ? `${HEADLINE.DENY} (fail-closed: no usable decision)` : HEADLINE[r.verdict]);
+	if (kind === "query") {
+		print(
+			r.verdict === "ALLOW"
+				? `The agent could proceed to run ${expected.toolLabel}.`
+				: r.verdict === "DEFER"
+					? "The agent should NOT proceed automatically."
+					: `The agent is NOT allowed to run ${expected.toolLabel}.`,
+		);
+	} else {
+		print(
+			r.verdict === "ALLOW"
+				? `The agent can proceed to execute ${expected.toolLabel}.`
+				: r.verdict === "DEFER"
+					? "The agent should NOT proceed automatically."
+					: "The agent is NOT allowed to execute this tool.",
+		);
+	}
+
+	const problems: string[] = [];
+	if (fault) problems.push("the guard got no usable decision from the authority (decision ERROR), so this is a fault, not a policy verdict");
+	else if (r.verdict !== expected.verdict) problems.push(`this scenario expects ${expected.verdict}, but the server answered ${r.verdict} (${r.decision})`);
+	if (kind === "action" && r.executed !== (r.verdict === "ALLOW" && !fault)) {
+		problems.push(`the tool ${r.executed ? "ran" : "did not run"} after a ${r.verdict}`);
+	}
+	if (kind === "query" && r.executed) problems.push("a check-only query reported that it ran something");
+
+	if (problems.length === 0) {
+		console.log(BECAUSE[r.verdict]);
+		for (const line of expected.because) for (const l of wrap(`  - ${line}`, "    ")) console.log(l);
+		if (expected.after && expected.after.length > 0) {
+			console.log("");
+			print(...expected.after);
+		}
+	} else {
+		console.log("");
+		for (const p of problems) print(`⚠️  UNEXPECTED: ${p}.`);
+		print(`Reason given: ${r.reason}`);
+	}
+	if (kind === "action") print(`(executed: ${r.executed}; request_id ${r.request_id})`);
+	console.log("");
+	return problems.length === 0;
+}
