@@ -11,7 +11,19 @@ export default defineConfig({
 			{
 				// The whole Worker, inside workerd: routing, MCP, Durable Objects.
 				plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
-				test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+				test: { name: "worker", include: ["test/worker/**/*.test.ts"], exclude: ["test/worker/stage0/**"] },
+			},
+			{
+				// The same Worker with a Stage0 key: remote mode, Stage0 mocked at fetch.
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: {
+							bindings: { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test", STAGE0_TIMEOUT_MS: "300" },
+						},
+					}),
+				],
+				test: { name: "worker-stage0", include: ["test/worker/stage0/**/*.test.ts"] },
 			},
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote.

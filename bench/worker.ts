@@ -17,7 +17,7 @@ import { TOOLS } from "../src/tools/definitions";
 import { renderOutcome } from "../src/tools/result";
 import { decisionOutputShape } from "../src/tools/schema";
 
-export const UNGUARDED_TOOL = "research-topic-unguarded";
+const UNGUARDED_TOOL = "research-topic-unguarded";
 
 const researchTopic = TOOLS.find((t) => t.name === "research-topic");
 if (!researchTopic?.run) throw new Error("bench: research-topic not found in TOOLS");

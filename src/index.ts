@@ -51,7 +51,8 @@ export default {
 			return jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`);
 		}
 		// The caller's identity; the authentication issue replaces this constant.
-		ctx.props = { principal: "local", role: "developer" };
+		// McpAgent reads the session's props from ctx.props (as workers-oauth-provider sets them).
+		(ctx as { props: unknown }).props = { principal: "local", role: "developer" };
 		return isMcp ? streamable.fetch(limited, env, ctx) : sse.fetch(limited, env, ctx);
 	},
 } satisfies ExportedHandler<Env>;

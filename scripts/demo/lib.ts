@@ -228,7 +228,7 @@ function startupTimeoutMs(): number {
 const VERDICTS = new Set(["ALLOW", "DENY", "DEFER"]);
 const DECISIONS = new Set(["GO", "NO_GO", "DEFER", "ERROR"]);
 
-function textOf(result: { content?: unknown }): string {
+function textOf(result: Record<string, unknown>): string {
 	const content = Array.isArray(result.content) ? result.content : [];
 	return content
 		.map((c: { type?: string; text?: string }) => (c.type === "text" ? c.text : `[${c.type}]`))

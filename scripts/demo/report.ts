@@ -108,8 +108,10 @@ export interface Expectation {
 	toolLabel: string;
 	/** The seed's explanation lines, shown when the verdict is the expected one. */
 	because: string[];
-	/** Extra lines after the explanation (e.g. what the executed tool returned). */
+	/** Lines shown when the tool ran (e.g. what it returned). */
 	after?: string[];
+	/** A scenario-specific check beyond the verdict; returns what is wrong, if anything. */
+	problem?: (r: GuardResult) => string | undefined;
 }
 
 /**
@@ -145,20 +147,25 @@ export function closing(r: GuardResult, expected: Expectation, kind: "action" | 
 		problems.push(`the tool ${r.executed ? "ran" : "did not run"} after a ${r.verdict}`);
 	}
 	if (kind === "query" && r.executed) problems.push("a check-only query reported that it ran something");
+	const extra = problems.length === 0 ? expected.problem?.(r) : undefined;
+	if (extra) problems.push(extra);
 
 	if (problems.length === 0) {
 		console.log(BECAUSE[r.verdict]);
 		for (const line of expected.because) for (const l of wrap(`  - ${line}`, "    ")) console.log(l);
-		if (expected.after && expected.after.length > 0) {
-			console.log("");
-			print(...expected.after);
-		}
 	} else {
 		console.log("");
 		for (const p of problems) print(`⚠️  UNEXPECTED: ${p}.`);
 		print(`Reason given: ${r.reason}`);
 	}
-	if (kind === "action") print(`(executed: ${r.executed}; request_id ${r.request_id})`);
+	console.log("");
+	if (kind === "query") {
+		print(`(${r.tool} only asks; it runs nothing: executed: ${r.executed})`);
+	} else if (r.executed) {
+		print(`The edge guard ran ${r.tool} after the ALLOW (executed: true).`, ...(expected.after ?? []));
+	} else {
+		print(`The edge guard did not run ${r.tool} (executed: false).`);
+	}
 	console.log("");
 	return problems.length === 0;
 }

@@ -80,19 +80,31 @@ export class Stage0Client implements Authority {
 		const signal = AbortSignal.timeout(Math.max(1, budgetMs));
 		let response: Response;
 		let text: string;
+		// The signal aborts the fetch; the race makes the deadline hold even if
+		// something below ignores the signal.
+		const deadline = new Promise<never>((_, reject) => {
+			signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+		});
+		deadline.catch(() => {}); // it fires after a successful answer too
+
 		try {
-			response = await this.#fetch(this.#url, {
-				method: "POST",
-				headers: {
-					"content-type": "application/json",
-					accept: "application/json",
-					"x-api-key": this.#apiKey,
-					"x-request-id": requestId,
-				},
-				body,
-				signal,
-			});
-			text = await response.text();
+			[response, text] = await Promise.race([
+				(async () => {
+					const r = await this.#fetch(this.#url, {
+						method: "POST",
+						headers: {
+							"content-type": "application/json",
+							accept: "application/json",
+							"x-api-key": this.#apiKey,
+							"x-request-id": requestId,
+						},
+						body,
+						signal,
+					});
+					return [r, await r.text()] as const;
+				})(),
+				deadline,
+			]);
 		} catch (error) {
 			if (signal.aborted) {
 				return {

@@ -181,3 +181,21 @@ describe("Stage0 client: fails closed", () => {
 		expect(d.reason).toMatch(/larger than/);
 	});
 });
+
+describe("Stage0 client: the deadline holds", () => {
+	it("even when the fetch ignores its abort signal", async () => {
+		const { client: c } = client(() => new Promise<Response>(() => {}), 60);
+		const d = await c.check(request);
+		expect(d.reason).toBe("Stage0 did not answer within 60 ms (STAGE0_TIMEOUT_MS).");
+	});
+
+	it("even when the answer's body stalls after the headers", async () => {
+		const { client: c } = client(
+			() => new Response(new ReadableStream({ start(ctl) { ctl.enqueue(new TextEncoder().encode('{"verdict":')); } })),
+			60,
+		);
+		const d = await c.check(request);
+		expect(d.decision).toBe("ERROR");
+		expect(d.reason).toMatch(/did not answer within 60 ms/);
+	});
+});

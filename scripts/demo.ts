@@ -1,0 +1,145 @@
+/**
+ * The demos: `npm run demo:allow`, `npm run demo:deny`, `npm run demo:defer`.
+ *
+ * Each one talks to the real edge guard over MCP (Streamable HTTP, at MCP_URL,
+ * default http://localhost:8787/mcp), starting `wrangler dev` first if nothing
+ * is running there. Everything printed about a decision comes from the tool
+ * result's structuredContent. Exit code 0 only when the server answered as
+ * the scenario expects.
+ *
+ *   tsx scripts/demo.ts allow|deny|defer
+ */
+import { type DemoContext, type GuardResult, runDemo, type Scenario } from "./demo/lib";
+import { banner, callingStage0, closing, decisionBlock, scenario } from "./demo/report";
+
+function showCall(tool: string, args: Record<string, unknown>): void {
+	console.log(`MCP tool call: ${tool} ${JSON.stringify(args)}`);
+	console.log("");
+}
+
+async function ask(ctx: DemoContext, tool: string, args: Record<string, unknown>): Promise<GuardResult> {
+	showCall(tool, args);
+	callingStage0(ctx.health);
+	const r = await ctx.call(tool, args);
+	decisionBlock(r);
+	return r;
+}
+
+const allow: Scenario = async (ctx) => {
+	banner("DEMO: ALLOW Scenario - Research Tool Call");
+	scenario("An agent wants to research a topic and return an informational summary. This is a low-risk operation.");
+	const r = await ask(ctx, "research-topic", { topic: "Runtime authorization for AI agent tool calls" });
+	return closing(r, {
+		verdict: "ALLOW",
+		toolLabel: "the research tool",
+		because: [
+			"No side effects (publish, deploy, etc.)",
+			"Informational operation only",
+			r.issues.length === 0 ? "No guardrail violations" : `Issues noted: ${r.issues.map((i) => i.code).join(", ")}`,
+		],
+		after: typeof r.result?.summary === "string" ? [`Result: ${r.result.summary}`] : [],
+	});
+};
+
+const deny: Scenario = async (ctx) => {
+	banner("DEMO: DENY Scenario - Publish Tool Call");
+	scenario(
+		"An agent attempts to publish content to a public channel without proper authorization. This is a high-risk operation that should be blocked.",
+	);
+	const r = await ask(ctx, "publish-content", {
+		content: "Announcing our new product line: available to everyone starting today!",
+		channel: "twitter",
+	});
+	const findings = r.issues.length > 0 ? r.issues.map((i) => i.message) : [r.reason];
+	return closing(r, {
+		verdict: "DENY",
+		toolLabel: "the publish tool",
+		because: [...findings, "No human approval was provided", "Publishing without review can cause trust/compliance issues"],
+	});
+};
+
+const deferVague: Scenario = async (ctx) => {
+	banner("DEMO: DEFER Scenario - Unclear/Vague Request");
+	scenario(
+		"An agent receives a vague request without clear success criteria or value proposition. Stage0 DEFERs to request more context before proceeding.",
+	);
+	const r = await ask(ctx, "check-authorization", { goal: "help me", sideEffects: [], successCriteria: ["Task completed"] });
+	return closing(
+		r,
+		{
+			verdict: "DEFER",
+			toolLabel: "the requested action",
+			because: [
+				"Request is too vague to evaluate value",
+				"Success criteria are unclear",
+				"More context is needed before execution",
+				...(r.questions.length > 0 ? ["The clarifying questions above must be answered first"] : []),
+			],
+		},
+		"query",
+	);
+};
+
+function isLoopThreshold(r: GuardResult): boolean {
+	return (
+		r.verdict === "DEFER" &&
+		(r.issues.some((i) => i.code === "LOOP_THRESHOLD_EXCEEDED") || r.reason.startsWith("LOOP_THRESHOLD_EXCEEDED"))
+	);
+}
+
+const deferLoop: Scenario = async (ctx) => {
+	const maxRetries = ctx.health.max_retries;
+	const workflowId = "nightly-report-sync";
+	banner("DEMO: DEFER Scenario - Loop Threshold Exceeded");
+	scenario(
+		`An agent keeps retrying a failing workflow. The edge guard counts the attempts itself, per MCP session and workflow (MAX_RETRIES = ${maxRetries}); once the limit is reached, the next retry is DEFERred to a person, whatever the agent claims.`,
+	);
+	showCall("retry-workflow", { workflowId });
+	console.log(`Retrying workflow "${workflowId}" (at most ${maxRetries + 2} calls)...`);
+
+	let last: GuardResult | undefined;
+	for (let call = 1; call <= maxRetries + 2; call++) {
+		const r = await ctx.call("retry-workflow", { workflowId });
+		last = r;
+		const count = r.attempt ? `retry count ${r.attempt.retry_count}/${r.attempt.max_retries}` : "no attempt count";
+		const outcome = r.executed
+			? "ran"
+			: `not run: ${r.issues[0]?.code ?? r.reason.split(":")[0]}`;
+		console.log(`  Attempt ${r.attempt?.number ?? call}: ${`${r.verdict} (${r.decision})`.padEnd(15)} ${count.padEnd(18)} -> ${outcome}`);
+		if (r.verdict !== "ALLOW") break;
+	}
+	console.log("");
+	if (!last) return false;
+	decisionBlock(last);
+
+	const retried = last.attempt?.retry_count ?? maxRetries;
+	return closing(last, {
+		verdict: "DEFER",
+		toolLabel: "the retry",
+		because: [
+			`The workflow has already been retried ${retried} times in this session (limit ${last.attempt?.max_retries ?? maxRetries})`,
+			"Retrying a failing step again rarely fixes it; the root cause needs a look",
+			"The agent cannot reset the count: it is kept by the server, not by the agent",
+		],
+		problem: (r) =>
+			isLoopThreshold(r)
+				? undefined
+				: r.verdict === "ALLOW"
+					? `${maxRetries + 2} retries in a row were all allowed; the loop threshold never triggered`
+					: "the retries stopped, but not with LOOP_THRESHOLD_EXCEEDED",
+	});
+};
+
+const DEMOS: Record<string, Scenario[]> = {
+	allow: [allow],
+	deny: [deny],
+	defer: [deferVague, deferLoop],
+};
+
+const name = process.argv[2] ?? "";
+const demo = DEMOS[name];
+if (!demo) {
+	console.error(`Usage: tsx scripts/demo.ts <${Object.keys(DEMOS).join("|")}>`);
+	process.exit(2);
+}
+process.exit(await runDemo(demo));

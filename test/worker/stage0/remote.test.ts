@@ -1,0 +1,142 @@
+/** Remote mode: every guarded call asks Stage0 first, and any doubt blocks it. */
+import { exports } from "cloudflare:workers";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { call, connect } from "../support/mcp";
+
+const KEY = "sk-test-0123456789abcdef";
+type Seen = { url: string; headers: Headers; body: any };
+let seen: Seen[] = [];
+
+/** Stage0 at https://stage0.test answers with `answer()`; everything else passes through. */
+function stage0(answer: (body: any) => Response | Promise<Response>) {
+	const real = globalThis.fetch;
+	vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+		const request = new Request(input as RequestInfo, init);
+		if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
+		const body = await request.json();
+		seen.push({ url: request.url, headers: request.headers, body });
+		return answer(body); // a fresh Response per call
+	});
+}
+
+const verdict = (v: "ALLOW" | "DENY" | "DEFER", extra: Record<string, unknown> = {}) =>
+	Response.json({
+		verdict: v,
+		decision: v === "ALLOW" ? "GO" : v === "DENY" ? "NO_GO" : "DEFER",
+		reason: `stage0 said ${v}`,
+		request_id: `stage0-req-${seen.length}`,
+		policy_version: "acme-policy-2026.11",
+		risk_score: 20,
+		high_risk: false,
+		issues: [],
+		...extra,
+	});
+
+let client: Client;
+beforeAll(async () => {
+	client = await connect();
+});
+afterAll(async () => {
+	await client.close();
+});
+afterEach(() => {
+	vi.restoreAllMocks();
+	seen = [];
+});
+
+describe("remote mode", () => {
+	it("says so on /", async () => {
+		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<any>();
+		expect(body.mode).toBe("stage0");
+		expect(JSON.stringify(body)).not.toContain(KEY);
+	});
+
+	it("asks Stage0 with the key, a request id and the documented body, then runs on ALLOW", async () => {
+		stage0(() => verdict("ALLOW"));
+		const r = await call(client, "managed-deploy", {
+			serviceName: "billing",
+			environment: "staging",
+			changes: "bump",
+			actorRole: "developer",
+			approvalStatus: "pending",
+			resourceScope: "team-a",
+		});
+		expect(seen).toHaveLength(1);
+		const { url, headers, body } = seen[0];
+		expect(url).toBe("https://stage0.test/check");
+		expect(headers.get("x-api-key")).toBe(KEY);
+		expect(headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+		expect(body).toMatchObject({
+			goal: expect.stringContaining("billing"),
+			side_effects: ["deploy"],
+			tools: ["managed-deploy"],
+			pro: false,
+			context: {
+				actor_role: "developer",
+				approval_status: "pending",
+				environment: "staging",
+				resource_scope: "team-a",
+				current_tool: "managed-deploy",
+				run_id: expect.any(String),
+			},
+		});
+		expect(body.success_criteria.length).toBeGreaterThan(0);
+		expect(r.structuredContent).toMatchObject({
+			verdict: "ALLOW",
+			request_id: "stage0-req-1",
+			policy_version: "acme-policy-2026.11",
+			source: "stage0",
+			executed: true,
+		});
+		expect(r.structuredContent!.result).toMatchObject({ service: "billing", environment: "staging", status: "deployed" });
+	});
+
+	it("does not run on Stage0's DENY or DEFER, and passes its reason and questions on", async () => {
+		stage0(() => verdict("DEFER", { defer_questions: ["Who signed off?"] }));
+		const r = await call(client, "publish-content", { content: "launch!", channel: "blog" });
+		expect(r.isError).toBe(true);
+		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", executed: false, questions: ["Who signed off?"] });
+		expect(r.content[0].text).toContain("stage0 said DEFER");
+	});
+
+	const faults: [string, () => Response | Promise<Response>, RegExp][] = [
+		["a 401", () => Response.json({ detail: "invalid key" }, { status: 401 }), /rejected the API key/],
+		["a 402", () => Response.json({ detail: "pro only" }, { status: 402 }), /plan does not allow/],
+		["a 429", () => Response.json({ retry_after_seconds: 30 }, { status: 429 }), /retry after 30 seconds/],
+		["a 503", () => new Response("down", { status: 503 }), /unavailable \(HTTP 503\)/],
+		["HTML instead of JSON", () => new Response("<h1>gateway</h1>", { status: 200 }), /not JSON/],
+		["an unknown verdict", () => Response.json({ verdict: "PROBABLY", request_id: "x" }), /unknown verdict/],
+		["no verdict", () => Response.json({ request_id: "x" }), /no verdict/],
+		["a network error", () => Promise.reject(new TypeError("Network connection lost")), /could not be reached/],
+		["no answer in time", () => new Promise<Response>(() => {}), /did not answer within 300 ms/],
+	];
+	it.each(faults)("fails closed on %s: the action does not run and the reason says why", async (_n, answer, reason) => {
+		stage0(answer);
+		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "production", changes: "drop table" });
+		expect(r.isError).toBe(true);
+		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault", executed: false });
+		expect(r.structuredContent).not.toHaveProperty("result");
+		expect(r.content[0].text).toMatch(reason);
+		expect(JSON.stringify(r)).not.toContain(KEY);
+	});
+
+	it("never forwards an oversized argument to Stage0", async () => {
+		stage0(() => verdict("ALLOW"));
+		const r = await call(client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
+		expect(r.isError).toBe(true);
+		expect(seen).toHaveLength(0);
+	});
+
+	it("sends the server's retry count, not the agent's, and stops at MAX_RETRIES whatever Stage0 says", async () => {
+		stage0(() => verdict("ALLOW"));
+		const verdicts: string[] = [];
+		for (let i = 0; i < 6; i++) {
+			const r = await call(client, "retry-workflow", { workflowId: "billing-sync", retryCount: 0 });
+			verdicts.push(r.structuredContent!.verdict);
+		}
+		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
+		expect(seen.map((s) => s.body.context.retry_count)).toEqual([0, 1, 2, 3, 4]);
+		expect(seen[0].body.side_effects).toEqual(["loop"]);
+	});
+});
