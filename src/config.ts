@@ -6,12 +6,20 @@
  * would weaken the guard, so it is never accepted).
  */
 
+import type { ApprovalStore } from "./state/approval-store";
+
 export interface Env {
 	MCP_OBJECT: DurableObjectNamespace;
+	APPROVALS: DurableObjectNamespace<ApprovalStore>;
 	STAGE0_API_KEY?: string;
 	STAGE0_BASE_URL?: string;
 	STAGE0_TIMEOUT_MS?: string;
 	MAX_RETRIES?: string;
+	/** Secret: JSON mapping SHA-256(token) to { principal, role }. */
+	MCP_AUTH_TOKENS?: string;
+	/** The role of loopback callers when MCP_AUTH_TOKENS is not set. */
+	LOCAL_ROLE?: string;
+	APPROVAL_TTL_SECONDS?: string;
 }
 
 export type Mode = "stage0" | "simulated";

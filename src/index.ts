@@ -1,15 +1,22 @@
 /**
  * The Worker entry: routing only.
- *   GET /, /health  a description of the server (no secrets)
- *   /mcp            MCP over Streamable HTTP
- *   /sse            MCP over legacy SSE (messages to /sse/message)
+ *   GET /, /health      a description of the server (no secrets)
+ *   /mcp                MCP over Streamable HTTP        (authenticated)
+ *   /sse                MCP over legacy SSE             (authenticated)
+ *   /api/approvals...   the approvals API               (authenticated)
+ *   GET /approvals      the approvers' page (its data comes from the API)
  */
 import { GuardAgent } from "./agent/guard-agent";
+import { handleApprovalsApi } from "./api/approvals";
+import { authenticate } from "./auth/authenticate";
 import { type Env, readConfig } from "./config";
 import { jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
 import { SERVER_INFO } from "./server-info";
+import { sessionNamespaceFor } from "./session-scope";
+import { ApprovalStore } from "./state/approval-store";
+import { approvalsPage } from "./web/approvals-page";
 
-export { GuardAgent };
+export { ApprovalStore, GuardAgent };
 
 const streamable = GuardAgent.serve("/mcp", { binding: "MCP_OBJECT" });
 const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
@@ -27,32 +34,44 @@ export default {
 					: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 			);
 		}
-		const { pathname } = new URL(request.url);
+		const url = new URL(request.url);
+		const { pathname } = url;
 
 		if (request.method === "GET" && (pathname === "/" || pathname === "/health")) {
 			return Response.json({
 				name: SERVER_INFO.name,
 				version: SERVER_INFO.version,
 				mode: config.mode,
-				endpoints: { streamable_http: "/mcp", sse: "/sse", health: "/health" },
+				endpoints: { streamable_http: "/mcp", sse: "/sse", approvals: "/approvals", approvals_api: "/api/approvals", health: "/health" },
 				stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
 				max_retries: config.maxRetries,
+				authentication: env.MCP_AUTH_TOKENS?.trim() ? "bearer" : "loopback-only",
 			});
 		}
+		if (request.method === "GET" && pathname === "/approvals") return approvalsPage();
 
 		const isMcp = pathname === "/mcp" || pathname.startsWith("/mcp/");
 		const isSse = pathname === "/sse" || pathname.startsWith("/sse/");
-		if (!isMcp && !isSse) {
-			return Response.json({ error: "not_found", message: `No route for ${pathname}. MCP is served at /mcp and /sse.` }, { status: 404 });
+		const isApi = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
+		if (!isMcp && !isSse && !isApi) {
+			return Response.json({ error: "not_found", message: `No route for ${pathname}.` }, { status: 404 });
 		}
 
+		// Who is calling, before any Durable Object is touched.
+		const auth = await authenticate(request, env);
+		if (!auth.ok) return auth.response;
+		const { caller } = auth;
+
 		const limited = await limitBody(request, MAX_BODY_BYTES);
-		if (!limited) {
-			return jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`);
-		}
-		// The caller's identity; the authentication issue replaces this constant.
+		if (!limited) return jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`);
+
+		if (isApi) return handleApprovalsApi(limited, env, caller);
+
 		// McpAgent reads the session's props from ctx.props (as workers-oauth-provider sets them).
-		(ctx as { props: unknown }).props = { principal: "local", role: "developer" };
-		return isMcp ? streamable.fetch(limited, env, ctx) : sse.fetch(limited, env, ctx);
+		(ctx as { props: unknown }).props = { principal: caller.principal, role: caller.role, origin: url.origin };
+		// Sessions are scoped to their principal: another caller presenting the
+		// same session id reaches a different, empty object ("session not found").
+		const scopedEnv = { ...env, MCP_OBJECT: sessionNamespaceFor(env.MCP_OBJECT, caller.principal) };
+		return isMcp ? streamable.fetch(limited, scopedEnv, ctx) : sse.fetch(limited, scopedEnv, ctx);
 	},
 } satisfies ExportedHandler<Env>;

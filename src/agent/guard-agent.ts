@@ -6,20 +6,23 @@
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { McpAgent } from "agents/mcp";
+import type { Role } from "../auth/tokens";
 import { type Env, readConfig } from "../config";
+import type { ApprovalDesk } from "../guard/approvals";
 import { createAuthority } from "../guard/authority";
+import { roleMayEverUse } from "../guard/local-rules";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
 import { registerGuardedTools } from "../tools/register";
 
 /** Set by the Worker entry from the authenticated request; fixed for the session. */
-export type SessionProps = { principal: string; role: string };
+export type SessionProps = { principal: string; role: Role; origin: string };
 
 export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements LoopCounter {
 	server = new McpServer(SERVER_INFO, {
 		instructions:
-			"Every tool here is checked by an external policy authority (Stage0) before it runs. A BLOCKED or DEFERRED result means the action did not happen; do not try to work around it.",
+			"Every tool here is checked by an external policy authority (Stage0) before it runs. A BLOCKED or DEFERRED result means the action did not happen; do not try to work around it. Your role comes from your credentials, not from arguments.",
 	});
 
 	async init(): Promise<void> {
@@ -32,19 +35,24 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 				PRIMARY KEY (tool, loop_key)
 			)`,
 		);
+		const props = this.props;
+		if (!props?.principal || !props.role) {
+			// Only the Worker entry creates sessions, always with props: anything
+			// else is refused rather than served with a guessed identity.
+			throw new Error("session has no authenticated caller");
+		}
 		const config = readConfig(this.env);
 		const authority = createAuthority(config);
-		const deps = (): GuardDeps => ({
-			authority,
-			loops: this,
-			maxRetries: config.maxRetries,
-			runtime: {
-				principal: this.props?.principal ?? "local",
-				role: this.props?.role ?? "developer",
-				sessionId: this.getSessionId(),
-			},
-		});
-		registerGuardedTools(this.server, TOOLS, deps);
+		const store = () => this.env.APPROVALS.get(this.env.APPROVALS.idFromName("global"));
+		const approvals: ApprovalDesk = {
+			open: (request) => store().open(request, props.origin),
+			consume: (id, expected) => store().consume(id, expected),
+		};
+		const runtime = { principal: props.principal, role: props.role, sessionId: this.getSessionId() };
+		const deps: GuardDeps = { authority, loops: this, maxRetries: config.maxRetries, runtime, approvals };
+		// A caller sees only the tools its role could ever be allowed to run.
+		const visible = TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects));
+		registerGuardedTools(this.server, visible, () => deps);
 	}
 
 	/**

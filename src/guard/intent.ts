@@ -2,34 +2,39 @@
  * Turns what a tool wants to do (its intent) plus the facts the server knows
  * about the call (its runtime) into the body of a Stage0 /check request.
  *
- * Runtime facts are written last, so an intent can never overwrite who is
- * calling or which tool is running.
+ * Runtime facts are written last, so nothing a tool or an agent supplies can
+ * overwrite who is calling, with which role, under which approval, or which
+ * tool is running.
  */
+import type { GrantedApproval } from "./approvals";
 import type { CheckRequest } from "./decision";
+import type { RoleName } from "./local-rules";
 
 export interface Intent {
 	goal: string;
 	success_criteria: string[];
 	constraints?: string[];
-	side_effects: string[];
+	/** Defaults to the tool's declared side effects. */
+	side_effects?: string[];
 	/** Tool-specific facts (environment, resource scope, ...). */
 	context?: Record<string, unknown>;
 	pro?: boolean;
 }
 
 export interface CallRuntime {
-	/** Who is calling, as established by the transport (not by the agent). */
+	/** Who is calling, as authenticated by the transport (never what the agent says). */
 	principal: string;
-	role: string;
+	role: RoleName;
 	/** The MCP session; doubles as Stage0's run_id. */
 	sessionId: string;
 }
 
 export function buildCheckRequest(
 	toolName: string,
-	intent: Intent,
+	intent: Intent & { side_effects: string[] },
 	runtime: CallRuntime,
 	extraContext: Record<string, unknown> = {},
+	approval?: GrantedApproval,
 ): CheckRequest {
 	return {
 		goal: intent.goal,
@@ -41,9 +46,13 @@ export function buildCheckRequest(
 			...intent.context,
 			...extraContext,
 			actor_id: runtime.principal,
+			actor_role: runtime.role,
+			user_role: runtime.role,
 			run_id: runtime.sessionId,
 			current_tool: toolName,
 			request_channel: "mcp",
+			approval_status: approval ? "approved" : "none",
+			...(approval ? { approved_by: approval.approved_by, approved_at: approval.approved_at } : {}),
 		},
 		pro: intent.pro ?? false,
 	};

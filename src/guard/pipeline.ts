@@ -2,11 +2,21 @@
  * Check, then run: the one place where a guarded tool call is decided.
  *
  * Independent of MCP and of Durable Objects: the transport adapter hands in the
- * call's runtime facts, an Authority and a LoopCounter, and gets back an
- * outcome to render. The action runs only after an ALLOW, and only here.
+ * call's runtime facts, an Authority, a LoopCounter and an ApprovalDesk, and
+ * gets back an outcome to render. The action runs only after an ALLOW, and
+ * only here. The order of the steps is the policy:
+ *
+ *   1. local rules that forbid outright (no approval can lift them)
+ *   2. a presented approval, used up atomically
+ *   3. local rules that need an approval
+ *   4. the loop counter, reserved before anything is asked
+ *   5. the authority (Stage0 or the simulator), with the true role and approval
+ *   6. the action, on ALLOW only
  */
-import { type Authority, type Decision, faultDecision } from "./decision";
+import { type ApprovalDesk, type ApprovalTicket, argumentsHash, type GrantedApproval } from "./approvals";
+import { type Authority, type Decision, faultDecision, type PolicyIssue } from "./decision";
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
+import { applyLocalRules } from "./local-rules";
 
 export interface GuardedTool<Args, Output> {
 	name: string;
@@ -15,7 +25,11 @@ export interface GuardedTool<Args, Output> {
 	 * (it never runs anything, so a DENY is an answer, not an error).
 	 */
 	kind: "action" | "query";
+	/** The side effects the tool always has (a query may ask about others). */
+	sideEffects: readonly string[];
 	intent(args: Args): Intent;
+	/** What the agent claims about itself in the arguments; checked, never trusted. */
+	claims?(args: Args): { role?: string; approvalStatus?: string };
 	/** Present for tools that repeat work: the server counts their attempts. */
 	loop?: {
 		key(args: Args): string;
@@ -35,6 +49,8 @@ export interface GuardDeps {
 	loops: LoopCounter;
 	maxRetries: number;
 	runtime: CallRuntime;
+	/** Without a desk, refusals offer no approval and approvalIds are refused. */
+	approvals?: ApprovalDesk;
 }
 
 export type ActionOutcome<Output> =
@@ -47,43 +63,113 @@ export interface GuardOutcome<Output> {
 	action: ActionOutcome<Output>;
 	/** The server's attempt number, for loop tools. */
 	attempt?: { number: number; retry_count: number; max_retries: number };
+	/** A pending approval a person can grant for this exact call. */
+	approval?: ApprovalTicket;
+	/** Things the caller should know: ignored claims, an approval that was used. */
+	notes: string[];
 }
 
 export const LOCAL_POLICY_VERSION = "edge-guard-local-v1";
 
-export async function guardedCall<Args, Output>(
+type WithApproval<Args> = Args & { approvalId?: string };
+
+export async function guardedCall<Args extends Record<string, unknown>, Output>(
 	tool: GuardedTool<Args, Output>,
-	args: Args,
+	callArgs: WithApproval<Args>,
 	deps: GuardDeps,
 ): Promise<GuardOutcome<Output>> {
-	let intent: Intent;
+	const { approvalId, ...rest } = callArgs;
+	const args = rest as unknown as Args;
+	const notes: string[] = [];
+	const outcome = (decision: Decision, extra: Partial<GuardOutcome<Output>> = {}): GuardOutcome<Output> => ({
+		decision,
+		action: { status: "not_run" },
+		notes,
+		...extra,
+	});
+
+	let intent: Intent & { side_effects: string[] };
 	try {
-		intent = tool.intent(args);
+		const raw = tool.intent(args);
+		intent = { ...raw, side_effects: raw.side_effects ?? [...tool.sideEffects] };
 	} catch {
-		return notRun(faultDecision(`Could not describe the ${tool.name} call to the authority.`, crypto.randomUUID(), 0));
+		return outcome(faultDecision(`Could not describe the ${tool.name} call to the authority.`, crypto.randomUUID(), 0));
+	}
+	notes.push(...claimNotes(tool.claims?.(args), deps.runtime.role));
+
+	// The hash binds an approval to these exact arguments; computed only when needed.
+	let hash: string | undefined;
+	const argsHash = async () => (hash ??= await argumentsHash(args));
+	const offerApproval = async (decision: Decision, kind: "authority" | "rule" | "loop") => {
+		if (!deps.approvals || tool.kind !== "action") return undefined;
+		try {
+			return await deps.approvals.open({
+				principal: deps.runtime.principal,
+				role: deps.runtime.role,
+				tool: tool.name,
+				args,
+				argsHash: await argsHash(),
+				decision,
+				kind,
+			});
+		} catch {
+			notes.push("No approval request could be recorded; try again later.");
+			return undefined;
+		}
+	};
+
+	// 1. What the role may never do.
+	const rules = applyLocalRules({ role: deps.runtime.role, sideEffects: intent.side_effects, environment: intent.context?.environment });
+	if (rules.kind === "forbidden") {
+		return outcome(localDecision(deps, "DENY", "ROLE_NOT_PERMITTED", `Refused by local rule '${rules.rule}': ${rules.reason}.`, "HIGH"));
 	}
 
+	// 2. An approval, if one is presented: used up now, whatever follows.
+	let approval: GrantedApproval | undefined;
+	if (approvalId !== undefined) {
+		if (!deps.approvals || tool.kind !== "action") {
+			return outcome(localDecision(deps, "DENY", "APPROVAL_NOT_ACCEPTED", "Approvals are not accepted for this tool.", "HIGH"));
+		}
+		const used = await deps.approvals
+			.consume(approvalId, { principal: deps.runtime.principal, tool: tool.name, argsHash: await argsHash() })
+			.catch(() => ({ ok: false as const, reason: "the approval store could not be reached" }));
+		if (!used.ok) {
+			return outcome(localDecision(deps, "DENY", "APPROVAL_NOT_ACCEPTED", `Approval ${approvalId} was not accepted: ${used.reason}.`, "HIGH"));
+		}
+		approval = used.approval;
+		notes.push(`Approval ${approval.id} by ${approval.approved_by} used (it cannot be used again).`);
+	}
+
+	// 3. What the role may do only with an approval.
+	if (rules.kind === "needs-approval" && !approval) {
+		const decision = localDecision(deps, "DEFER", "APPROVAL_REQUIRED", `Held by local rule '${rules.rule}': ${rules.reason}.`, "MEDIUM", [
+			"Has a person other than the requester approved this exact change?",
+		]);
+		return outcome(decision, { approval: await offerApproval(decision, "rule") });
+	}
+
+	// 4. Loops: reserve before asking, so parallel calls each get their own number.
 	const extraContext: Record<string, unknown> = {};
 	let attempt: GuardOutcome<Output>["attempt"];
 	if (tool.loop) {
-		// Reserve before asking: parallel calls each get their own number, so
-		// no interleaving of checks can let more than maxRetries through.
 		let number: number;
 		try {
 			number = await deps.loops.reserveAttempt(tool.name, tool.loop.key(args));
 		} catch {
-			return notRun(faultDecision("The retry counter could not be updated, so the attempt was not allowed.", crypto.randomUUID(), 0));
+			return outcome(faultDecision("The retry counter could not be updated, so the attempt was not allowed.", crypto.randomUUID(), 0));
 		}
 		const retryCount = Math.max(number - 1, tool.loop.claimedRetryCount(args) ?? 0);
 		attempt = { number, retry_count: retryCount, max_retries: deps.maxRetries };
 		extraContext.retry_count = retryCount;
 		intent = { ...intent, constraints: [...(intent.constraints ?? []), `max_retries: ${deps.maxRetries}`] };
-		if (retryCount >= deps.maxRetries) {
-			return { decision: loopThresholdDecision(retryCount, deps), action: { status: "not_run" }, attempt };
+		if (retryCount >= deps.maxRetries && !approval) {
+			const decision = loopThresholdDecision(retryCount, deps);
+			return outcome(decision, { attempt, approval: await offerApproval(decision, "loop") });
 		}
 	}
 
-	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext);
+	// 5. The authority has the last word, also over an approval.
+	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval);
 	let decision: Decision;
 	try {
 		decision = await deps.authority.check(request);
@@ -92,41 +178,68 @@ export async function guardedCall<Args, Output>(
 	}
 
 	if (decision.verdict !== "ALLOW" || tool.kind === "query" || !tool.run) {
-		return { decision, action: { status: "not_run" }, attempt };
+		const refusedByAuthority = decision.verdict !== "ALLOW" && decision.decision !== "ERROR";
+		const ticket = refusedByAuthority && !approval ? await offerApproval(decision, "authority") : undefined;
+		return outcome(decision, { attempt, approval: ticket });
 	}
+
+	// 6. Only now does anything happen.
 	try {
 		const output = await tool.run(args, { decision, attempt: attempt?.number });
-		return { decision, action: { status: "executed", output }, attempt };
+		return outcome(decision, { action: { status: "executed", output }, attempt });
 	} catch (error) {
 		const message = error instanceof Error ? error.message : String(error);
-		return { decision, action: { status: "failed", error: message.slice(0, 500) }, attempt };
+		return outcome(decision, { action: { status: "failed", error: message.slice(0, 500) }, attempt });
 	}
 }
 
-function notRun<Output>(decision: Decision): GuardOutcome<Output> {
-	return { decision, action: { status: "not_run" } };
+function claimNotes(claims: { role?: string; approvalStatus?: string } | undefined, role: string): string[] {
+	const notes: string[] = [];
+	if (claims?.role !== undefined && claims.role !== role) {
+		notes.push(`claimed role '${claims.role}' ignored: authenticated as '${role}'`);
+	}
+	if (claims?.approvalStatus !== undefined && claims.approvalStatus !== "none") {
+		notes.push(`claimed approval status '${claims.approvalStatus}' ignored: only an approvalId granted by a person counts`);
+	}
+	return notes;
 }
 
-/** The server's own loop limit: it holds whatever the authority would say. */
-function loopThresholdDecision(retryCount: number, deps: GuardDeps): Decision {
+function localPolicyVersion(deps: GuardDeps): string {
+	return deps.authority.mode === "simulated" ? `simulated-${LOCAL_POLICY_VERSION}` : LOCAL_POLICY_VERSION;
+}
+
+function localDecision(
+	deps: GuardDeps,
+	verdict: "DENY" | "DEFER",
+	code: string,
+	reason: string,
+	severity: PolicyIssue["severity"],
+	questions: string[] = [],
+): Decision {
 	return {
-		verdict: "DEFER",
-		decision: "DEFER",
-		reason: `LOOP_THRESHOLD_EXCEEDED: this workflow has been retried ${retryCount} times in this session; the limit is ${deps.maxRetries} (MAX_RETRIES). A person should look before it runs again.`,
+		verdict,
+		decision: verdict === "DENY" ? "NO_GO" : "DEFER",
+		reason,
 		request_id: crypto.randomUUID(),
-		policy_version: deps.authority.mode === "simulated" ? `simulated-${LOCAL_POLICY_VERSION}` : LOCAL_POLICY_VERSION,
-		risk_score: 55,
-		high_risk: false,
-		issues: [
-			{
-				code: "LOOP_THRESHOLD_EXCEEDED",
-				severity: "MEDIUM",
-				message: `Retry count ${retryCount} reached the server's limit of ${deps.maxRetries}`,
-			},
-		],
-		questions: ["Why has this workflow failed repeatedly?", "Should the root cause be fixed before another retry?"],
+		policy_version: localPolicyVersion(deps),
+		risk_score: verdict === "DENY" ? 80 : 60,
+		high_risk: verdict === "DENY",
+		issues: [{ code, severity, message: reason }],
+		questions,
 		guardrails: [],
 		source: "local-rule",
 		latency_ms: 0,
 	};
+}
+
+/** The server's own loop limit: it holds whatever the authority would say. */
+function loopThresholdDecision(retryCount: number, deps: GuardDeps): Decision {
+	return localDecision(
+		deps,
+		"DEFER",
+		"LOOP_THRESHOLD_EXCEEDED",
+		`LOOP_THRESHOLD_EXCEEDED: this workflow has been retried ${retryCount} times in this session; the limit is ${deps.maxRetries} (MAX_RETRIES). A person should look before it runs again.`,
+		"MEDIUM",
+		["Why has this workflow failed repeatedly?", "Should the root cause be fixed before another retry?"],
+	);
 }

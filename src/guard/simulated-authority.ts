@@ -1,8 +1,10 @@
 /**
  * The local authority used when no STAGE0_API_KEY is configured.
  *
- * It reproduces the seed project's simulated Stage0 so the demos and the
- * approval-free flows behave the same without a key. It is deterministic for a
+ * It reproduces the seed project's simulated Stage0 so the demos behave the
+ * same without a key, and it honours a human approval recorded by the server
+ * (approval_status "approved" with approved_by), so the approval flow can be
+ * tried without a key too. It is deterministic for a
  * given request (only `request_id` is fresh) and pure: no I/O, no clock.
  * Precedence: DENY before DEFER before ALLOW.
  */
@@ -48,9 +50,13 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 		};
 	}
 
+	// A person approved this exact call (the server sets these facts, never the agent).
+	const approvedBy = request.context.approval_status === "approved" ? request.context.approved_by : undefined;
+	const approved = typeof approvedBy === "string" && approvedBy.length > 0;
+
 	// DENY: side effects without approval guardrails.
 	const guarded = sideEffects.filter((s) => !HARMLESS_SIDE_EFFECTS.has(s));
-	if (guarded.length > 0) {
+	if (guarded.length > 0 && !approved) {
 		const list = guarded.map((s) => `'${s}'`).join(", ");
 		const issues: PolicyIssue[] = [
 			{
@@ -72,7 +78,7 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 
 	// DEFER: a loop that has already retried too often.
 	const retryCount = Number(request.context.retry_count ?? 0);
-	if (sideEffects.includes("loop") && Number.isFinite(retryCount) && retryCount >= LOOP_THRESHOLD) {
+	if (sideEffects.includes("loop") && Number.isFinite(retryCount) && retryCount >= LOOP_THRESHOLD && !approved) {
 		return {
 			...base,
 			verdict: "DEFER",
@@ -108,6 +114,18 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 	}
 
 	const readOnly = sideEffects.length === 0;
+	if (approved && !readOnly) {
+		return {
+			...base,
+			verdict: "ALLOW",
+			decision: "GO",
+			reason: `Side effects [${sideEffects.join(", ")}] are covered by a human approval from ${approvedBy}`,
+			risk_score: 40,
+			high_risk: false,
+			issues: [],
+			guardrails: ["human_approval"],
+		};
+	}
 	return {
 		...base,
 		verdict: "ALLOW",

@@ -36,13 +36,13 @@ const researchTopic = defineTool({
 	title: "Research a topic",
 	description: "Research a topic and return a short informational summary. Read-only; still checked by Stage0.",
 	kind: "action",
+	sideEffects: [],
 	input: { topic: text("The topic to research") },
 	annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
 	intent: ({ topic }) => ({
 		goal: `Research the topic "${topic}" and return an informational summary`,
 		success_criteria: ["A short informational summary of the topic is returned"],
 		constraints: ["read_only"],
-		side_effects: [],
 	}),
 	run: ({ topic }) => ({
 		topic,
@@ -56,6 +56,7 @@ const publishContent = defineTool({
 	title: "Publish content",
 	description: "Publish content to a channel. Publishing is visible to others, so Stage0 must allow it first.",
 	kind: "action",
+	sideEffects: ["publish"],
 	input: {
 		content: text("The content to publish"),
 		channel: shortName("Where to publish, e.g. blog, twitter, newsletter"),
@@ -65,7 +66,6 @@ const publishContent = defineTool({
 		goal: `Publish content to the public channel "${channel}"`,
 		success_criteria: ["The content is published to the intended channel", "The content was reviewed before publication"],
 		constraints: ["approval required"],
-		side_effects: ["publish"],
 		context: { target_resources: [channel] },
 	}),
 	run: ({ content, channel }) => ({
@@ -92,19 +92,20 @@ const deployChanges = defineTool({
 	title: "Deploy changes",
 	description: "Deploy changes of a service to staging or production, after Stage0 allows it.",
 	kind: "action",
+	sideEffects: ["deploy"],
 	input: {
 		serviceName: shortName("The service to deploy"),
 		environment: z.enum(["staging", "production"]).describe("Target environment"),
 		changes: text("What changes are deployed"),
-		actorRole: z.enum(ROLES).optional().describe("Role of the actor performing the deployment"),
+		actorRole: z.enum(ROLES).optional().describe("Ignored for authorization: your role comes from your credentials"),
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-	intent: ({ serviceName, environment, actorRole }) => ({
+	claims: ({ actorRole }) => ({ role: actorRole }),
+	intent: ({ serviceName, environment }) => ({
 		goal: `Deploy changes of service "${serviceName}" to ${environment}`,
 		success_criteria: ["The deployment completes successfully", "The service stays healthy after the deployment"],
 		constraints: ["allowed_environment:staging,production"],
-		side_effects: ["deploy"],
-		context: { environment, ...(actorRole ? { actor_role: actorRole } : {}) },
+		context: { environment },
 	}),
 	run: ({ serviceName, environment, changes }) => deployment(serviceName, environment, changes),
 	summarize: (o) => `Deployed ${o.service} to ${o.environment} (deployment ${o.deployment_id}).`,
@@ -114,28 +115,26 @@ const managedDeploy = defineTool({
 	name: "managed-deploy",
 	title: "Managed deploy",
 	description:
-		"Deploy with the full authorization context (actor role, approval status, environment, resource scope), after Stage0 allows it.",
+		"Deploy with the full authorization context (environment, resource scope; your role and any approval come from the server), after Stage0 allows it.",
 	kind: "action",
+	sideEffects: ["deploy"],
 	input: {
 		serviceName: shortName("The service to deploy"),
 		environment: z.enum(["development", "staging", "production"]).describe("Target environment"),
 		changes: text("What changes are deployed"),
-		actorRole: z.enum(ROLES).describe("Role of the actor performing the deployment"),
-		approvalStatus: z.enum(APPROVAL_STATUSES).describe("Approval status of the deployment"),
+		actorRole: z.enum(ROLES).describe("Ignored for authorization: your role comes from your credentials"),
+		approvalStatus: z
+			.enum(APPROVAL_STATUSES)
+			.describe("Ignored for authorization: only an approvalId granted by a person counts"),
 		resourceScope: shortName("Scope of the resources affected, e.g. all, team-a, service-x").optional(),
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-	intent: ({ serviceName, environment, actorRole, approvalStatus, resourceScope }) => ({
+	claims: ({ actorRole, approvalStatus }) => ({ role: actorRole, approvalStatus }),
+	intent: ({ serviceName, environment, resourceScope }) => ({
 		goal: `Deploy changes of service "${serviceName}" to ${environment} under managed authorization`,
 		success_criteria: ["The deployment completes successfully", "The service stays healthy after the deployment"],
 		constraints: ["approval required", "allowed_environment:development,staging,production"],
-		side_effects: ["deploy"],
-		context: {
-			actor_role: actorRole,
-			approval_status: approvalStatus,
-			environment,
-			resource_scope: resourceScope ?? "service",
-		},
+		context: { environment, resource_scope: resourceScope ?? "service" },
 	}),
 	run: ({ serviceName, environment, changes, resourceScope }) => ({
 		...deployment(serviceName, environment, changes),
@@ -150,6 +149,7 @@ const retryWorkflow = defineTool({
 	description:
 		"Retry a failing workflow. The server counts attempts per session and workflow; past MAX_RETRIES the retry is deferred to a person.",
 	kind: "action",
+	sideEffects: ["loop"],
 	input: {
 		workflowId: shortName("The workflow to retry"),
 		retryCount: retryCount.describe("Your own count of retries so far (advisory: it can raise the server's count, never lower it)"),
@@ -159,7 +159,6 @@ const retryWorkflow = defineTool({
 	intent: ({ workflowId }) => ({
 		goal: `Retry the failing workflow "${workflowId}"`,
 		success_criteria: ["The workflow completes successfully", "Retries stay within the retry limit"],
-		side_effects: ["loop"],
 	}),
 	run: ({ workflowId }, { attempt }) => ({ workflowId, attempt, status: "retried" }),
 	summarize: (o) => `Workflow ${o.workflowId} retried (attempt ${o.attempt}).`,
@@ -171,6 +170,7 @@ const checkAuthorization = defineTool({
 	description:
 		"Ask Stage0 whether an action would be authorized, without running anything. A DENY is an answer here, not an error.",
 	kind: "query",
+	sideEffects: [],
 	input: {
 		goal: text("One clear sentence: what the action is for", 4096),
 		sideEffects: z

@@ -6,7 +6,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type GuardDeps, guardedCall } from "../guard/pipeline";
 import type { ToolDefinition } from "./definitions";
 import { renderOutcome } from "./result";
-import { decisionOutputShape } from "./schema";
+import { approvalIdArgument, decisionOutputShape } from "./schema";
 
 export function registerGuardedTools(
 	server: McpServer,
@@ -19,7 +19,8 @@ export function registerGuardedTools(
 			{
 				title: tool.title,
 				description: tool.description,
-				inputSchema: tool.input,
+				// Action tools accept the id of an approval granted by a person.
+				inputSchema: tool.kind === "action" ? { ...tool.input, approvalId: approvalIdArgument } : tool.input,
 				outputSchema: decisionOutputShape,
 				annotations: { title: tool.title, ...tool.annotations },
 			},

@@ -21,7 +21,7 @@ export function renderOutcome(
 	outcome: GuardOutcome<Record<string, unknown>>,
 	summarize?: (output: Record<string, unknown>) => string,
 ): ToolResult {
-	const { decision, action, attempt } = outcome;
+	const { decision, action, attempt, approval, notes } = outcome;
 	const structured: Record<string, unknown> = {
 		tool: toolName,
 		verdict: decision.verdict,
@@ -36,12 +36,15 @@ export function renderOutcome(
 		guardrails: decision.guardrails,
 		source: decision.source,
 		executed: action.status === "executed",
+		notes,
 	};
 	if (attempt) structured.attempt = attempt;
+	if (approval) structured.approval = approval;
 	if (action.status === "executed") structured.result = action.output;
 	if (action.status === "failed") structured.error = action.error;
 
 	const lines = [headline(toolName, kind, decision), RULE, ...decisionLines(decision), RULE];
+	for (const note of notes) lines.push(`Note: ${note}`);
 	if (action.status === "executed") {
 		lines.push(summarize ? summarize(action.output) : JSON.stringify(action.output));
 	} else if (action.status === "failed") {
@@ -50,6 +53,12 @@ export function renderOutcome(
 		lines.push(notRunExplanation(decision));
 	}
 	if (attempt) lines.push(`Attempt ${attempt.number} (retry count ${attempt.retry_count} of at most ${attempt.max_retries}).`);
+	if (approval) {
+		lines.push(
+			`Approval requested (${approval.id}): a person other than you, with the admin role, can approve it at ${approval.url} until ${approval.expires_at}.`,
+			`Once approved, call ${toolName} again with the same arguments plus "approvalId": "${approval.id}". It can be used once.`,
+		);
+	}
 
 	// A query's DENY or DEFER is a valid answer; anything that did not run as
 	// asked, or a query that could not be answered, is an error for the caller.

@@ -60,4 +60,16 @@ export const decisionOutputShape = {
 		.describe("The server's own attempt count, for loop tools"),
 	result: z.record(z.string(), z.unknown()).optional().describe("The action's output; present only when it ran"),
 	error: z.string().optional().describe("Why an allowed action failed"),
+	notes: z.array(z.string()).describe("Ignored claims, approvals used, and the like"),
+	approval: z
+		.object({ id: z.string(), status: z.literal("pending"), expires_at: z.string(), url: z.string() })
+		.optional()
+		.describe("A pending approval a person can grant; retry with approvalId once it is approved"),
 };
+
+/** Added to every action tool: the id of an approval granted by a person. */
+export const approvalIdArgument = z
+	.string()
+	.uuid("must be an approval id")
+	.optional()
+	.describe("The id of an approval granted by a person for this exact call (same tool and arguments)");

@@ -52,6 +52,7 @@ function spyTool(over: Partial<GuardedTool<{ x: string }, { ran: string }>> = {}
 	const tool: GuardedTool<{ x: string }, { ran: string }> = {
 		name: "do-thing",
 		kind: "action",
+		sideEffects: ["publish"],
 		intent: ({ x }) => ({ goal: `Do the thing with ${x}`, success_criteria: ["done"], side_effects: ["publish"] }),
 		run: ({ x }) => {
 			runs.push(x);

@@ -21,7 +21,7 @@ const decision = (over: Partial<Decision>): Decision => ({
 
 describe("renderOutcome", () => {
 	it("shows the output of an allowed call with the ids", () => {
-		const r = renderOutcome("research-topic", "action", { decision: decision({}), action: { status: "executed", output: { summary: "S" } } }, (o) => String(o.summary));
+		const r = renderOutcome("research-topic", "action", { decision: decision({}), action: { status: "executed", output: { summary: "S" } }, notes: [] }, (o) => String(o.summary));
 		expect(r.isError).toBeUndefined();
 		expect(r.content[0].text).toMatch(/^✅ TOOL CALL ALLOWED: research-topic/);
 		expect(r.content[0].text).toContain("Request ID: req-1");
@@ -35,7 +35,7 @@ describe("renderOutcome", () => {
 			decision: "NO_GO",
 			issues: [{ code: "SIDE_EFFECTS_NEED_GUARDRAILS", severity: "HIGH", message: "needs approval" }],
 		});
-		const r = renderOutcome("publish-content", "action", { decision: d, action: { status: "not_run" } });
+		const r = renderOutcome("publish-content", "action", { decision: d, action: { status: "not_run" }, notes: [] });
 		expect(r.isError).toBe(true);
 		expect(r.content[0].text).toMatch(/^⛔ TOOL CALL BLOCKED/);
 		expect(r.content[0].text).toContain("[HIGH] SIDE_EFFECTS_NEED_GUARDRAILS: needs approval");
@@ -45,15 +45,15 @@ describe("renderOutcome", () => {
 
 	it("shows the questions of a DEFER", () => {
 		const d = decision({ verdict: "DEFER", decision: "DEFER", questions: ["What outcome?"] });
-		const r = renderOutcome("retry-workflow", "action", { decision: d, action: { status: "not_run" } });
+		const r = renderOutcome("retry-workflow", "action", { decision: d, action: { status: "not_run" }, notes: [] });
 		expect(r.content[0].text).toMatch(/^⏸️ TOOL CALL DEFERRED/);
 		expect(r.content[0].text).toContain("? What outcome?");
 	});
 
 	it("answers a query's DENY as a result, and a query's fault as an error", () => {
-		const deny = renderOutcome("check-authorization", "query", { decision: decision({ verdict: "DENY", decision: "NO_GO" }), action: { status: "not_run" } });
+		const deny = renderOutcome("check-authorization", "query", { decision: decision({ verdict: "DENY", decision: "NO_GO" }), action: { status: "not_run" }, notes: [] });
 		expect(deny.isError).toBeUndefined();
-		const fault = renderOutcome("check-authorization", "query", { decision: faultDecision("Stage0 is unavailable (HTTP 503).", "r", 1), action: { status: "not_run" } });
+		const fault = renderOutcome("check-authorization", "query", { decision: faultDecision("Stage0 is unavailable (HTTP 503).", "r", 1), action: { status: "not_run" }, notes: [] });
 		expect(fault.isError).toBe(true);
 		expect(fault.content[0].text).toContain("Stage0 is unavailable (HTTP 503).");
 	});

@@ -62,7 +62,7 @@ describe("guarded calls in simulated mode", () => {
 	});
 
 	it.each([
-		["deploy-changes", { serviceName: "api", environment: "production", changes: "v2", actorRole: "admin" }],
+		["deploy-changes", { serviceName: "api", environment: "staging", changes: "v2", actorRole: "admin" }],
 		[
 			"managed-deploy",
 			{ serviceName: "api", environment: "staging", changes: "v2", actorRole: "admin", approvalStatus: "approved", resourceScope: "team-a" },

@@ -1,0 +1,235 @@
+/**
+ * Approvals, in their own Durable Object (SQLite): they outlive the MCP
+ * session that asked, and the person who grants them works on another
+ * channel. One object holds them all, so "use once" is a single atomic
+ * statement and pending requests can be listed in one place.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { ApprovalRequest, ApprovalTicket, ConsumeResult } from "../guard/approvals";
+
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
+
+export interface ApprovalRecord {
+	id: string;
+	status: ApprovalStatus;
+	principal: string;
+	role: string;
+	tool: string;
+	arguments: Record<string, unknown>;
+	arguments_sha256: string;
+	kind: ApprovalRequest["kind"];
+	verdict: string;
+	decision: string;
+	reason: string;
+	request_id: string;
+	policy_version: string;
+	created_at: string;
+	expires_at: string;
+	decided_by: string | null;
+	decided_at: string | null;
+	note: string | null;
+	used_at: string | null;
+	history: { action: string; actor: string; at: string; note: string | null }[];
+}
+
+export type DecideResult =
+	| { ok: true; approval: ApprovalRecord }
+	| { ok: false; status: 403 | 404 | 409; error: string; message: string };
+
+type Row = Record<string, SqlStorageValue>;
+
+export class ApprovalStore extends DurableObject<{ APPROVAL_TTL_SECONDS?: string }> {
+	constructor(ctx: DurableObjectState, env: { APPROVAL_TTL_SECONDS?: string }) {
+		super(ctx, env);
+		ctx.storage.sql.exec(`
+			CREATE TABLE IF NOT EXISTS approvals (
+				id TEXT PRIMARY KEY,
+				status TEXT NOT NULL,
+				principal TEXT NOT NULL,
+				role TEXT NOT NULL,
+				tool TEXT NOT NULL,
+				arguments TEXT NOT NULL,
+				arguments_sha256 TEXT NOT NULL,
+				kind TEXT NOT NULL,
+				verdict TEXT NOT NULL,
+				decision TEXT NOT NULL,
+				reason TEXT NOT NULL,
+				request_id TEXT NOT NULL,
+				policy_version TEXT NOT NULL,
+				created_at INTEGER NOT NULL,
+				expires_at INTEGER NOT NULL,
+				decided_by TEXT,
+				decided_at INTEGER,
+				note TEXT,
+				used_at INTEGER
+			);
+			CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_at);
+			CREATE TABLE IF NOT EXISTS approval_events (
+				approval_id TEXT NOT NULL,
+				action TEXT NOT NULL,
+				actor TEXT NOT NULL,
+				at INTEGER NOT NULL,
+				note TEXT
+			);
+			CREATE INDEX IF NOT EXISTS approval_events_by_id ON approval_events (approval_id, at);
+		`);
+	}
+
+	#ttlMs(): number {
+		const n = Number(this.env.APPROVAL_TTL_SECONDS ?? 900);
+		return (Number.isInteger(n) && n > 0 && n <= 7 * 24 * 3600 ? n : 900) * 1000;
+	}
+
+	#event(id: string, action: string, actor: string, at: number, note: string | null = null) {
+		this.ctx.storage.sql.exec("INSERT INTO approval_events VALUES (?, ?, ?, ?, ?)", id, action, actor, at, note);
+	}
+
+	async open(request: ApprovalRequest, origin: string): Promise<ApprovalTicket> {
+		const id = crypto.randomUUID();
+		const now = Date.now();
+		const expires = now + this.#ttlMs();
+		const d = request.decision;
+		this.ctx.storage.sql.exec(
+			`INSERT INTO approvals (id, status, principal, role, tool, arguments, arguments_sha256, kind, verdict, decision,
+			   reason, request_id, policy_version, created_at, expires_at)
+			 VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id,
+			request.principal,
+			request.role,
+			request.tool,
+			JSON.stringify(request.args),
+			request.argsHash,
+			request.kind,
+			d.verdict,
+			d.decision,
+			d.reason,
+			d.request_id,
+			d.policy_version,
+			now,
+			expires,
+		);
+		this.#event(id, "requested", request.principal, now);
+		return { id, status: "pending", expires_at: new Date(expires).toISOString(), url: `${origin}/approvals#${id}` };
+	}
+
+	async get(id: string): Promise<ApprovalRecord | null> {
+		const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+		return row ? this.#toRecord(row, Date.now()) : null;
+	}
+
+	/** Newest first. `principal` limits the list to one requester. */
+	async list(filter: { status?: ApprovalStatus; principal?: string; limit?: number }): Promise<ApprovalRecord[]> {
+		const now = Date.now();
+		const limit = Math.min(Math.max(filter.limit ?? 100, 1), 500);
+		const where: string[] = [];
+		const params: SqlStorageValue[] = [];
+		if (filter.principal) {
+			where.push("principal = ?");
+			params.push(filter.principal);
+		}
+		// Expiry is a matter of time, not of a stored status.
+		if (filter.status === "expired") {
+			where.push("status IN ('pending', 'approved') AND expires_at <= ?");
+			params.push(now);
+		} else if (filter.status === "pending" || filter.status === "approved") {
+			where.push("status = ? AND expires_at > ?");
+			params.push(filter.status, now);
+		} else if (filter.status) {
+			where.push("status = ?");
+			params.push(filter.status);
+		}
+		const sql = `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC LIMIT ${limit}`;
+		return this.ctx.storage.sql
+			.exec<Row>(sql, ...params)
+			.toArray()
+			.map((row) => this.#toRecord(row, now));
+	}
+
+	/**
+	 * An admin who is not the requester approves or rejects a pending request.
+	 * An approval is then valid for one use within the TTL from now.
+	 */
+	async decide(
+		id: string,
+		approver: { principal: string; role: string },
+		action: "approve" | "reject",
+		note: string | null,
+	): Promise<DecideResult> {
+		const now = Date.now();
+		const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+		if (!row) return { ok: false, status: 404, error: "not_found", message: `No approval ${id}.` };
+		if (approver.role !== "admin") {
+			return { ok: false, status: 403, error: "forbidden", message: "Only an admin can approve or reject." };
+		}
+		if (approver.principal === row.principal) {
+			return { ok: false, status: 403, error: "self_approval", message: "You cannot approve or reject your own request." };
+		}
+		const current = this.#toRecord(row, now);
+		if (current.status !== "pending") {
+			return { ok: false, status: 409, error: "not_pending", message: `This request is ${current.status}, not pending.` };
+		}
+		const status = action === "approve" ? "approved" : "rejected";
+		const expires = action === "approve" ? now + this.#ttlMs() : (row.expires_at as number);
+		this.ctx.storage.sql.exec(
+			"UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, note = ?, expires_at = ? WHERE id = ? AND status = 'pending'",
+			status,
+			approver.principal,
+			now,
+			note,
+			expires,
+			id,
+		);
+		this.#event(id, status, approver.principal, now, note);
+		return { ok: true, approval: (await this.get(id))! };
+	}
+
+	/** Checks and uses an approval in one synchronous step: a second use finds it used. */
+	async consume(id: string, expected: { principal: string; tool: string; argsHash: string }): Promise<ConsumeResult> {
+		const now = Date.now();
+		const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+		if (!row) return { ok: false, reason: "no such approval" };
+		const current = this.#toRecord(row, now);
+		if (current.principal !== expected.principal) return { ok: false, reason: "it was requested by another principal" };
+		if (current.tool !== expected.tool) return { ok: false, reason: `it is for the tool '${current.tool}'` };
+		if (current.arguments_sha256 !== expected.argsHash) return { ok: false, reason: "it is for other arguments" };
+		if (current.status !== "approved") return { ok: false, reason: `it is ${current.status}` };
+		this.ctx.storage.sql.exec("UPDATE approvals SET status = 'used', used_at = ? WHERE id = ? AND status = 'approved'", now, id);
+		this.#event(id, "used", expected.principal, now);
+		return {
+			ok: true,
+			approval: { id, approved_by: current.decided_by!, approved_at: current.decided_at! },
+		};
+	}
+
+	#toRecord(row: Row, now: number): ApprovalRecord {
+		const stored = row.status as ApprovalStatus;
+		const expired = (stored === "pending" || stored === "approved") && (row.expires_at as number) <= now;
+		const iso = (v: SqlStorageValue) => (typeof v === "number" ? new Date(v).toISOString() : null);
+		const history = this.ctx.storage.sql
+			.exec<Row>("SELECT action, actor, at, note FROM approval_events WHERE approval_id = ? ORDER BY at", row.id)
+			.toArray()
+			.map((e) => ({ action: String(e.action), actor: String(e.actor), at: iso(e.at)!, note: (e.note as string | null) ?? null }));
+		return {
+			id: String(row.id),
+			status: expired ? "expired" : stored,
+			principal: String(row.principal),
+			role: String(row.role),
+			tool: String(row.tool),
+			arguments: JSON.parse(String(row.arguments)),
+			arguments_sha256: String(row.arguments_sha256),
+			kind: row.kind as ApprovalRecord["kind"],
+			verdict: String(row.verdict),
+			decision: String(row.decision),
+			reason: String(row.reason),
+			request_id: String(row.request_id),
+			policy_version: String(row.policy_version),
+			created_at: iso(row.created_at)!,
+			expires_at: iso(row.expires_at)!,
+			decided_by: (row.decided_by as string | null) ?? null,
+			decided_at: iso(row.decided_at),
+			note: (row.note as string | null) ?? null,
+			used_at: iso(row.used_at),
+			history,
+		};
+	}
+}
