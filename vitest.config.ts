@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { tokenTableJson } from "./test/support/test-tokens";
 
 export default defineConfig({
 	test: {
@@ -11,7 +12,21 @@ export default defineConfig({
 			{
 				// The whole Worker, inside workerd: routing, MCP, Durable Objects.
 				plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
-				test: { name: "worker", include: ["test/worker/**/*.test.ts"], exclude: ["test/worker/stage0/**"] },
+				test: {
+					name: "worker",
+					include: ["test/worker/**/*.test.ts"],
+					exclude: ["test/worker/stage0/**", "test/worker/auth/**"],
+				},
+			},
+			{
+				// The same Worker with bearer tokens configured (simulated mode).
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: { bindings: { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" } },
+					}),
+				],
+				test: { name: "worker-auth", include: ["test/worker/auth/**/*.test.ts"] },
 			},
 			{
 				// The same Worker with a Stage0 key: remote mode, Stage0 mocked at fetch.

@@ -1,6 +1,10 @@
-// What `cloudflare:workers` exports in tests: this Worker's default handler.
+// What `cloudflare:workers` gives tests: this Worker's handler and bindings.
 declare namespace Cloudflare {
 	interface Exports {
 		default: { fetch(request: Request): Promise<Response> };
+	}
+	interface Env {
+		MCP_OBJECT: DurableObjectNamespace;
+		APPROVALS: DurableObjectNamespace<import("../src/state/approval-store").ApprovalStore>;
 	}
 }

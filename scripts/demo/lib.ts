@@ -3,7 +3,9 @@
  * official MCP client to it, call guarded tools, and always clean up.
  *
  *   MCP_URL                  where the server's MCP endpoint is (default http://localhost:8787/mcp)
+ *   MCP_TOKEN                a bearer token, for a server with MCP_AUTH_TOKENS (loopback needs none)
  *   DEMO_STARTUP_TIMEOUT_MS  how long to wait for a `wrangler dev` this script started (default 60000)
+ *   DEMO_DEBUG               set to print stack traces of unexpected errors
  *
  * If nothing answers at <origin of MCP_URL>/health, the demo starts
  * `wrangler dev --ip 127.0.0.1 --port <port of MCP_URL>` itself, in its own
@@ -12,7 +14,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { delimiter, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -61,6 +63,10 @@ export interface GuardResult {
 	attempt?: { number: number; retry_count: number; max_retries: number };
 	result?: Record<string, unknown>;
 	error?: string;
+	/** Things the server wants the caller to know (ignored claims, approvals used). */
+	notes: string[];
+	/** A pending approval a person can grant, when the server offers one. */
+	approval?: { id: string; status: string; expires_at: string; url: string };
 	/** Whether the MCP result was flagged isError (a blocked action is). */
 	isError: boolean;
 }
@@ -129,11 +135,14 @@ class DevServer {
 	readonly exitPromise: Promise<void>;
 
 	constructor(readonly port: number) {
-		const wrangler = resolve(PROJECT_ROOT, "node_modules", ".bin", "wrangler");
+		const bin = resolve(PROJECT_ROOT, "node_modules", ".bin");
+		const wrangler = resolve(bin, "wrangler");
 		if (!existsSync(wrangler)) throw new DemoError(`${wrangler} is missing: run \`npm install\` first.`);
 		this.child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port)], {
 			cwd: PROJECT_ROOT,
-			env: process.env,
+			// The caller's environment, with the project's bin first (as under
+			// `npm run`), so wrangler runs on the project's Node 24.
+			env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
 			// Its own process group, so wrangler and its workerd children can be
 			// stopped together, and a Ctrl-C in the terminal reaches us first.
 			detached: true,
@@ -169,7 +178,7 @@ class DevServer {
 		// Strip colour codes so the tail reads cleanly in any terminal.
 		// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences
 		const plain = this.log.slice(-LOG_TAIL_LINES).map((l) => l.replace(/\x1b\[[0-9;]*m/g, ""));
-		return plain.map((l) => `    | ${l}`).join("\n");
+		return plain.length > 0 ? plain.map((l) => `    | ${l}`).join("\n") : "    (no output yet)";
 	}
 
 	private signalGroup(signal: NodeJS.Signals): void {
@@ -182,16 +191,42 @@ class DevServer {
 		}
 	}
 
-	/** Stops wrangler and every process of its group; waits for wrangler to exit. */
+	get pid(): number | undefined {
+		return this.child.pid;
+	}
+
+	/**
+	 * Stops wrangler and every process of its group. Wrangler is asked first,
+	 * so it shuts its workerd down and reaps it; whatever of the group is still
+	 * there after that (or after the grace period) is killed.
+	 */
 	async stop(): Promise<void> {
 		if (!this.exited) {
-			this.signalGroup("SIGTERM");
+			try {
+				this.child.kill("SIGTERM");
+			} catch {
+				// Already gone.
+			}
 			const timer = setTimeout(() => this.signalGroup("SIGKILL"), STOP_GRACE_MS);
 			await this.exitPromise;
 			clearTimeout(timer);
 		}
-		// Anything of the group that outlived wrangler (workerd) goes too.
 		this.signalGroup("SIGKILL");
+		// Children that outlived wrangler are reparented to init; wait (briefly)
+		// until the group is really gone, so nothing of it is left when we exit.
+		const deadline = Date.now() + STOP_GRACE_MS;
+		while (this.groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+	}
+
+	private groupExists(): boolean {
+		const pid = this.child.pid;
+		if (pid === undefined) return false;
+		try {
+			process.kill(-pid, 0);
+			return true;
+		} catch {
+			return false;
+		}
 	}
 
 	/** Last resort, synchronous (for process "exit"). */
@@ -213,7 +248,7 @@ async function waitUntilHealthy(origin: string, server: DevServer, timeoutMs: nu
 		await new Promise((r) => setTimeout(r, 250));
 	}
 	throw new DemoError(
-		`${origin}/health did not answer within ${Math.round(timeoutMs / 1000)} s after starting wrangler dev (last: ${last}). Its last output:\n${server.logTail()}`,
+		`${origin}/health did not answer within ${(timeoutMs / 1000).toFixed(timeoutMs < 10_000 ? 1 : 0)} s after starting wrangler dev (last: ${last}). Its last output:\n${server.logTail()}`,
 	);
 }
 
@@ -252,6 +287,7 @@ async function callGuarded(client: Client, tool: string, args: Record<string, un
 		issues: Array.isArray(s.issues) ? (s.issues as Issue[]) : [],
 		questions: Array.isArray(s.questions) ? (s.questions as string[]) : [],
 		guardrails: Array.isArray(s.guardrails) ? (s.guardrails as string[]) : [],
+		notes: Array.isArray(s.notes) ? (s.notes as string[]) : [],
 		isError: result.isError === true,
 	};
 }
@@ -268,8 +304,10 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 	let client: Client | undefined;
 	let transport: StreamableHTTPClientTransport | undefined;
 
+	let interrupted = false;
 	const onExit = () => server?.killNow();
 	const onSignal = (signal: NodeJS.Signals) => {
+		interrupted = true;
 		note(`${signal}: stopping.`);
 		const code = signal === "SIGINT" ? 130 : 143;
 		void (server ? server.stop() : Promise.resolve()).finally(() => process.exit(code));
@@ -295,7 +333,7 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			note(`Using the server already running at ${origin} (${health.mode} mode).`);
 		} else if (probe.kind === "other") {
 			throw new DemoError(
-				`${origin}/health answered, but not as ${SERVER_NAME} (${probe.detail}). Something else is using that port: stop it, or point MCP_URL at another port, e.g. MCP_URL=http://localhost:8799/mcp.`,
+				`${origin}/health answered, but not as ${SERVER_NAME} (${probe.detail}). Something else is using that port: stop it, or point MCP_URL at another port, e.g. MCP_URL=http://localhost:${Number(mcpUrl.port || 80) + 1}/mcp.`,
 			);
 		} else {
 			if (!isLoopbackHost(mcpUrl.hostname) || mcpUrl.protocol !== "http:") {
@@ -307,15 +345,25 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			const started = Date.now();
 			server = new DevServer(port);
 			health = await waitUntilHealthy(origin, server, timeoutMs);
-			note(`Server ready after ${((Date.now() - started) / 1000).toFixed(1)} s (${health.mode} mode).`);
+			note(`Server ready after ${((Date.now() - started) / 1000).toFixed(1)} s (${health.mode} mode; wrangler pid ${server.pid}, its own process group).`);
 		}
 
 		client = new Client({ name: "stage0-edge-guard-demo", version: "0.1.0" });
-		transport = new StreamableHTTPClientTransport(mcpUrl);
+		const token = process.env.MCP_TOKEN?.trim();
+		transport = new StreamableHTTPClientTransport(
+			mcpUrl,
+			token ? { requestInit: { headers: { Authorization: `Bearer ${token}` } } } : undefined,
+		);
 		try {
 			await client.connect(transport);
 		} catch (error) {
-			throw new DemoError(`Could not open an MCP session at ${mcpUrl}: ${error instanceof Error ? error.message : String(error)}`);
+			const message = error instanceof Error ? error.message : String(error);
+			const hint = /\b401\b|unauthori[sz]ed|invalid_token|invalid_request/i.test(message)
+				? token
+					? " (the server refused MCP_TOKEN)"
+					: " (the server wants a bearer token: set MCP_TOKEN to one made with `npm run token:new`)"
+				: "";
+			throw new DemoError(`Could not open an MCP session at ${mcpUrl}${hint}: ${message}`);
 		}
 		const connected = client;
 		const ctx: DemoContext = { client: connected, health, mcpUrl, call: (tool, args) => callGuarded(connected, tool, args) };
@@ -326,7 +374,9 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 		}
 		return allAsExpected ? 0 : 1;
 	} catch (error) {
-		console.error(`\nDEMO FAILED: ${error instanceof DemoError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+		if (interrupted) return 130; // the signal handler is stopping the server and exiting
+		const message = error instanceof Error ? (process.env.DEMO_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+		console.error(`\nDEMO FAILED: ${message}`);
 		return 1;
 	} finally {
 		if (transport) {

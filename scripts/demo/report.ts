@@ -11,22 +11,24 @@ const RULE = "-".repeat(WIDTH);
 
 type Verdict = GuardResult["verdict"];
 
-/** Word-wraps one line to WIDTH; continuation lines get `indent`. */
+/** Word-wraps one line to WIDTH, keeping its indentation; continuation lines get `indent` more. */
 function wrap(line: string, indent = "  "): string[] {
 	if (line.length <= WIDTH) return [line];
+	const lead = /^\s*/.exec(line)?.[0] ?? "";
+	const more = lead + indent;
 	const out: string[] = [];
-	let current = "";
-	for (const word of line.split(" ")) {
-		const prefix = out.length === 0 ? "" : indent;
-		const candidate = current === "" ? prefix + word : `${current} ${word}`;
-		if (candidate.length > WIDTH && current.trim() !== "") {
+	let current = lead;
+	for (const word of line.slice(lead.length).split(/ +/)) {
+		const fresh = current === lead || current === more;
+		const candidate = fresh ? current + word : `${current} ${word}`;
+		if (candidate.length > WIDTH && !fresh) {
 			out.push(current);
-			current = indent + word;
+			current = more + word;
 		} else {
 			current = candidate;
 		}
 	}
-	if (current.trim() !== "") out.push(current);
+	out.push(current);
 	return out;
 }
 
@@ -80,12 +82,13 @@ export function decisionBlock(r: GuardResult): void {
 	if (r.guardrails.length > 0) print(`Guardrails: ${r.guardrails.join(", ")}`);
 	if (r.issues.length > 0) {
 		console.log("Issues detected:");
-		for (const i of r.issues) for (const l of wrap(`  [${i.severity}] ${i.code}: ${i.message}`, "    ")) console.log(l);
+		for (const i of r.issues) for (const l of wrap(`  [${i.severity}] ${i.code}: ${i.message}`)) console.log(l);
 	}
 	if (r.questions.length > 0) {
 		console.log(r.verdict === "DEFER" ? "Clarifying questions:" : "Questions:");
-		for (const q of r.questions) for (const l of wrap(`  ? ${q}`, "    ")) console.log(l);
+		for (const q of r.questions) for (const l of wrap(`  ? ${q}`)) console.log(l);
 	}
+	for (const n of r.notes) print(`Note: ${n}`);
 	console.log(RULE);
 	console.log("");
 }
@@ -152,7 +155,7 @@ export function closing(r: GuardResult, expected: Expectation, kind: "action" | 
 
 	if (problems.length === 0) {
 		console.log(BECAUSE[r.verdict]);
-		for (const line of expected.because) for (const l of wrap(`  - ${line}`, "    ")) console.log(l);
+		for (const line of expected.because) for (const l of wrap(`  - ${line}`)) console.log(l);
 	} else {
 		console.log("");
 		for (const p of problems) print(`⚠️  UNEXPECTED: ${p}.`);
@@ -165,6 +168,10 @@ export function closing(r: GuardResult, expected: Expectation, kind: "action" | 
 		print(`The edge guard ran ${r.tool} after the ALLOW (executed: true).`, ...(expected.after ?? []));
 	} else {
 		print(`The edge guard did not run ${r.tool} (executed: false).`);
+	}
+	if (r.approval) {
+		print(`Approval requested: ${r.approval.id} (${r.approval.status} until ${r.approval.expires_at}).`);
+		print(`A person can grant it for this exact call at ${r.approval.url}`);
 	}
 	console.log("");
 	return problems.length === 0;

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
-import type { ApprovalRecord } from "../state/approval-store";
+import type { ApprovalRecord, DecideResult } from "../state/approval-store";
 
 const StatusSchema = z.enum(["pending", "approved", "rejected", "used", "expired"]);
 const DecisionBodySchema = z.object({ note: z.string().max(1000, "note must be at most 1000 characters").optional() }).strict();
@@ -57,7 +57,7 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 	const note = parsed.data.note?.trim() || null;
 	// Non-admins learn nothing about other people's requests.
 	if (!isAdmin && !visible(await store.get(id))) return error(404, "not_found", `No approval ${id}.`);
-	const result = await store.decide(id, caller, action, note);
+	const result = (await store.decide(id, caller, action, note)) as DecideResult;
 	if (!result.ok) return error(result.status, result.error, result.message);
 	return Response.json({ approval: result.approval });
 }

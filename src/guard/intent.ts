@@ -10,6 +10,9 @@ import type { GrantedApproval } from "./approvals";
 import type { CheckRequest } from "./decision";
 import type { RoleName } from "./local-rules";
 
+/** Only the approval system may state these. */
+const APPROVAL_FACTS = ["approved_by", "approved_at", "approval_reason"] as const;
+
 export interface Intent {
 	goal: string;
 	success_criteria: string[];
@@ -36,24 +39,26 @@ export function buildCheckRequest(
 	extraContext: Record<string, unknown> = {},
 	approval?: GrantedApproval,
 ): CheckRequest {
+	const context: Record<string, unknown> = {
+		...intent.context,
+		...extraContext,
+		actor_id: runtime.principal,
+		actor_role: runtime.role,
+		user_role: runtime.role,
+		run_id: runtime.sessionId,
+		current_tool: toolName,
+		request_channel: "mcp",
+		approval_status: approval ? "approved" : "none",
+	};
+	for (const key of APPROVAL_FACTS) delete context[key];
+	if (approval) Object.assign(context, { approved_by: approval.approved_by, approved_at: approval.approved_at });
 	return {
 		goal: intent.goal,
 		success_criteria: intent.success_criteria,
 		constraints: intent.constraints ?? [],
 		tools: [toolName],
 		side_effects: intent.side_effects,
-		context: {
-			...intent.context,
-			...extraContext,
-			actor_id: runtime.principal,
-			actor_role: runtime.role,
-			user_role: runtime.role,
-			run_id: runtime.sessionId,
-			current_tool: toolName,
-			request_channel: "mcp",
-			approval_status: approval ? "approved" : "none",
-			...(approval ? { approved_by: approval.approved_by, approved_at: approval.approved_at } : {}),
-		},
+		context,
 		pro: intent.pro ?? false,
 	};
 }

@@ -215,6 +215,7 @@ function localDecision(
 	reason: string,
 	severity: PolicyIssue["severity"],
 	questions: string[] = [],
+	message = reason,
 ): Decision {
 	return {
 		verdict,
@@ -224,7 +225,7 @@ function localDecision(
 		policy_version: localPolicyVersion(deps),
 		risk_score: verdict === "DENY" ? 80 : 60,
 		high_risk: verdict === "DENY",
-		issues: [{ code, severity, message: reason }],
+		issues: [{ code, severity, message }],
 		questions,
 		guardrails: [],
 		source: "local-rule",
@@ -241,5 +242,6 @@ function loopThresholdDecision(retryCount: number, deps: GuardDeps): Decision {
 		`LOOP_THRESHOLD_EXCEEDED: this workflow has been retried ${retryCount} times in this session; the limit is ${deps.maxRetries} (MAX_RETRIES). A person should look before it runs again.`,
 		"MEDIUM",
 		["Why has this workflow failed repeatedly?", "Should the root cause be fixed before another retry?"],
+		`Retry count ${retryCount} reached the server's limit of ${deps.maxRetries}`,
 	);
 }

@@ -175,3 +175,97 @@ describe("guardedCall: loop tools", () => {
 		expect(runs).toEqual([]);
 	});
 });
+
+describe("guardedCall: roles, claims and approvals", () => {
+	function memoryDesk() {
+		const tickets: { id: string; kind: string; argsHash: string; principal: string; tool: string; status: string }[] = [];
+		return {
+			tickets,
+			async open(r: { kind: string; argsHash: string; principal: string; tool: string }) {
+				const id = crypto.randomUUID();
+				tickets.push({ id, kind: r.kind, argsHash: r.argsHash, principal: r.principal, tool: r.tool, status: "pending" });
+				return { id, status: "pending" as const, expires_at: "2030-01-01T00:00:00.000Z", url: `https://x/approvals#${id}` };
+			},
+			async consume(id: string, e: { principal: string; tool: string; argsHash: string }) {
+				const t = tickets.find((t) => t.id === id);
+				if (!t || t.status !== "approved" || t.principal !== e.principal || t.tool !== e.tool || t.argsHash !== e.argsHash)
+					return { ok: false as const, reason: "not usable" };
+				t.status = "used";
+				return { ok: true as const, approval: { id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" } };
+			},
+		};
+	}
+	const deployTool = spyTool({
+		name: "deploy",
+		sideEffects: ["deploy"],
+		intent: ({ x }) => ({ goal: `Deploy ${x} to production`, success_criteria: ["ok"], context: { environment: "production", actor_role: "admin", approval_status: "approved" } }),
+		claims: () => ({ role: "admin", approvalStatus: "approved" }),
+	});
+
+	it("sends the true role and approval status, whatever the intent or the claims say", async () => {
+		const authority = scripted("ALLOW");
+		const { tool } = spyTool({
+			intent: () => ({ goal: "Publish it", success_criteria: ["ok"], context: { actor_role: "admin", approval_status: "approved", approved_by: "me" } }),
+			claims: () => ({ role: "admin" }),
+		});
+		const out = await guardedCall(tool, { x: "a" }, deps(authority));
+		expect(authority.seen[0].context).toMatchObject({ actor_role: "developer", approval_status: "none" });
+		expect(authority.seen[0].context).not.toHaveProperty("approved_by");
+		expect(out.notes).toEqual(["claimed role 'admin' ignored: authenticated as 'developer'"]);
+	});
+
+	it("holds a production deploy for an approval before asking the authority", async () => {
+		const authority = scripted("ALLOW");
+		const desk = memoryDesk();
+		const out = await guardedCall(deployTool.tool, { x: "api" }, deps(authority, { approvals: desk }));
+		expect(authority.seen).toHaveLength(0);
+		expect(deployTool.runs).toEqual([]);
+		expect(out.decision).toMatchObject({ verdict: "DEFER", source: "local-rule" });
+		expect(out.approval?.status).toBe("pending");
+		expect(desk.tickets[0]).toMatchObject({ kind: "rule", principal: "alice", tool: "deploy" });
+	});
+
+	it("lets an approved call through to the authority once, with the approval in the context", async () => {
+		const authority = scripted("ALLOW");
+		const desk = memoryDesk();
+		const d = deps(authority, { approvals: desk });
+		const held = await guardedCall(deployTool.tool, { x: "api" }, d);
+		desk.tickets[0].status = "approved";
+		const ok = await guardedCall(deployTool.tool, { x: "api", approvalId: held.approval!.id }, d);
+		expect(ok.action.status).toBe("executed");
+		expect(authority.seen[0].context).toMatchObject({ approval_status: "approved", approved_by: "bob" });
+		const again = await guardedCall(deployTool.tool, { x: "api", approvalId: held.approval!.id }, d);
+		expect(again.decision.issues[0].code).toBe("APPROVAL_NOT_ACCEPTED");
+	});
+
+	it("binds an approval to the exact arguments", async () => {
+		const desk = memoryDesk();
+		const d = deps(scripted("ALLOW"), { approvals: desk });
+		const held = await guardedCall(deployTool.tool, { x: "api" }, d);
+		desk.tickets[0].status = "approved";
+		const other = await guardedCall(deployTool.tool, { x: "db", approvalId: held.approval!.id }, d);
+		expect(other.action.status).toBe("not_run");
+	});
+
+	it("never lets an approval lift the authority's DENY, and offers no second approval", async () => {
+		const desk = memoryDesk();
+		const d = deps(scripted("DENY"), { approvals: desk });
+		const held = await guardedCall(deployTool.tool, { x: "api" }, d);
+		desk.tickets[0].status = "approved";
+		const out = await guardedCall(deployTool.tool, { x: "api", approvalId: held.approval!.id }, d);
+		expect(out.decision.verdict).toBe("DENY");
+		expect(out.action.status).toBe("not_run");
+		expect(out.approval).toBeUndefined();
+	});
+
+	it("forbids a viewer outright: no authority, no approval offered", async () => {
+		const authority = scripted("ALLOW");
+		const desk = memoryDesk();
+		const { tool, runs } = spyTool();
+		const out = await guardedCall(tool, { x: "a" }, deps(authority, { approvals: desk, runtime: { principal: "v", role: "viewer", sessionId: "s" } }));
+		expect(out.decision).toMatchObject({ verdict: "DENY", source: "local-rule" });
+		expect(authority.seen).toHaveLength(0);
+		expect(desk.tickets).toHaveLength(0);
+		expect(runs).toEqual([]);
+	});
+});

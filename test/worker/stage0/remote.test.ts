@@ -1,5 +1,5 @@
 /** Remote mode: every guarded call asks Stage0 first, and any doubt blocks it. */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
@@ -144,5 +144,33 @@ describe("remote mode", () => {
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		expect(seen.map((s) => s.body.context.retry_count)).toEqual([0, 1, 2, 3, 4]);
 		expect(seen[0].body.side_effects).toEqual(["loop"]);
+	});
+});
+
+describe("remote mode with an approval", () => {
+	it("sends the approval to Stage0, and Stage0 still has the last word", async () => {
+		stage0(() => verdict("DENY"));
+		const args = { content: "launch post", channel: "blog" };
+		const first = await call(client, "publish-content", args);
+		const { id } = first.structuredContent!.approval;
+		// an admin decides on the approvals API; here straight on the store
+		const store = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+		const decided = await store.decide(id, { principal: "bob", role: "admin" }, "approve", "ok");
+		expect(decided.ok).toBe(true);
+
+		const second = await call(client, "publish-content", { ...args, approvalId: id });
+		expect(seen).toHaveLength(2);
+		expect(seen[1].body.context).toMatchObject({ approval_status: "approved", approved_by: "bob", approved_at: expect.any(String) });
+		expect(seen[0].body.context.approval_status).toBe("none");
+		expect(second.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
+		// and no new approval is offered for a call that already used one
+		expect(second.structuredContent).not.toHaveProperty("approval");
+	});
+
+	it("offers no approval on a fault", async () => {
+		stage0(() => new Response("down", { status: 503 }));
+		const r = await call(client, "publish-content", { content: "x", channel: "blog" });
+		expect(r.structuredContent).toMatchObject({ decision: "ERROR" });
+		expect(r.structuredContent).not.toHaveProperty("approval");
 	});
 });

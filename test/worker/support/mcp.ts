@@ -4,15 +4,19 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-export const workerFetch = ((input: RequestInfo | URL, init?: RequestInit) =>
-	exports.default.fetch(new Request(input, init))) as typeof fetch;
-
-export async function connect(transport: "streamable" | "sse" = "streamable"): Promise<Client> {
+/** Connects as the loopback caller, or with a bearer token. */
+export async function connect(transport: "streamable" | "sse" = "streamable", token?: string): Promise<Client> {
 	const client = new Client({ name: "worker-test", version: "1.0.0" });
+	const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+	const withAuth = ((input: RequestInfo | URL, init?: RequestInit) => {
+		const request = new Request(input, init);
+		for (const [k, v] of Object.entries(headers)) request.headers.set(k, v);
+		return exports.default.fetch(request);
+	}) as typeof fetch;
 	const t =
 		transport === "streamable"
-			? new StreamableHTTPClientTransport(new URL("http://localhost/mcp"), { fetch: workerFetch })
-			: new SSEClientTransport(new URL("http://localhost/sse"), { fetch: workerFetch, eventSourceInit: { fetch: workerFetch } });
+			? new StreamableHTTPClientTransport(new URL("http://localhost/mcp"), { fetch: withAuth })
+			: new SSEClientTransport(new URL("http://localhost/sse"), { fetch: withAuth, eventSourceInit: { fetch: withAuth } });
 	await client.connect(t);
 	return client;
 }
