@@ -9,6 +9,7 @@
  */
 
 const STYLE = `
+[hidden] { display: none !important; }
 :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f6f7f9; }
 body { margin: 0 auto; max-width: 1100px; padding: 24px; }
 h1 { font-size: 1.4rem; margin: 0 0 4px; }

@@ -1,0 +1,125 @@
+/**
+ * The approvers' page in a real browser (Debian's Chromium, headless, driven by
+ * playwright-core): a developer's publish is held over MCP, another admin
+ * approves it on the page, and the developer's retry then goes through, once.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
+import { TOKENS, tokenTableJson } from "../support/test-tokens";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+let server: DevServer;
+let browser: Browser;
+
+beforeAll(async () => {
+	server = await startDevServer({ vars: { MCP_AUTH_TOKENS: tokenTableJson() } });
+	browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		args: [
+			"--headless",
+			"--no-sandbox",
+			"--disable-gpu",
+			"--disable-quic",
+			"--no-first-run",
+			"--disable-background-networking",
+			"--disable-component-update",
+			"--disable-sync",
+		],
+	});
+});
+afterAll(async () => {
+	await browser?.close();
+	await server?.stop();
+});
+
+async function connectAs(who: keyof typeof TOKENS) {
+	const client = new Client({ name: `e2e-${who}`, version: "1" });
+	await client.connect(
+		new StreamableHTTPClientTransport(new URL(`${server.origin}/mcp`), {
+			requestInit: { headers: { authorization: `Bearer ${TOKENS[who].token}` } },
+		}),
+	);
+	return client;
+}
+
+type Result = { structuredContent?: Record<string, any>; isError?: boolean };
+
+describe("/approvals in headless Chromium", () => {
+	it("an admin approves a held publish on the page; the agent's retry then succeeds once", async () => {
+		const alice = await connectAs("alice");
+		// Arguments are attacker-controlled: the page must show them as text.
+		const args = { content: `Launch post <img src=x onerror="window.__xss=1"> <b>bold</b>`, channel: "blog" };
+		const held = (await alice.callTool({ name: "publish-content", arguments: args })) as Result;
+		expect(held.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
+		const approval = held.structuredContent!.approval as { id: string; url: string };
+		expect(approval.url).toBe(`${server.origin}/approvals#${approval.id}`);
+
+		const page = await browser.newPage();
+		await page.goto(approval.url);
+		await page.fill("#token", TOKENS.bob.token);
+		await page.click("#signin button[type=submit]");
+		await page.waitForSelector(`#approval-${approval.id}`);
+		await expect.poll(() => page.textContent("#who")).toBe("Signed in as bob (admin)");
+		expect(await page.isVisible("#signin")).toBe(false);
+		expect(page.url()).not.toContain(TOKENS.bob.token);
+		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBe(TOKENS.bob.token);
+
+		const card = page.locator(`#approval-${approval.id}`);
+		await expect.poll(() => card.getAttribute("class")).toContain("highlight");
+		const text = await card.innerText();
+		expect(text).toContain("publish-content");
+		expect(text).toContain("alice (developer)");
+		expect(text).toContain("SIDE_EFFECTS_NEED_GUARDRAILS");
+		expect(await card.locator("pre.args").innerText()).toContain('<img src=x onerror=\\"window.__xss=1\\">');
+		expect(await card.locator("img, b").count()).toBe(0);
+		expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+
+		await card.locator("input.note").fill("read it, fine to publish");
+		await card.locator("button.approve").click();
+		await expect.poll(() => page.textContent("#status")).toContain("Approved publish-content for alice");
+		// it left the pending list
+		await expect.poll(() => page.locator(`#approval-${approval.id}`).count()).toBe(0);
+
+		const done = (await alice.callTool({ name: "publish-content", arguments: { ...args, approvalId: approval.id } })) as Result;
+		expect(done.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
+		const again = (await alice.callTool({ name: "publish-content", arguments: { ...args, approvalId: approval.id } })) as Result;
+		expect(again.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
+
+		// the decision is on record with who and the note
+		await page.selectOption("#filter", "used");
+		await page.waitForSelector(`#approval-${approval.id}`);
+		expect(await page.locator(`#approval-${approval.id}`).innerText()).toContain("bob");
+		await page.close();
+		await alice.close();
+	});
+
+	it("shows the requester their own request without approve buttons", async () => {
+		const bob = await connectAs("bob");
+		const held = (await bob.callTool({ name: "publish-content", arguments: { content: "admin post", channel: "news" } })) as Result;
+		const { id } = held.structuredContent!.approval;
+		const page = await browser.newPage();
+		await page.goto(`${server.origin}/approvals`);
+		await page.fill("#token", TOKENS.bob.token);
+		await page.click("#signin button[type=submit]");
+		await page.waitForSelector(`#approval-${id}`);
+		const card = page.locator(`#approval-${id}`);
+		expect(await card.locator("button.approve").count()).toBe(0);
+		expect(await card.innerText()).toContain("another admin must decide it");
+		await page.close();
+		await bob.close();
+	});
+
+	it("says so when the token is wrong, and keeps no token", async () => {
+		const page = await browser.newPage();
+		await page.goto(`${server.origin}/approvals`);
+		await page.fill("#token", "sg_wrong_token_0000000000000000");
+		await page.click("#signin button[type=submit]");
+		await expect.poll(() => page.textContent("#status")).toContain("Unknown bearer token");
+		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBeNull();
+		expect(await page.isVisible("#signin")).toBe(true);
+		await page.close();
+	});
+});
