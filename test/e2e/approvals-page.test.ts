@@ -3,7 +3,9 @@
  * playwright-core): a developer's publish is held over MCP, another admin
  * approves it on the page, and the developer's retry then goes through, once.
  */
+import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,5 +123,26 @@ describe("/approvals in headless Chromium", () => {
 		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBeNull();
 		expect(await page.isVisible("#signin")).toBe(true);
 		await page.close();
+	});
+});
+
+describe("mcp-remote with a bearer token (the Claude Desktop set-up of the README)", () => {
+	it("passes the token header and gets the caller's role and tools", async () => {
+		const client = new Client({ name: "e2e-mcp-remote-token", version: "1" });
+		await client.connect(
+			new StdioClientTransport({
+				command: resolve("node_modules/.bin/mcp-remote"),
+				args: [`${server.origin}/mcp`, "--allow-http", "--transport", "http-only", "--header", "Authorization: Bearer ${MCP_TOKEN}"],
+				env: {
+					...(process.env as Record<string, string>),
+					MCP_TOKEN: TOKENS.victor.token,
+					MCP_REMOTE_CONFIG_DIR: resolve(".wrangler/mcp-remote-e2e-token"),
+				},
+				stderr: "pipe",
+			}),
+		);
+		const { tools } = await client.listTools();
+		expect(tools.map((t) => t.name).sort()).toEqual(["check-authorization", "research-topic"]);
+		await client.close();
 	});
 });
