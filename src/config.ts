@@ -7,10 +7,16 @@
  */
 
 import type { ApprovalStore } from "./state/approval-store";
+import type { AuditLog } from "./state/audit-log";
+import type { BudgetStore } from "./state/budget-store";
 
 export interface Env {
 	MCP_OBJECT: DurableObjectNamespace;
 	APPROVALS: DurableObjectNamespace<ApprovalStore>;
+	/** One object per principal: rate limit and rolling loop budgets. */
+	BUDGETS: DurableObjectNamespace<BudgetStore>;
+	/** One object per principal: the audit trail. */
+	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
 	STAGE0_API_KEY?: string;
 	STAGE0_BASE_URL?: string;
 	STAGE0_TIMEOUT_MS?: string;
@@ -20,6 +26,10 @@ export interface Env {
 	/** The role of loopback callers when MCP_AUTH_TOKENS is not set. */
 	LOCAL_ROLE?: string;
 	APPROVAL_TTL_SECONDS?: string;
+	LOOP_WINDOW_SECONDS?: string;
+	RATE_LIMIT_PER_MINUTE?: string;
+	AUDIT_STORE_ARGUMENTS?: string;
+	AUDIT_RETENTION_DAYS?: string;
 }
 
 export type Mode = "stage0" | "simulated";
@@ -31,6 +41,8 @@ export interface GuardConfig {
 	baseUrl: string;
 	timeoutMs: number;
 	maxRetries: number;
+	/** Store redacted arguments in the audit trail (otherwise only their hash). */
+	auditArguments: boolean;
 }
 
 export const DEFAULT_BASE_URL = "https://api.signalpulse.org";
@@ -53,5 +65,6 @@ export function readConfig(env: Partial<Env>): GuardConfig {
 		baseUrl,
 		timeoutMs: positiveInt(env.STAGE0_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 60_000),
 		maxRetries: positiveInt(env.MAX_RETRIES, DEFAULT_MAX_RETRIES, 1000),
+		auditArguments: env.AUDIT_STORE_ARGUMENTS?.trim().toLowerCase() === "true",
 	};
 }

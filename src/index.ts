@@ -4,19 +4,23 @@
  *   /mcp                MCP over Streamable HTTP        (authenticated)
  *   /sse                MCP over legacy SSE             (authenticated)
  *   /api/approvals...   the approvals API               (authenticated)
+ *   /api/audit...       the audit trail                 (authenticated)
  *   GET /approvals      the approvers' page (its data comes from the API)
  */
 import { GuardAgent } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
+import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
 import { type Env, readConfig } from "./config";
 import { jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
 import { SERVER_INFO } from "./server-info";
 import { sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
+import { AuditLog } from "./state/audit-log";
+import { BudgetStore } from "./state/budget-store";
 import { approvalsPage } from "./web/approvals-page";
 
-export { ApprovalStore, GuardAgent };
+export { ApprovalStore, AuditLog, BudgetStore, GuardAgent };
 
 const streamable = GuardAgent.serve("/mcp", { binding: "MCP_OBJECT" });
 const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
@@ -42,7 +46,14 @@ export default {
 				name: SERVER_INFO.name,
 				version: SERVER_INFO.version,
 				mode: config.mode,
-				endpoints: { streamable_http: "/mcp", sse: "/sse", approvals: "/approvals", approvals_api: "/api/approvals", health: "/health" },
+				endpoints: {
+					streamable_http: "/mcp",
+					sse: "/sse",
+					approvals: "/approvals",
+					approvals_api: "/api/approvals",
+					audit_api: "/api/audit",
+					health: "/health",
+				},
 				stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
 				max_retries: config.maxRetries,
 				authentication: env.MCP_AUTH_TOKENS?.trim() ? "bearer" : "loopback-only",
@@ -52,8 +63,9 @@ export default {
 
 		const isMcp = pathname === "/mcp" || pathname.startsWith("/mcp/");
 		const isSse = pathname === "/sse" || pathname.startsWith("/sse/");
-		const isApi = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
-		if (!isMcp && !isSse && !isApi) {
+		const isApprovals = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
+		const isAudit = pathname === "/api/audit" || pathname.startsWith("/api/audit/");
+		if (!isMcp && !isSse && !isApprovals && !isAudit) {
 			return Response.json({ error: "not_found", message: `No route for ${pathname}.` }, { status: 404 });
 		}
 
@@ -65,7 +77,8 @@ export default {
 		const limited = await limitBody(request, MAX_BODY_BYTES);
 		if (!limited) return jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`);
 
-		if (isApi) return handleApprovalsApi(limited, env, caller);
+		if (isApprovals) return handleApprovalsApi(limited, env, caller);
+		if (isAudit) return handleAuditApi(limited, env, caller);
 
 		// McpAgent reads the session's props from ctx.props (as workers-oauth-provider sets them).
 		(ctx as { props: unknown }).props = { principal: caller.principal, role: caller.role, origin: url.origin };

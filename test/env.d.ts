@@ -6,5 +6,7 @@ declare namespace Cloudflare {
 	interface Env {
 		MCP_OBJECT: DurableObjectNamespace;
 		APPROVALS: DurableObjectNamespace<import("../src/state/approval-store").ApprovalStore>;
+		BUDGETS: DurableObjectNamespace<import("../src/state/budget-store").BudgetStore>;
+		AUDIT_LOG: DurableObjectNamespace<import("../src/state/audit-log").AuditLog>;
 	}
 }

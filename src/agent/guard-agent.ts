@@ -9,11 +9,14 @@ import { McpAgent } from "agents/mcp";
 import type { Role } from "../auth/tokens";
 import { type Env, readConfig } from "../config";
 import type { ApprovalDesk } from "../guard/approvals";
+import type { AuditTrail } from "../guard/audit";
+import type { PrincipalBudget } from "../guard/budgets";
 import { createAuthority } from "../guard/authority";
 import { roleMayEverUse } from "../guard/local-rules";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
+import { registerAuditLogTool } from "../tools/audit-log";
 import { registerGuardedTools } from "../tools/register";
 
 /** Set by the Worker entry from the authenticated request; fixed for the session. */
@@ -48,11 +51,37 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			open: (request) => store().open(request, props.origin),
 			consume: (id, expected) => store().consume(id, expected),
 		};
+		// The principal's own objects: limits and audit trail follow it across sessions.
+		const budgets = this.env.BUDGETS.get(this.env.BUDGETS.idFromName(props.principal));
+		const budget: PrincipalBudget = {
+			admitCall: () => budgets.admitCall(),
+			reserveLoopAttempt: (tool, key) => budgets.reserveLoopAttempt(tool, key),
+		};
+		const auditLog = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(props.principal));
+		const audit: AuditTrail = {
+			record: (entry) => {
+				// One structured line per decision, for Workers Logs and Logpush (never the arguments).
+				const { arguments: _omitted, ...line } = entry;
+				console.log(JSON.stringify({ event: "guard.decision", ...line, at: new Date(entry.at).toISOString() }));
+				return auditLog.record(entry);
+			},
+			complete: (id, outcome, error) => auditLog.complete(id, outcome, error),
+		};
 		const runtime = { principal: props.principal, role: props.role, sessionId: this.getSessionId() };
-		const deps: GuardDeps = { authority, loops: this, maxRetries: config.maxRetries, runtime, approvals };
+		const deps: GuardDeps = {
+			authority,
+			loops: this,
+			maxRetries: config.maxRetries,
+			runtime,
+			approvals,
+			budget,
+			audit,
+			auditArguments: config.auditArguments,
+		};
 		// A caller sees only the tools its role could ever be allowed to run.
 		const visible = TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects));
 		registerGuardedTools(this.server, visible, () => deps);
+		registerAuditLogTool(this.server, (query) => auditLog.query({ ...query, principal: props.principal }));
 	}
 
 	/**

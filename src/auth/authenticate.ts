@@ -70,3 +70,15 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.") };
 	return { ok: true, caller };
 }
+
+/**
+ * Every principal that can have records: those of the token table, and
+ * `local` (loopback callers when no table is set).
+ */
+export function knownPrincipals(env: AuthEnv): string[] {
+	const raw = env.MCP_AUTH_TOKENS?.trim();
+	const table = raw ? tokenTable(raw) : [];
+	const names = new Set<string>(["local"]);
+	if (!(table instanceof Error)) for (const entry of table) names.add(entry.caller.principal);
+	return [...names].sort();
+}

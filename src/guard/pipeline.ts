@@ -6,14 +6,18 @@
  * gets back an outcome to render. The action runs only after an ALLOW, and
  * only here. The order of the steps is the policy:
  *
- *   1. local rules that forbid outright (no approval can lift them)
- *   2. a presented approval, used up atomically
- *   3. local rules that need an approval
- *   4. the loop counter, reserved before anything is asked
- *   5. the authority (Stage0 or the simulator), with the true role and approval
- *   6. the action, on ALLOW only
+ *   1. the caller's rate limit (so a runaway agent never reaches Stage0)
+ *   2. local rules that forbid outright (no approval can lift them)
+ *   3. a presented approval, used up atomically
+ *   4. local rules that need an approval
+ *   5. the loop counters (session and principal), reserved before anything is asked
+ *   6. the authority (Stage0 or the simulator), with the true role and approval
+ *   7. the audit record, written before the action (if it cannot be written, nothing runs)
+ *   8. the action, on ALLOW only, and then its outcome in the audit record
  */
 import { type ApprovalDesk, type ApprovalTicket, argumentsHash, type GrantedApproval } from "./approvals";
+import { type AuditEntry, type AuditTrail, redactSecrets } from "./audit";
+import type { PrincipalBudget } from "./budgets";
 import { type Authority, type Decision, faultDecision, type PolicyIssue } from "./decision";
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
 import { applyLocalRules } from "./local-rules";
@@ -51,6 +55,12 @@ export interface GuardDeps {
 	runtime: CallRuntime;
 	/** Without a desk, refusals offer no approval and approvalIds are refused. */
 	approvals?: ApprovalDesk;
+	/** Limits across the principal's sessions (rate limit, rolling loop budget). */
+	budget?: PrincipalBudget;
+	/** Every decision is written here before anything runs. */
+	audit?: AuditTrail;
+	/** Store (redacted) arguments in the audit trail, not only their hash. */
+	auditArguments?: boolean;
 }
 
 export type ActionOutcome<Output> =
@@ -67,6 +77,8 @@ export interface GuardOutcome<Output> {
 	approval?: ApprovalTicket;
 	/** Things the caller should know: ignored claims, an approval that was used. */
 	notes: string[];
+	/** For a rate-limited call: when to try again. */
+	retry_after_seconds?: number;
 }
 
 export const LOCAL_POLICY_VERSION = "edge-guard-local-v1";
@@ -80,6 +92,81 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 ): Promise<GuardOutcome<Output>> {
 	const { approvalId, ...rest } = callArgs;
 	const args = rest as unknown as Args;
+	const argsHash = await argumentsHash(args);
+	const decided = await decideCall(tool, args, approvalId, argsHash, deps);
+	const runs = decided.decision.verdict === "ALLOW" && tool.kind === "action" && tool.run !== undefined;
+
+	// 7. Write-ahead: the decision is on record before anything happens.
+	let auditId: number | undefined;
+	if (deps.audit) {
+		try {
+			auditId = await deps.audit.record(auditEntry(tool.name, decided, argsHash, args, deps, runs ? "pending" : "not_run", approvalId));
+		} catch {
+			const fault = faultDecision(
+				"The decision could not be written to the audit trail, so the action was not run.",
+				decided.decision.request_id,
+				decided.decision.latency_ms,
+			);
+			return { ...decided, decision: fault, action: { status: "not_run" } };
+		}
+	}
+	if (!runs) return decided;
+
+	// 8. Only now does anything happen.
+	let action: ActionOutcome<Output>;
+	try {
+		action = { status: "executed", output: await tool.run!(args, { decision: decided.decision, attempt: decided.attempt?.number }) };
+	} catch (error) {
+		const message = error instanceof Error ? error.message : String(error);
+		action = { status: "failed", error: message.slice(0, 500) };
+	}
+	if (deps.audit && auditId !== undefined) {
+		await deps.audit
+			.complete(auditId, action.status === "executed" ? "executed" : "failed", action.status === "failed" ? action.error : undefined)
+			.catch(() => decided.notes.push("The action's outcome could not be added to the audit record."));
+	}
+	return { ...decided, action };
+}
+
+function auditEntry(
+	toolName: string,
+	outcome: GuardOutcome<unknown>,
+	argsHash: string,
+	args: Record<string, unknown>,
+	deps: GuardDeps,
+	status: AuditEntry["outcome"],
+	approvalId: string | undefined,
+): AuditEntry {
+	const d = outcome.decision;
+	return {
+		at: Date.now(),
+		request_id: d.request_id,
+		policy_version: d.policy_version,
+		source: d.source,
+		principal: deps.runtime.principal,
+		role: deps.runtime.role,
+		session_id: deps.runtime.sessionId,
+		tool: toolName,
+		args_sha256: argsHash,
+		...(deps.auditArguments ? { arguments: redactSecrets(args) as Record<string, unknown> } : {}),
+		verdict: d.verdict,
+		decision: d.decision,
+		reason: d.reason,
+		risk_score: d.risk_score,
+		latency_ms: d.latency_ms,
+		outcome: status,
+		...(approvalId ? { approval_id: approvalId } : {}),
+	};
+}
+
+/** Steps 1 to 6: everything up to the verdict. Never runs the action. */
+async function decideCall<Args extends Record<string, unknown>, Output>(
+	tool: GuardedTool<Args, Output>,
+	args: Args,
+	approvalId: string | undefined,
+	argsHash: string,
+	deps: GuardDeps,
+): Promise<GuardOutcome<Output>> {
 	const notes: string[] = [];
 	const outcome = (decision: Decision, extra: Partial<GuardOutcome<Output>> = {}): GuardOutcome<Output> => ({
 		decision,
@@ -97,9 +184,6 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 	}
 	notes.push(...claimNotes(tool.claims?.(args), deps.runtime.role));
 
-	// The hash binds an approval to these exact arguments; computed only when needed.
-	let hash: string | undefined;
-	const argsHash = async () => (hash ??= await argumentsHash(args));
 	const offerApproval = async (decision: Decision, kind: "authority" | "rule" | "loop") => {
 		if (!deps.approvals || tool.kind !== "action") return undefined;
 		try {
@@ -108,7 +192,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 				role: deps.runtime.role,
 				tool: tool.name,
 				args,
-				argsHash: await argsHash(),
+				argsHash,
 				decision,
 				kind,
 			});
@@ -118,20 +202,35 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		}
 	};
 
-	// 1. What the role may never do.
+	// 1. A runaway caller is stopped here, before it costs a Stage0 call.
+	if (deps.budget) {
+		let admission: Awaited<ReturnType<PrincipalBudget["admitCall"]>>;
+		try {
+			admission = await deps.budget.admitCall();
+		} catch {
+			return outcome(faultDecision("The rate limiter could not be reached, so the call was not allowed.", crypto.randomUUID(), 0));
+		}
+		if (!admission.ok) {
+			const reason = `RATE_LIMITED: ${deps.runtime.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE); retry after ${admission.retryAfterSeconds} seconds.`;
+			const decision = localDecision(deps, "DEFER", "RATE_LIMITED", reason, "MEDIUM", [], `Limit of ${admission.limit} calls per minute reached`);
+			return outcome(decision, { retry_after_seconds: admission.retryAfterSeconds });
+		}
+	}
+
+	// 2. What the role may never do.
 	const rules = applyLocalRules({ role: deps.runtime.role, sideEffects: intent.side_effects, environment: intent.context?.environment });
 	if (rules.kind === "forbidden") {
 		return outcome(localDecision(deps, "DENY", "ROLE_NOT_PERMITTED", `Refused by local rule '${rules.rule}': ${rules.reason}.`, "HIGH"));
 	}
 
-	// 2. An approval, if one is presented: used up now, whatever follows.
+	// 3. An approval, if one is presented: used up now, whatever follows.
 	let approval: GrantedApproval | undefined;
 	if (approvalId !== undefined) {
 		if (!deps.approvals || tool.kind !== "action") {
 			return outcome(localDecision(deps, "DENY", "APPROVAL_NOT_ACCEPTED", "Approvals are not accepted for this tool.", "HIGH"));
 		}
 		const used = await deps.approvals
-			.consume(approvalId, { principal: deps.runtime.principal, tool: tool.name, argsHash: await argsHash() })
+			.consume(approvalId, { principal: deps.runtime.principal, tool: tool.name, argsHash })
 			.catch(() => ({ ok: false as const, reason: "the approval store could not be reached" }));
 		if (!used.ok) {
 			return outcome(localDecision(deps, "DENY", "APPROVAL_NOT_ACCEPTED", `Approval ${approvalId} was not accepted: ${used.reason}.`, "HIGH"));
@@ -140,7 +239,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		notes.push(`Approval ${approval.id} by ${approval.approved_by} used (it cannot be used again).`);
 	}
 
-	// 3. What the role may do only with an approval.
+	// 4. What the role may do only with an approval.
 	if (rules.kind === "needs-approval" && !approval) {
 		const decision = localDecision(deps, "DEFER", "APPROVAL_REQUIRED", `Held by local rule '${rules.rule}': ${rules.reason}.`, "MEDIUM", [
 			"Has a person other than the requester approved this exact change?",
@@ -148,13 +247,20 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		return outcome(decision, { approval: await offerApproval(decision, "rule") });
 	}
 
-	// 4. Loops: reserve before asking, so parallel calls each get their own number.
+	// 5. Loops: reserve before asking, so parallel calls each get their own number.
+	// The session's count and the principal's rolling count both apply: a new
+	// session does not reset a loop.
 	const extraContext: Record<string, unknown> = {};
 	let attempt: GuardOutcome<Output>["attempt"];
 	if (tool.loop) {
 		let number: number;
 		try {
-			number = await deps.loops.reserveAttempt(tool.name, tool.loop.key(args));
+			const key = tool.loop.key(args);
+			const [inSession, acrossSessions] = await Promise.all([
+				deps.loops.reserveAttempt(tool.name, key),
+				deps.budget?.reserveLoopAttempt(tool.name, key) ?? 0,
+			]);
+			number = Math.max(inSession, acrossSessions);
 		} catch {
 			return outcome(faultDecision("The retry counter could not be updated, so the attempt was not allowed.", crypto.randomUUID(), 0));
 		}
@@ -168,7 +274,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		}
 	}
 
-	// 5. The authority has the last word, also over an approval.
+	// 6. The authority has the last word, also over an approval.
 	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval);
 	let decision: Decision;
 	try {
@@ -177,20 +283,9 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		decision = faultDecision("The authority failed unexpectedly, so the action was not allowed.", crypto.randomUUID(), 0);
 	}
 
-	if (decision.verdict !== "ALLOW" || tool.kind === "query" || !tool.run) {
-		const refusedByAuthority = decision.verdict !== "ALLOW" && decision.decision !== "ERROR";
-		const ticket = refusedByAuthority && !approval ? await offerApproval(decision, "authority") : undefined;
-		return outcome(decision, { attempt, approval: ticket });
-	}
-
-	// 6. Only now does anything happen.
-	try {
-		const output = await tool.run(args, { decision, attempt: attempt?.number });
-		return outcome(decision, { action: { status: "executed", output }, attempt });
-	} catch (error) {
-		const message = error instanceof Error ? error.message : String(error);
-		return outcome(decision, { action: { status: "failed", error: message.slice(0, 500) }, attempt });
-	}
+	const refusedByAuthority = decision.verdict !== "ALLOW" && decision.decision !== "ERROR";
+	const ticket = refusedByAuthority && !approval ? await offerApproval(decision, "authority") : undefined;
+	return outcome(decision, { attempt, approval: ticket });
 }
 
 function claimNotes(claims: { role?: string; approvalStatus?: string } | undefined, role: string): string[] {

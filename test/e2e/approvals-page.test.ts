@@ -77,7 +77,7 @@ describe("/approvals in headless Chromium", () => {
 		expect(text).toContain("SIDE_EFFECTS_NEED_GUARDRAILS");
 		expect(await card.locator("pre.args").innerText()).toContain('<img src=x onerror=\\"window.__xss=1\\">');
 		expect(await card.locator("img, b").count()).toBe(0);
-		expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+		expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
 
 		await card.locator("input.note").fill("read it, fine to publish");
 		await card.locator("button.approve").click();
@@ -142,7 +142,7 @@ describe("mcp-remote with a bearer token (the Claude Desktop set-up of the READM
 			}),
 		);
 		const { tools } = await client.listTools();
-		expect(tools.map((t) => t.name).sort()).toEqual(["check-authorization", "research-topic"]);
+		expect(tools.map((t) => t.name).sort()).toEqual(["audit-log", "check-authorization", "research-topic"]);
 		await client.close();
 	});
 });

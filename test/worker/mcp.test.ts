@@ -16,9 +16,10 @@ describe("tools/list", () => {
 		const { tools } = await client.listTools();
 		const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
 		expect(Object.keys(byName).sort()).toEqual(
-			["check-authorization", "deploy-changes", "managed-deploy", "publish-content", "research-topic", "retry-workflow"].sort(),
+			["audit-log", "check-authorization", "deploy-changes", "managed-deploy", "publish-content", "research-topic", "retry-workflow"].sort(),
 		);
-		for (const t of tools) {
+		expect(byName["audit-log"].annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+		for (const t of tools.filter((t) => t.name !== "audit-log")) {
 			expect(t.outputSchema?.properties).toHaveProperty("verdict");
 			expect(t.outputSchema?.properties).toHaveProperty("request_id");
 		}
@@ -116,10 +117,11 @@ describe("retry-workflow counts attempts in the session", () => {
 		expect(attempts).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
 	});
 
-	it("counts per session: a new session starts its own count", async () => {
+	it("does not reset when the agent opens a new session", async () => {
 		const other = await connect();
 		const r = await call(other, "retry-workflow", { workflowId: "nightly-etl" });
-		expect(r.structuredContent!.attempt.number).toBe(1);
+		expect(r.structuredContent!.verdict).toBe("DEFER");
+		expect(r.structuredContent!.attempt.number).toBe(9);
 		await other.close();
 	});
 });

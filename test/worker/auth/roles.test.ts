@@ -17,12 +17,12 @@ afterAll(async () => {
 describe("tools/list per role", () => {
 	it("shows a viewer only what a viewer could ever run", async () => {
 		const { tools } = await victor.listTools();
-		expect(tools.map((t) => t.name).sort()).toEqual(["check-authorization", "research-topic"]);
+		expect(tools.map((t) => t.name).sort()).toEqual(["audit-log", "check-authorization", "research-topic"]);
 	});
 
-	it("shows developers and admins all six", async () => {
-		expect((await alice.listTools()).tools).toHaveLength(6);
-		expect((await bob.listTools()).tools).toHaveLength(6);
+	it("shows developers and admins all six guarded tools and their audit log", async () => {
+		expect((await alice.listTools()).tools).toHaveLength(7);
+		expect((await bob.listTools()).tools).toHaveLength(7);
 	});
 
 	it("refuses a hidden tool called by name like an unknown tool", async () => {

@@ -1,0 +1,58 @@
+/**
+ * What the pipeline writes to the audit trail, and the redaction applied to
+ * arguments before they are ever stored.
+ */
+import type { Decision } from "./decision";
+
+export type ActionStatus = "pending" | "executed" | "failed" | "not_run";
+
+export interface AuditEntry {
+	at: number;
+	request_id: string;
+	policy_version: string;
+	source: Decision["source"];
+	principal: string;
+	role: string;
+	session_id: string;
+	tool: string;
+	args_sha256: string;
+	/** Only with AUDIT_STORE_ARGUMENTS=true, and redacted even then. */
+	arguments?: Record<string, unknown>;
+	verdict: Decision["verdict"];
+	decision: Decision["decision"];
+	reason: string;
+	risk_score: number | null;
+	latency_ms: number;
+	outcome: ActionStatus;
+	approval_id?: string;
+}
+
+export interface AuditTrail {
+	/** Written before the action runs; a failure here stops the action. */
+	record(entry: AuditEntry): Promise<number>;
+	/** The action's outcome, once it is known. */
+	complete(id: number, outcome: "executed" | "failed", error?: string): Promise<void>;
+}
+
+const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;
+const SECRET_VALUE = [
+	/\bsk-[A-Za-z0-9_-]{16,}/, // API keys in the sk- style
+	/\bsg_[A-Za-z0-9_-]{16,}/, // this server's bearer tokens
+	/\bgh[pousr]_[A-Za-z0-9]{20,}/, // GitHub tokens
+	/\bAKIA[0-9A-Z]{16}\b/, // AWS access key ids
+	/\bxox[abprs]-[A-Za-z0-9-]{10,}/, // Slack tokens
+	/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/, // JWTs
+	/-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+	/\bBearer\s+[A-Za-z0-9._~+/=-]{12,}/i,
+];
+
+/** Replaces values that look like secrets, and values under secret-sounding keys. */
+export function redactSecrets(value: unknown, key = ""): unknown {
+	if (key && SECRET_KEY.test(key)) return "[redacted]";
+	if (typeof value === "string") return SECRET_VALUE.some((p) => p.test(value)) ? "[redacted]" : value;
+	if (Array.isArray(value)) return value.map((v) => redactSecrets(v));
+	if (value && typeof value === "object") {
+		return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactSecrets(v, k)]));
+	}
+	return value;
+}

@@ -1,0 +1,181 @@
+/**
+ * The audit trail of one principal, in a Durable Object per principal
+ * (SQLite), so writes spread across objects. Records are pruned after
+ * AUDIT_RETENTION_DAYS by an alarm.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { AuditEntry } from "../guard/audit";
+
+export interface AuditEnv {
+	AUDIT_RETENTION_DAYS?: string;
+}
+
+export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id"> {
+	seq: number;
+	at: string;
+	arguments: Record<string, unknown> | null;
+	approval_id: string | null;
+	error: string | null;
+	completed_at: string | null;
+}
+
+/** Records are ordered newest first; ties broken by principal, then sequence. */
+export interface AuditCursor {
+	at: number;
+	principal: string;
+	seq: number;
+}
+
+export interface AuditQuery {
+	principal: string;
+	tool?: string;
+	verdict?: string;
+	since?: number;
+	until?: number;
+	limit: number;
+	cursor?: AuditCursor;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+type Row = Record<string, SqlStorageValue>;
+
+export class AuditLog extends DurableObject<AuditEnv> {
+	#alarmSet = false;
+
+	constructor(ctx: DurableObjectState, env: AuditEnv) {
+		super(ctx, env);
+		ctx.storage.sql.exec(`
+			CREATE TABLE IF NOT EXISTS records (
+				seq INTEGER PRIMARY KEY AUTOINCREMENT,
+				at INTEGER NOT NULL,
+				request_id TEXT NOT NULL,
+				policy_version TEXT NOT NULL,
+				source TEXT NOT NULL,
+				principal TEXT NOT NULL,
+				role TEXT NOT NULL,
+				session_id TEXT NOT NULL,
+				tool TEXT NOT NULL,
+				args_sha256 TEXT NOT NULL,
+				arguments TEXT,
+				verdict TEXT NOT NULL,
+				decision TEXT NOT NULL,
+				reason TEXT NOT NULL,
+				risk_score REAL,
+				latency_ms INTEGER NOT NULL,
+				outcome TEXT NOT NULL,
+				error TEXT,
+				approval_id TEXT,
+				completed_at INTEGER
+			);
+			CREATE INDEX IF NOT EXISTS records_by_time ON records (at, seq);
+			CREATE INDEX IF NOT EXISTS records_by_request ON records (request_id);
+		`);
+	}
+
+	#retentionMs(): number {
+		const n = Number(this.env.AUDIT_RETENTION_DAYS ?? 30);
+		return (Number.isFinite(n) && n > 0 ? n : 30) * DAY_MS;
+	}
+
+	async record(entry: AuditEntry): Promise<number> {
+		const { seq } = this.ctx.storage.sql
+			.exec<{ seq: number }>(
+				`INSERT INTO records (at, request_id, policy_version, source, principal, role, session_id, tool, args_sha256,
+				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, approval_id)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+				entry.at,
+				entry.request_id,
+				entry.policy_version,
+				entry.source,
+				entry.principal,
+				entry.role,
+				entry.session_id,
+				entry.tool,
+				entry.args_sha256,
+				entry.arguments === undefined ? null : JSON.stringify(entry.arguments),
+				entry.verdict,
+				entry.decision,
+				entry.reason,
+				entry.risk_score,
+				Math.round(entry.latency_ms),
+				entry.outcome,
+				entry.approval_id ?? null,
+			)
+			.one();
+		if (!this.#alarmSet) {
+			this.#alarmSet = true;
+			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
+		}
+		return seq;
+	}
+
+	async complete(seq: number, outcome: "executed" | "failed", error?: string): Promise<void> {
+		this.ctx.storage.sql.exec(
+			"UPDATE records SET outcome = ?, error = ?, completed_at = ? WHERE seq = ? AND outcome = 'pending'",
+			outcome,
+			error ?? null,
+			Date.now(),
+			seq,
+		);
+	}
+
+	async query(q: AuditQuery): Promise<AuditRecord[]> {
+		const where: string[] = [];
+		const params: SqlStorageValue[] = [];
+		if (q.tool) where.push("tool = ?"), params.push(q.tool);
+		if (q.verdict) where.push("verdict = ?"), params.push(q.verdict);
+		if (q.since !== undefined) where.push("at >= ?"), params.push(q.since);
+		if (q.until !== undefined) where.push("at <= ?"), params.push(q.until);
+		if (q.cursor) {
+			// Continue strictly after the cursor in (at DESC, principal ASC, seq DESC) order.
+			const c = q.cursor;
+			if (q.principal > c.principal) where.push("at <= ?"), params.push(c.at);
+			else if (q.principal < c.principal) where.push("at < ?"), params.push(c.at);
+			else where.push("(at < ? OR (at = ? AND seq < ?))"), params.push(c.at, c.at, c.seq);
+		}
+		const limit = Math.min(Math.max(Math.trunc(q.limit), 1), 1000);
+		return this.ctx.storage.sql
+			.exec<Row>(`SELECT * FROM records ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, seq DESC LIMIT ${limit}`, ...params)
+			.toArray()
+			.map(toRecord);
+	}
+
+	async byRequestId(requestId: string): Promise<AuditRecord[]> {
+		return this.ctx.storage.sql.exec<Row>("SELECT * FROM records WHERE request_id = ? ORDER BY seq", requestId).toArray().map(toRecord);
+	}
+
+	/** Retention: drop what is older than AUDIT_RETENTION_DAYS; come back tomorrow while anything is left. */
+	async alarm(): Promise<void> {
+		const sql = this.ctx.storage.sql;
+		sql.exec("DELETE FROM records WHERE at < ?", Date.now() - this.#retentionMs());
+		const { n } = sql.exec<{ n: number }>("SELECT count(*) AS n FROM records").one();
+		if (n > 0) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
+		else this.#alarmSet = false;
+	}
+}
+
+function toRecord(row: Row): AuditRecord {
+	const iso = (v: SqlStorageValue) => (typeof v === "number" ? new Date(v).toISOString() : null);
+	return {
+		seq: row.seq as number,
+		at: iso(row.at)!,
+		request_id: String(row.request_id),
+		policy_version: String(row.policy_version),
+		source: row.source as AuditRecord["source"],
+		principal: String(row.principal),
+		role: String(row.role),
+		session_id: String(row.session_id),
+		tool: String(row.tool),
+		args_sha256: String(row.args_sha256),
+		arguments: row.arguments === null ? null : JSON.parse(String(row.arguments)),
+		verdict: row.verdict as AuditRecord["verdict"],
+		decision: row.decision as AuditRecord["decision"],
+		reason: String(row.reason),
+		risk_score: (row.risk_score as number | null) ?? null,
+		latency_ms: row.latency_ms as number,
+		outcome: row.outcome as AuditRecord["outcome"],
+		error: (row.error as string | null) ?? null,
+		approval_id: (row.approval_id as string | null) ?? null,
+		completed_at: iso(row.completed_at),
+	};
+}

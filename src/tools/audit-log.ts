@@ -1,0 +1,52 @@
+/**
+ * The `audit-log` tool: a caller reads its own recent decisions.
+ *
+ * It is not a guarded tool: it reads only the caller's own records from this
+ * server, changes nothing, and asking Stage0 about it would spend quota and
+ * fill the trail with reads of the trail.
+ */
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import type { AuditQuery, AuditRecord } from "../state/audit-log";
+import { shortName } from "./schema";
+
+export type AuditReader = (query: Omit<AuditQuery, "principal">) => Promise<AuditRecord[]>;
+
+const recordShape = z.looseObject({
+	at: z.string(),
+	request_id: z.string(),
+	policy_version: z.string(),
+	source: z.string(),
+	tool: z.string(),
+	verdict: z.string(),
+	decision: z.string(),
+	reason: z.string(),
+	outcome: z.string(),
+});
+
+export function registerAuditLogTool(server: McpServer, read: AuditReader): void {
+	server.registerTool(
+		"audit-log",
+		{
+			title: "My recent decisions",
+			description: "Your own recent authorization decisions on this server, newest first: what was asked, the verdict, under which policy version, and whether the action ran.",
+			inputSchema: {
+				limit: z.number().int().min(1).max(50).optional().describe("How many records (default 10, at most 50)"),
+				tool: shortName("Only decisions about this tool").optional(),
+				verdict: z.enum(["ALLOW", "DENY", "DEFER"]).optional().describe("Only decisions with this verdict"),
+			},
+			outputSchema: { records: z.array(recordShape) },
+			annotations: { title: "My recent decisions", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+		},
+		async ({ limit, tool, verdict }) => {
+			const records = await read({ limit: limit ?? 10, tool, verdict });
+			const lines = records.length
+				? records.map((r) => `${r.at}  ${r.verdict.padEnd(5)} ${r.tool}  ${r.outcome}  request_id ${r.request_id}  (${r.policy_version})`)
+				: ["No decisions on record."];
+			return {
+				content: [{ type: "text" as const, text: lines.join("\n") }],
+				structuredContent: { records: records as unknown as Record<string, unknown>[] },
+			};
+		},
+	);
+}
