@@ -15,7 +15,7 @@ export default defineConfig({
 				test: {
 					name: "worker",
 					include: ["test/worker/**/*.test.ts"],
-					exclude: ["test/worker/stage0/**", "test/worker/auth/**"],
+					exclude: ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"],
 				},
 			},
 			{
@@ -39,6 +39,23 @@ export default defineConfig({
 					}),
 				],
 				test: { name: "worker-stage0", include: ["test/worker/stage0/**/*.test.ts"] },
+			},
+			{
+				// Stage0 mode with a low rate limit and arguments kept in the audit trail.
+				plugins: [
+					cloudflareTest({
+						wrangler: { configPath: "./wrangler.toml" },
+						miniflare: {
+							bindings: {
+								STAGE0_API_KEY: "sk-test-0123456789abcdef",
+								STAGE0_BASE_URL: "https://stage0.test",
+								RATE_LIMIT_PER_MINUTE: "5",
+								AUDIT_STORE_ARGUMENTS: "true",
+							},
+						},
+					}),
+				],
+				test: { name: "worker-limits", include: ["test/worker/limits/**/*.test.ts"] },
 			},
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote.

@@ -334,7 +334,7 @@ function loopThresholdDecision(retryCount: number, deps: GuardDeps): Decision {
 		deps,
 		"DEFER",
 		"LOOP_THRESHOLD_EXCEEDED",
-		`LOOP_THRESHOLD_EXCEEDED: this workflow has been retried ${retryCount} times in this session; the limit is ${deps.maxRetries} (MAX_RETRIES). A person should look before it runs again.`,
+		`LOOP_THRESHOLD_EXCEEDED: this workflow has been retried ${retryCount} times (counted per session and across all of ${deps.runtime.principal}'s sessions); the limit is ${deps.maxRetries} (MAX_RETRIES). A person should look before it runs again.`,
 		"MEDIUM",
 		["Why has this workflow failed repeatedly?", "Should the root cause be fixed before another retry?"],
 		`Retry count ${retryCount} reached the server's limit of ${deps.maxRetries}`,

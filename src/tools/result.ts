@@ -40,11 +40,13 @@ export function renderOutcome(
 	};
 	if (attempt) structured.attempt = attempt;
 	if (approval) structured.approval = approval;
+	if (outcome.retry_after_seconds !== undefined) structured.retry_after_seconds = outcome.retry_after_seconds;
 	if (action.status === "executed") structured.result = action.output;
 	if (action.status === "failed") structured.error = action.error;
 
 	const lines = [headline(toolName, kind, decision), RULE, ...decisionLines(decision), RULE];
 	for (const note of notes) lines.push(`Note: ${note}`);
+	if (outcome.retry_after_seconds !== undefined) lines.push(`Retry after ${outcome.retry_after_seconds} seconds.`);
 	if (action.status === "executed") {
 		lines.push(summarize ? summarize(action.output) : JSON.stringify(action.output));
 	} else if (action.status === "failed") {

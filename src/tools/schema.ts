@@ -61,6 +61,7 @@ export const decisionOutputShape = {
 	result: z.record(z.string(), z.unknown()).optional().describe("The action's output; present only when it ran"),
 	error: z.string().optional().describe("Why an allowed action failed"),
 	notes: z.array(z.string()).describe("Ignored claims, approvals used, and the like"),
+	retry_after_seconds: z.number().optional().describe("For a rate-limited call: when to try again"),
 	approval: z
 		.object({ id: z.string(), status: z.literal("pending"), expires_at: z.string(), url: z.string() })
 		.optional()

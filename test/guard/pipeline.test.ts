@@ -269,3 +269,56 @@ describe("guardedCall: roles, claims and approvals", () => {
 		expect(runs).toEqual([]);
 	});
 });
+
+describe("guardedCall: rate limit and audit", () => {
+	function memoryAudit(fail = false) {
+		const entries: { id: number; entry: Record<string, unknown>; outcome?: string }[] = [];
+		return {
+			entries,
+			async record(entry: Record<string, unknown>) {
+				if (fail) throw new Error("disk full");
+				entries.push({ id: entries.length + 1, entry });
+				return entries.length;
+			},
+			async complete(id: number, outcome: string) {
+				entries[id - 1].outcome = outcome;
+			},
+		};
+	}
+
+	it("writes the decision before the action runs, then its outcome", async () => {
+		const audit = memoryAudit();
+		let recordedBeforeRun = false;
+		const { tool } = spyTool({
+			run: () => {
+				recordedBeforeRun = audit.entries.length === 1 && audit.entries[0].entry.outcome === "pending";
+				return { ran: "yes" };
+			},
+		});
+		await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), { audit: audit as never }));
+		expect(recordedBeforeRun).toBe(true);
+		expect(audit.entries[0].outcome).toBe("executed");
+		expect(audit.entries[0].entry).toMatchObject({ principal: "alice", role: "developer", session_id: "s-1", tool: "do-thing", verdict: "ALLOW" });
+		expect(audit.entries[0].entry).not.toHaveProperty("arguments");
+	});
+
+	it("does not run the action when the audit record cannot be written", async () => {
+		const { tool, runs } = spyTool();
+		const out = await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), { audit: memoryAudit(true) as never }));
+		expect(runs).toEqual([]);
+		expect(out.decision).toMatchObject({ decision: "ERROR", source: "fault" });
+		expect(out.decision.reason).toMatch(/audit trail/);
+	});
+
+	it("refuses a rate-limited call before the authority is asked", async () => {
+		const authority = scripted("ALLOW");
+		const { tool, runs } = spyTool();
+		const out = await guardedCall(tool, { x: "a" }, deps(authority, {
+			budget: { admitCall: async () => ({ ok: false, limit: 5, retryAfterSeconds: 12 }), reserveLoopAttempt: async () => 1 },
+		}));
+		expect(authority.seen).toHaveLength(0);
+		expect(runs).toEqual([]);
+		expect(out.decision.issues[0].code).toBe("RATE_LIMITED");
+		expect(out.retry_after_seconds).toBe(12);
+	});
+});

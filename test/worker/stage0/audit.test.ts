@@ -1,0 +1,129 @@
+/** Every decision leaves exactly one audit record, written before the action runs. */
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { call, connect } from "../support/mcp";
+
+const log = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
+const records = async () => (await log().query({ principal: "local", limit: 1000 })) as any[];
+
+function stage0(answer: () => Response | Promise<Response>) {
+	const real = globalThis.fetch;
+	vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+		const request = new Request(input as RequestInfo, init);
+		if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
+		return answer();
+	});
+}
+const answer = (verdict: "ALLOW" | "DENY" | "DEFER", request_id: string) => () =>
+	Response.json({
+		verdict,
+		decision: verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER",
+		reason: `because ${verdict}`,
+		request_id,
+		policy_version: "acme-7",
+		risk_score: 33,
+		high_risk: false,
+	});
+
+let client: Client;
+beforeAll(async () => {
+	client = await connect();
+});
+afterAll(async () => {
+	await client.close();
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe("audit trail", () => {
+	it("records ALLOW, DENY, DEFER and a fault once each, with who, what, which policy and the outcome", async () => {
+		const logLines: string[] = [];
+		const realLog = console.log;
+		vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+			logLines.push(String(args[0]));
+			realLog(...args);
+		});
+		const before = (await records()).length;
+		stage0(answer("ALLOW", "req-allow"));
+		await call(client, "research-topic", { topic: "audit trails" });
+		stage0(answer("DENY", "req-deny"));
+		await call(client, "publish-content", { content: "secret plans", channel: "blog" });
+		stage0(answer("DEFER", "req-defer"));
+		await call(client, "check-authorization", { goal: "Rotate the signing keys", sideEffects: ["deploy"], successCriteria: ["rotated"] });
+		stage0(() => new Response("down", { status: 503 }));
+		await call(client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "v3" });
+
+		const all = await records();
+		expect(all).toHaveLength(before + 4);
+		const byTool = Object.fromEntries(all.slice(0, 4).map((r) => [r.tool, r]));
+		expect(byTool["research-topic"]).toMatchObject({
+			request_id: "req-allow",
+			policy_version: "acme-7",
+			source: "stage0",
+			principal: "local",
+			role: "developer",
+			verdict: "ALLOW",
+			decision: "GO",
+			reason: "because ALLOW",
+			risk_score: 33,
+			outcome: "executed",
+			arguments: null,
+			args_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+			session_id: expect.any(String),
+			completed_at: expect.any(String),
+		});
+		expect(byTool["research-topic"].latency_ms).toBeGreaterThanOrEqual(0);
+		expect(byTool["publish-content"]).toMatchObject({ request_id: "req-deny", verdict: "DENY", outcome: "not_run" });
+		expect(byTool["check-authorization"]).toMatchObject({ request_id: "req-defer", verdict: "DEFER", outcome: "not_run" });
+		expect(byTool["deploy-changes"]).toMatchObject({ source: "fault", decision: "ERROR", outcome: "not_run" });
+		expect(byTool["deploy-changes"].reason).toMatch(/HTTP 503/);
+		// arguments are not stored unless AUDIT_STORE_ARGUMENTS=true
+		expect(JSON.stringify(all)).not.toContain("secret plans");
+
+		// one structured log line per decision, without the arguments
+		const lines = logLines.filter((l) => l.startsWith('{"event":"guard.decision"')).map((l) => JSON.parse(l));
+		expect(lines.map((l) => l.request_id)).toEqual(expect.arrayContaining(["req-allow", "req-deny", "req-defer"]));
+		expect(lines).toHaveLength(4);
+		expect(logLines.join("\n")).not.toContain("secret plans");
+	});
+
+	it("records the local rule's decisions too", async () => {
+		const before = (await records()).length;
+		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "production", changes: "v3" });
+		const all = await records();
+		expect(all).toHaveLength(before + 1);
+		expect(all[0]).toMatchObject({ source: "local-rule", verdict: "DEFER", request_id: r.structuredContent!.request_id, outcome: "not_run" });
+	});
+
+	it("fails closed when the audit record cannot be written: the action does not run", async () => {
+		stage0(answer("ALLOW", "req-unrecorded"));
+		const stub = log();
+		await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records RENAME TO records_away"));
+		try {
+			const r = await call(client, "research-topic", { topic: "anything" });
+			expect(r.isError).toBe(true);
+			expect(r.structuredContent).toMatchObject({ decision: "ERROR", executed: false });
+			expect(r.structuredContent).not.toHaveProperty("result");
+			expect(r.content[0].text).toMatch(/audit trail/);
+		} finally {
+			await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records_away RENAME TO records"));
+		}
+	});
+
+	it("prunes records past AUDIT_RETENTION_DAYS when its alarm runs", async () => {
+		const stub = log();
+		const before = await records();
+		expect(before.length).toBeGreaterThan(2);
+		const old = before.slice(-2).map((r) => r.seq);
+		await runInDurableObject(stub, (_i, state) => {
+			for (const seq of old) state.storage.sql.exec("UPDATE records SET at = ? WHERE seq = ?", Date.now() - 31 * 86_400_000, seq);
+		});
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		const after = await records();
+		expect(after).toHaveLength(before.length - 2);
+		expect(after.map((r) => r.seq)).not.toContain(old[0]);
+		// and it will come back for the rest
+		await runInDurableObject(stub, async (_i, state) => expect(await state.storage.getAlarm()).not.toBeNull());
+	});
+});
