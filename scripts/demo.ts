@@ -89,10 +89,12 @@ function isLoopThreshold(r: GuardResult): boolean {
 
 const deferLoop: Scenario = async (ctx) => {
 	const maxRetries = ctx.health.max_retries;
-	const workflowId = "nightly-report-sync";
+	// A workflow of this run: the server remembers loops across sessions for
+	// LOOP_WINDOW_SECONDS, so a second run must not inherit the first one's count.
+	const workflowId = `nightly-report-sync-${crypto.randomUUID().slice(0, 8)}`;
 	banner("DEMO: DEFER Scenario - Loop Threshold Exceeded");
 	scenario(
-		`An agent keeps retrying a failing workflow. The edge guard counts the attempts itself, per MCP session and workflow (MAX_RETRIES = ${maxRetries}); once the limit is reached, the next retry is DEFERred to a person, whatever the agent claims.`,
+		`An agent keeps retrying a failing workflow. The edge guard counts the attempts itself, per workflow, in this session and across all of the caller's sessions (MAX_RETRIES = ${maxRetries}); once the limit is reached, the next retry is DEFERred to a person, whatever the agent claims.`,
 	);
 	showCall("retry-workflow", { workflowId });
 	console.log(`Retrying workflow "${workflowId}" (at most ${maxRetries + 2} calls)...`);
@@ -117,7 +119,7 @@ const deferLoop: Scenario = async (ctx) => {
 		verdict: "DEFER",
 		toolLabel: "the retry",
 		because: [
-			`The workflow has already been retried ${retried} times in this session (limit ${last.attempt?.max_retries ?? maxRetries})`,
+			`The workflow has already been retried ${retried} times, counted across all your sessions (limit ${last.attempt?.max_retries ?? maxRetries})`,
 			"Retrying a failing step again rarely fixes it; the root cause needs a look",
 			"The agent cannot reset the count: it is kept by the server, not by the agent",
 		],

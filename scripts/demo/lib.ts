@@ -12,20 +12,14 @@
  * process group, and stops that whole group when it is done (or interrupted).
  * A server that was already running is used as it is and left running.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { delimiter, dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { type DevServer, startDevServer } from "../lib/dev-server";
 
 export const DEFAULT_MCP_URL = "http://localhost:8787/mcp";
 const SERVER_NAME = "stage0-edge-guard";
-const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const HEALTH_PROBE_TIMEOUT_MS = 1500;
 const DEFAULT_STARTUP_TIMEOUT_MS = 60_000;
-const STOP_GRACE_MS = 5000;
-const LOG_TAIL_LINES = 40;
 
 /** A failure the demo explains in one message (no stack trace for the user). */
 export class DemoError extends Error {}
@@ -125,133 +119,6 @@ function isLoopbackHost(hostname: string): boolean {
 	return ["localhost", "127.0.0.1", "[::1]", "::1"].includes(hostname.toLowerCase());
 }
 
-// ---------------------------------------------------------------------------
-// A wrangler dev started by the demo
-
-class DevServer {
-	private readonly child: ChildProcess;
-	private readonly log: string[] = [];
-	private exited = false;
-	readonly exitPromise: Promise<void>;
-
-	constructor(readonly port: number) {
-		const bin = resolve(PROJECT_ROOT, "node_modules", ".bin");
-		const wrangler = resolve(bin, "wrangler");
-		if (!existsSync(wrangler)) throw new DemoError(`${wrangler} is missing: run \`npm install\` first.`);
-		this.child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port)], {
-			cwd: PROJECT_ROOT,
-			// The caller's environment, with the project's bin first (as under
-			// `npm run`), so wrangler runs on the project's Node 24.
-			env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
-			// Its own process group, so wrangler and its workerd children can be
-			// stopped together, and a Ctrl-C in the terminal reaches us first.
-			detached: true,
-			stdio: ["ignore", "pipe", "pipe"],
-		});
-		const keep = (chunk: Buffer) => {
-			for (const line of chunk.toString("utf8").split(/\r?\n/)) {
-				if (line.trim() === "") continue;
-				this.log.push(line);
-				if (this.log.length > 400) this.log.shift();
-			}
-		};
-		this.child.stdout?.on("data", keep);
-		this.child.stderr?.on("data", keep);
-		this.exitPromise = new Promise((done) => {
-			this.child.once("exit", () => {
-				this.exited = true;
-				done();
-			});
-			this.child.once("error", (error) => {
-				this.log.push(`spawn error: ${error.message}`);
-				this.exited = true;
-				done();
-			});
-		});
-	}
-
-	get hasExited(): boolean {
-		return this.exited;
-	}
-
-	logTail(): string {
-		// Strip colour codes so the tail reads cleanly in any terminal.
-		// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escape sequences
-		const plain = this.log.slice(-LOG_TAIL_LINES).map((l) => l.replace(/\x1b\[[0-9;]*m/g, ""));
-		return plain.length > 0 ? plain.map((l) => `    | ${l}`).join("\n") : "    (no output yet)";
-	}
-
-	private signalGroup(signal: NodeJS.Signals): void {
-		const pid = this.child.pid;
-		if (pid === undefined) return;
-		try {
-			process.kill(-pid, signal);
-		} catch {
-			// ESRCH: the group is already gone.
-		}
-	}
-
-	get pid(): number | undefined {
-		return this.child.pid;
-	}
-
-	/**
-	 * Stops wrangler and every process of its group. Wrangler is asked first,
-	 * so it shuts its workerd down and reaps it; whatever of the group is still
-	 * there after that (or after the grace period) is killed.
-	 */
-	async stop(): Promise<void> {
-		if (!this.exited) {
-			try {
-				this.child.kill("SIGTERM");
-			} catch {
-				// Already gone.
-			}
-			const timer = setTimeout(() => this.signalGroup("SIGKILL"), STOP_GRACE_MS);
-			await this.exitPromise;
-			clearTimeout(timer);
-		}
-		this.signalGroup("SIGKILL");
-		// Children that outlived wrangler are reparented to init; wait (briefly)
-		// until the group is really gone, so nothing of it is left when we exit.
-		const deadline = Date.now() + STOP_GRACE_MS;
-		while (this.groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-	}
-
-	private groupExists(): boolean {
-		const pid = this.child.pid;
-		if (pid === undefined) return false;
-		try {
-			process.kill(-pid, 0);
-			return true;
-		} catch {
-			return false;
-		}
-	}
-
-	/** Last resort, synchronous (for process "exit"). */
-	killNow(): void {
-		this.signalGroup("SIGKILL");
-	}
-}
-
-async function waitUntilHealthy(origin: string, server: DevServer, timeoutMs: number): Promise<Health> {
-	const deadline = Date.now() + timeoutMs;
-	let last = "no answer yet";
-	while (Date.now() < deadline) {
-		if (server.hasExited) {
-			throw new DemoError(`wrangler dev exited before ${origin}/health answered. Its last output:\n${server.logTail()}`);
-		}
-		const probe = await probeHealth(origin);
-		if (probe.kind === "ours") return probe.health;
-		last = probe.kind === "other" ? `something else answered (${probe.detail})` : probe.detail;
-		await new Promise((r) => setTimeout(r, 250));
-	}
-	throw new DemoError(
-		`${origin}/health did not answer within ${(timeoutMs / 1000).toFixed(timeoutMs < 10_000 ? 1 : 0)} s after starting wrangler dev (last: ${last}). Its last output:\n${server.logTail()}`,
-	);
-}
-
 function startupTimeoutMs(): number {
 	const raw = Number(process.env.DEMO_STARTUP_TIMEOUT_MS);
 	return Number.isFinite(raw) && raw > 0 ? raw : DEFAULT_STARTUP_TIMEOUT_MS;
@@ -343,8 +210,14 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			const timeoutMs = startupTimeoutMs();
 			note(`Nothing answers at ${origin}/health (${probe.detail}); starting \`wrangler dev --ip 127.0.0.1 --port ${port}\`...`);
 			const started = Date.now();
-			server = new DevServer(port);
-			health = await waitUntilHealthy(origin, server, timeoutMs);
+			try {
+				server = await startDevServer({ port, readyTimeoutMs: timeoutMs });
+			} catch (error) {
+				throw new DemoError(error instanceof Error ? error.message : String(error));
+			}
+			const ready = await probeHealth(origin);
+			if (ready.kind !== "ours") throw new DemoError(`${origin}/health answered, but not as ${SERVER_NAME}.`);
+			health = ready.health;
 			note(`Server ready after ${((Date.now() - started) / 1000).toFixed(1)} s (${health.mode} mode; wrangler pid ${server.pid}, its own process group).`);
 		}
 

@@ -1,22 +1,28 @@
 /**
  * Starts the Worker with `wrangler dev` on loopback, for demos, end-to-end
- * tests and benchmarks, and stops it again (the whole process group).
+ * tests and benchmarks, and stops it again (its whole process group, so no
+ * workerd is left behind).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+const BIN = join(ROOT, "node_modules/.bin");
+const STOP_GRACE_MS = 5000;
 
 export interface DevServer {
 	/** e.g. http://127.0.0.1:8787 */
 	origin: string;
 	port: number;
+	pid: number | undefined;
 	/** Everything wrangler printed so far. */
 	output(): string;
 	stop(): Promise<void>;
+	/** Last resort, synchronous (for process "exit"). */
+	killNow(): void;
 }
 
 export interface DevServerOptions {
@@ -40,8 +46,11 @@ export function freePort(): Promise<number> {
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+	const wrangler = join(BIN, "wrangler");
+	if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`npm install\` first.`);
 	const port = options.port ?? (await freePort());
 	const inspectorPort = await freePort();
+	// A fresh state directory: every start begins with empty Durable Objects.
 	const persist = mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
 	const args = [
 		"dev",
@@ -60,51 +69,67 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	if (options.config) args.push("--config", options.config);
 	for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
 
-	const child: ChildProcess = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
+	const child: ChildProcess = spawn(wrangler, args, {
 		cwd: ROOT,
 		detached: true, // its own process group, so stop() ends workerd too
 		stdio: ["ignore", "pipe", "pipe"],
-		env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" },
+		// The project's bin first (as under `npm run`), so wrangler runs on the project's Node 24.
+		env: { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" },
 	});
 	let log = "";
 	child.stdout?.on("data", (d) => (log += d));
 	child.stderr?.on("data", (d) => (log += d));
+	let exited = false;
+	const exit = new Promise<void>((done) => {
+		child.once("exit", () => ((exited = true), done()));
+		child.once("error", (error) => ((log += `spawn error: ${error.message}\n`), (exited = true), done()));
+	});
 	const origin = `http://127.0.0.1:${port}`;
 
+	const signalGroup = (signal: NodeJS.Signals) => {
+		try {
+			if (child.pid) process.kill(-child.pid, signal);
+		} catch {} // ESRCH: already gone
+	};
+	const groupExists = () => {
+		try {
+			if (child.pid) process.kill(-child.pid, 0);
+			return child.pid !== undefined;
+		} catch {
+			return false;
+		}
+	};
 	let stopped = false;
 	const stop = async () => {
 		if (stopped) return;
 		stopped = true;
-		try {
-			if (child.pid) process.kill(-child.pid, "SIGTERM");
-		} catch {}
-		await new Promise<void>((r) => {
-			if (child.exitCode !== null) return r();
-			const t = setTimeout(() => {
-				try {
-					if (child.pid) process.kill(-child.pid, "SIGKILL");
-				} catch {}
-				r();
-			}, 3000);
-			child.once("exit", () => {
-				clearTimeout(t);
-				r();
-			});
-		});
+		signalGroup("SIGTERM");
+		const timer = setTimeout(() => signalGroup("SIGKILL"), STOP_GRACE_MS);
+		await exit;
+		clearTimeout(timer);
+		signalGroup("SIGKILL");
+		const deadline = Date.now() + STOP_GRACE_MS;
+		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 		rmSync(persist, { recursive: true, force: true });
 	};
+	const server: DevServer = { origin, port, pid: child.pid, output: () => log, stop, killNow: () => signalGroup("SIGKILL") };
 
 	const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
-	while (Date.now() < deadline) {
-		if (child.exitCode !== null) break;
+	while (Date.now() < deadline && !exited) {
 		try {
 			const res = await fetch(`${origin}/health`, { signal: AbortSignal.timeout(1000) });
-			if (res.ok) return { origin, port, output: () => log, stop };
+			if (res.ok) return server;
 		} catch {}
 		await new Promise((r) => setTimeout(r, 250));
 	}
 	await stop();
-	throw new Error(`wrangler dev did not become ready on ${origin}:\n${redact(log, options.vars).slice(-3000)}`);
+	const why = exited ? "wrangler dev exited before it was ready" : `wrangler dev did not become ready on ${origin} in time`;
+	throw new Error(`${why}. Its last output:\n${tail(redact(log, options.vars))}`);
+}
+
+function tail(text: string, lines = 40): string {
+	const last = text.split(/\r?\n/).filter((l) => l.trim()).slice(-lines);
+	return last.length ? last.map((l) => `    | ${l}`).join("\n") : "    (no output)";
 }
 
 function redact(text: string, vars: Record<string, string> = {}): string {

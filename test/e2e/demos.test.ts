@@ -1,0 +1,53 @@
+/** The README's demos, run as a user would, against a running server. */
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
+
+let server: DevServer;
+beforeAll(async () => {
+	server = await startDevServer();
+});
+afterAll(async () => {
+	await server?.stop();
+});
+
+function demo(name: string) {
+	const run = spawnSync(resolve("node_modules/.bin/tsx"), ["scripts/demo.ts", name], {
+		env: { ...process.env, MCP_URL: `${server.origin}/mcp` },
+		encoding: "utf8",
+		timeout: 60_000,
+	});
+	return { code: run.status, out: run.stdout };
+}
+
+describe("npm run demo:*", () => {
+	it("demo:allow prints an ALLOW from the server", () => {
+		const { code, out } = demo("allow");
+		expect(code).toBe(0);
+		expect(out).toContain("DEMO: ALLOW Scenario - Research Tool Call");
+		expect(out).toMatch(/Verdict: ALLOW\nDecision: GO/);
+		expect(out).toMatch(/Request ID: [0-9a-f-]{36}/);
+		expect(out).toContain("Policy Version: simulated-v1.0.0");
+		expect(out).toContain("✅ TOOL CALL ALLOWED");
+	});
+
+	it("demo:deny prints a DENY with its issue", () => {
+		const { code, out } = demo("deny");
+		expect(code).toBe(0);
+		expect(out).toMatch(/Verdict: DENY\nDecision: NO_GO/);
+		expect(out).toContain("[HIGH] SIDE_EFFECTS_NEED_GUARDRAILS");
+		expect(out).toContain("⛔ TOOL CALL BLOCKED");
+	});
+
+	it("demo:defer prints a DEFER with questions, and the loop threshold", () => {
+		const { code, out } = demo("defer");
+		expect(code).toBe(0);
+		expect(out).toContain("UNCLEAR_VALUE_SIGNAL");
+		expect(out).toContain("? What is the specific outcome you want to achieve?");
+		expect(out).toContain("LOOP_THRESHOLD_EXCEEDED");
+		expect(out).toContain("⏸️ TOOL CALL DEFERRED");
+		// run twice against the same server: still a full loop, not an inherited count
+		expect(demo("defer").code).toBe(0);
+	});
+});
