@@ -3,7 +3,11 @@ import { defineConfig } from "vitest/config";
 import { tokenTableJson } from "./test/support/test-tokens";
 
 export default defineConfig({
+	// Quiet vite's warnings about dependencies' missing source maps; errors still show.
+	logLevel: "error",
 	test: {
+		// The server logs a JSON line per decision: show console output of failed tests only.
+		silent: "passed-only",
 		projects: [
 			{
 				// The guard core and the tool definitions: pure modules, no Worker.
@@ -11,6 +15,7 @@ export default defineConfig({
 			},
 			{
 				// The whole Worker, inside workerd: routing, MCP, Durable Objects.
+				logLevel: "error",
 				plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
 				test: {
 					name: "worker",
@@ -20,6 +25,7 @@ export default defineConfig({
 			},
 			{
 				// The same Worker with bearer tokens configured (simulated mode).
+				logLevel: "error",
 				plugins: [
 					cloudflareTest({
 						wrangler: { configPath: "./wrangler.toml" },
@@ -30,6 +36,7 @@ export default defineConfig({
 			},
 			{
 				// The same Worker with a Stage0 key: remote mode, Stage0 mocked at fetch.
+				logLevel: "error",
 				plugins: [
 					cloudflareTest({
 						wrangler: { configPath: "./wrangler.toml" },
@@ -42,6 +49,7 @@ export default defineConfig({
 			},
 			{
 				// Stage0 mode with a low rate limit and arguments kept in the audit trail.
+				logLevel: "error",
 				plugins: [
 					cloudflareTest({
 						wrangler: { configPath: "./wrangler.toml" },
