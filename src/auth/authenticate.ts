@@ -5,7 +5,9 @@
  * Without it, only loopback requests are served (as principal `local`), so
  * `npm run dev` needs no set-up while a deployed server is closed by default.
  * On Cloudflare the request URL's host is the route that matched, so a remote
- * caller cannot reach the Worker under a loopback host name.
+ * caller cannot reach the Worker under a loopback host name; and where the
+ * runtime reports the client's address (CF-Connecting-IP), it must be loopback
+ * too, so `wrangler dev --ip 0.0.0.0` does not serve the network as `local`.
  */
 import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
 
@@ -17,6 +19,13 @@ export interface AuthEnv {
 export type AuthResult = { ok: true; caller: Caller } | { ok: false; response: Response };
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+function isLoopback(request: Request): boolean {
+	if (!LOOPBACK_HOSTS.has(new URL(request.url).hostname)) return false;
+	const client = request.headers.get("cf-connecting-ip");
+	return client === null || LOOPBACK_ADDRESS.test(client.trim());
+}
 
 let cachedRaw: string | undefined;
 let cachedTable: TokenEntry[] | Error | undefined;
@@ -43,8 +52,7 @@ export function unauthorized(message: string, error = "invalid_token"): Response
 export async function authenticate(request: Request, env: AuthEnv): Promise<AuthResult> {
 	const raw = env.MCP_AUTH_TOKENS?.trim();
 	if (!raw) {
-		const host = new URL(request.url).hostname;
-		if (LOOPBACK_HOSTS.has(host)) {
+		if (isLoopback(request)) {
 			const role = (ROLES as readonly string[]).includes(env.LOCAL_ROLE ?? "") ? (env.LOCAL_ROLE as Role) : "developer";
 			return { ok: true, caller: { principal: "local", role } };
 		}

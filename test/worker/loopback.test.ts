@@ -9,11 +9,11 @@ const initialize = JSON.stringify({
 	params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
 });
 
-const post = (origin: string, path = "/mcp") =>
+const post = (origin: string, path = "/mcp", headers: Record<string, string> = {}) =>
 	exports.default.fetch(
 		new Request(`${origin}${path}`, {
 			method: "POST",
-			headers: { accept: "application/json, text/event-stream", "content-type": "application/json" },
+			headers: { accept: "application/json, text/event-stream", "content-type": "application/json", ...headers },
 			body: initialize,
 		}),
 	);
@@ -23,6 +23,14 @@ describe("no MCP_AUTH_TOKENS", () => {
 		const res = await post(origin);
 		expect(res.status).toBe(200);
 		await res.body?.cancel();
+	});
+
+	it("refuses a loopback host name from a client address that is not loopback", async () => {
+		const res = await post("http://localhost:8787", "/mcp", { "cf-connecting-ip": "203.0.113.7" });
+		expect(res.status).toBe(401);
+		const ok = await post("http://localhost:8787", "/mcp", { "cf-connecting-ip": "127.0.0.1" });
+		expect(ok.status).toBe(200);
+		await ok.body?.cancel();
 	});
 
 	it.each(["https://guard.example.com", "http://10.0.0.5", "http://localhost.evil.test"])(
