@@ -102,11 +102,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		try {
 			auditId = await deps.audit.record(auditEntry(tool.name, decided, argsHash, args, deps, runs ? "pending" : "not_run", approvalId));
 		} catch {
-			const fault = faultDecision(
-				"The decision could not be written to the audit trail, so the action was not run.",
-				decided.decision.request_id,
-				decided.decision.latency_ms,
-			);
+			const fault = serverFault(deps, "The decision could not be written to the audit trail, so the action was not run.", decided.decision.request_id);
 			return { ...decided, decision: fault, action: { status: "not_run" } };
 		}
 	}
@@ -180,7 +176,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		const raw = tool.intent(args);
 		intent = { ...raw, side_effects: raw.side_effects ?? [...tool.sideEffects] };
 	} catch {
-		return outcome(faultDecision(`Could not describe the ${tool.name} call to the authority.`, crypto.randomUUID(), 0));
+		return outcome(serverFault(deps, `Could not describe the ${tool.name} call to the authority.`));
 	}
 	notes.push(...claimNotes(tool.claims?.(args), deps.runtime.role));
 
@@ -208,7 +204,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		try {
 			admission = await deps.budget.admitCall();
 		} catch {
-			return outcome(faultDecision("The rate limiter could not be reached, so the call was not allowed.", crypto.randomUUID(), 0));
+			return outcome(serverFault(deps, "The rate limiter could not be reached, so the call was not allowed."));
 		}
 		if (!admission.ok) {
 			const reason = `RATE_LIMITED: ${deps.runtime.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE); retry after ${admission.retryAfterSeconds} seconds.`;
@@ -262,7 +258,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 			]);
 			number = Math.max(inSession, acrossSessions);
 		} catch {
-			return outcome(faultDecision("The retry counter could not be updated, so the attempt was not allowed.", crypto.randomUUID(), 0));
+			return outcome(serverFault(deps, "The retry counter could not be updated, so the attempt was not allowed."));
 		}
 		const retryCount = Math.max(number - 1, tool.loop.claimedRetryCount(args) ?? 0);
 		attempt = { number, retry_count: retryCount, max_retries: deps.maxRetries };
@@ -280,7 +276,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	try {
 		decision = await deps.authority.check(request);
 	} catch {
-		decision = faultDecision("The authority failed unexpectedly, so the action was not allowed.", crypto.randomUUID(), 0);
+		decision = serverFault(deps, "The authority failed unexpectedly, so the action was not allowed.");
 	}
 
 	const refusedByAuthority = decision.verdict !== "ALLOW" && decision.decision !== "ERROR";
@@ -297,6 +293,12 @@ function claimNotes(claims: { role?: string; approvalStatus?: string } | undefin
 		notes.push(`claimed approval status '${claims.approvalStatus}' ignored: only an approvalId granted by a person counts`);
 	}
 	return notes;
+}
+
+/** A failure of the server's own parts: fail closed, and say which mode decided. */
+function serverFault(deps: GuardDeps, reason: string, requestId: string = crypto.randomUUID()): Decision {
+	const decision = faultDecision(reason, requestId, 0);
+	return deps.authority.mode === "simulated" ? { ...decision, policy_version: `simulated-${decision.policy_version}` } : decision;
 }
 
 function localPolicyVersion(deps: GuardDeps): string {
