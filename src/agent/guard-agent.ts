@@ -10,6 +10,7 @@ import type { Role } from "../auth/tokens";
 import { type Env, readConfig } from "../config";
 import type { ApprovalDesk } from "../guard/approvals";
 import type { AuditTrail } from "../guard/audit";
+import { AuditOutbox } from "./audit-outbox";
 import type { PrincipalBudget } from "../guard/budgets";
 import { createAuthority } from "../guard/authority";
 import { roleMayEverUse } from "../guard/local-rules";
@@ -22,7 +23,12 @@ import { registerGuardedTools } from "../tools/register";
 /** Set by the Worker entry from the authenticated request; fixed for the session. */
 export type SessionProps = { principal: string; role: Role; origin: string };
 
+/** A pending audit record older than this belongs to a call that cannot report back any more. */
+const STALE_PENDING_MS = 5 * 60_000;
+
 export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements LoopCounter {
+	#outbox?: AuditOutbox;
+
 	server = new McpServer(SERVER_INFO, {
 		instructions:
 			"Every tool here is checked by an external policy authority (Stage0) before it runs. A BLOCKED or DEFERRED result means the action did not happen; do not try to work around it. Your role comes from your credentials, not from arguments.",
@@ -58,14 +64,27 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			reserveLoopAttempt: (tool, key) => budgets.reserveLoopAttempt(tool, key),
 		};
 		const auditLog = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(props.principal));
+		const outbox = new AuditOutbox({
+			sql: this.ctx.storage.sql,
+			ship: (records) => auditLog.recordBatch(records),
+			waitUntil: (promise) => this.ctx.waitUntil(promise),
+			scheduleRetry: () => {
+				this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true }).catch((error) =>
+					console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : error}`),
+				);
+			},
+		});
+		this.#outbox = outbox;
+		// Whatever a previous run of this session left unshipped goes now.
+		if (outbox.waiting() > 0) this.ctx.waitUntil(this.shipAuditOutbox(Date.now()));
 		const audit: AuditTrail = {
 			record: (entry) => {
 				// One structured line per decision, for Workers Logs and Logpush (never the arguments).
 				const { arguments: _omitted, ...line } = entry;
 				console.log(JSON.stringify({ event: "guard.decision", ...line, at: new Date(entry.at).toISOString() }));
-				return auditLog.record(entry);
+				return outbox.record(entry);
 			},
-			complete: (id, outcome, error) => auditLog.complete(id, outcome, error),
+			complete: (id, outcome, error) => outbox.complete(id, outcome, error),
 		};
 		const runtime = { principal: props.principal, role: props.role, sessionId: this.getSessionId() };
 		const deps: GuardDeps = {
@@ -81,7 +100,22 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		// A caller sees only the tools its role could ever be allowed to run.
 		const visible = TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects));
 		registerGuardedTools(this.server, visible, () => deps);
-		registerAuditLogTool(this.server, (query) => auditLog.query({ ...query, principal: props.principal }));
+		registerAuditLogTool(this.server, async (query) => {
+			await outbox.settle(); // the caller's latest decisions first
+			return auditLog.query({ ...query, principal: props.principal });
+		});
+	}
+
+	/** The durable wake-up of the audit outbox (see AuditOutbox). */
+	async shipAuditOutbox(stalePendingBefore = Date.now() - STALE_PENDING_MS): Promise<void> {
+		const outbox = this.#outbox;
+		if (!outbox) return;
+		try {
+			await outbox.shipAll(typeof stalePendingBefore === "number" ? stalePendingBefore : Date.now() - STALE_PENDING_MS);
+		} catch (error) {
+			console.error(`audit: shipping failed, will retry: ${error instanceof Error ? error.message : error}`);
+		}
+		if (outbox.waiting() > 0) await this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true });
 	}
 
 	/**

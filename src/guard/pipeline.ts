@@ -92,7 +92,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 ): Promise<GuardOutcome<Output>> {
 	const { approvalId, ...rest } = callArgs;
 	const args = rest as unknown as Args;
-	const argsHash = await argumentsHash(args);
+	const argsHash = argumentsHash(args);
 	const decided = await decideCall(tool, args, approvalId, argsHash, deps);
 	const runs = decided.decision.verdict === "ALLOW" && tool.kind === "action" && tool.run !== undefined;
 

@@ -1,7 +1,9 @@
 /**
  * The audit trail of one principal, in a Durable Object per principal
- * (SQLite), so writes spread across objects. Records are pruned after
- * AUDIT_RETENTION_DAYS by an alarm.
+ * (SQLite), so writes spread across objects. Sessions write each decision
+ * ahead into their own storage and ship final records here in batches (see
+ * agent/audit-outbox.ts). Records are pruned after AUDIT_RETENTION_DAYS by an
+ * alarm.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuditEntry } from "../guard/audit";
@@ -17,6 +19,14 @@ export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "appr
 	approval_id: string | null;
 	error: string | null;
 	completed_at: string | null;
+}
+
+/** A final record, as a session's outbox ships it. */
+export interface ShippedRecord {
+	entry: AuditEntry;
+	outcome: AuditEntry["outcome"];
+	error: string | null;
+	completed_at: number | null;
 }
 
 /** Records are ordered newest first; ties broken by principal, then sequence. */
@@ -69,6 +79,7 @@ export class AuditLog extends DurableObject<AuditEnv> {
 			);
 			CREATE INDEX IF NOT EXISTS records_by_time ON records (at, seq);
 			CREATE INDEX IF NOT EXISTS records_by_request ON records (request_id);
+			CREATE UNIQUE INDEX IF NOT EXISTS records_once ON records (session_id, request_id, at);
 		`);
 	}
 
@@ -77,12 +88,19 @@ export class AuditLog extends DurableObject<AuditEnv> {
 		return (Number.isFinite(n) && n > 0 ? n : 30) * DAY_MS;
 	}
 
-	async record(entry: AuditEntry): Promise<number> {
-		const { seq } = this.ctx.storage.sql
-			.exec<{ seq: number }>(
+	/**
+	 * Final records shipped from a session's write-ahead outbox, in one call.
+	 * Idempotent per (session, request_id, time), so a shipment retried after a
+	 * lost answer does not record a decision twice.
+	 */
+	async recordBatch(records: ShippedRecord[]): Promise<void> {
+		const sql = this.ctx.storage.sql;
+		for (const { entry, outcome, error, completed_at } of records) {
+			sql.exec(
 				`INSERT INTO records (at, request_id, policy_version, source, principal, role, session_id, tool, args_sha256,
-				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, approval_id)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				 ON CONFLICT (session_id, request_id, at) DO NOTHING`,
 				entry.at,
 				entry.request_id,
 				entry.policy_version,
@@ -98,25 +116,16 @@ export class AuditLog extends DurableObject<AuditEnv> {
 				entry.reason,
 				entry.risk_score,
 				Math.round(entry.latency_ms),
-				entry.outcome,
+				outcome,
+				error,
 				entry.approval_id ?? null,
-			)
-			.one();
+				completed_at,
+			);
+		}
 		if (!this.#alarmSet) {
 			this.#alarmSet = true;
 			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
 		}
-		return seq;
-	}
-
-	async complete(seq: number, outcome: "executed" | "failed", error?: string): Promise<void> {
-		this.ctx.storage.sql.exec(
-			"UPDATE records SET outcome = ?, error = ?, completed_at = ? WHERE seq = ? AND outcome = 'pending'",
-			outcome,
-			error ?? null,
-			Date.now(),
-			seq,
-		);
 	}
 
 	async query(q: AuditQuery): Promise<AuditRecord[]> {

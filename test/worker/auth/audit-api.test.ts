@@ -1,5 +1,5 @@
 /** The audit trail as people read it: filters, paging, export, and who may read what. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { exports } from "cloudflare:workers";
 import { TOKENS } from "../../support/test-tokens";
@@ -22,6 +22,11 @@ beforeAll(async () => {
 	}
 	await call(carol, "research-topic", { topic: "carol's own topic" });
 	await call(carol, "publish-content", { content: "carol's post", channel: "news" });
+	// sessions ship their records a few milliseconds after each call
+	await vi.waitFor(
+		async () => expect((await api("bob", "GET", "/api/audit?limit=100")).body.records).toHaveLength(12),
+		{ timeout: 3000, interval: 20 },
+	);
 });
 afterAll(async () => {
 	await Promise.all([alice.close(), carol.close()]);

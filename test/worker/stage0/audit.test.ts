@@ -7,6 +7,14 @@ import { call, connect } from "../support/mcp";
 
 const log = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
 const records = async () => (await log().query({ principal: "local", limit: 1000 })) as any[];
+/** Sessions ship final records a few milliseconds after the call: wait for `n` of them. */
+async function recordsReaching(n: number) {
+	await expect.poll(async () => (await records()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(n);
+	return records();
+}
+/** The session's own Durable Object (sessions are scoped to their principal). */
+const sessionObject = (c: Client) =>
+	env.MCP_OBJECT.get(env.MCP_OBJECT.idFromName(`streamable-http:${(c.transport as { sessionId?: string }).sessionId}:local`));
 
 function stage0(answer: () => Response | Promise<Response>) {
 	const real = globalThis.fetch;
@@ -54,7 +62,7 @@ describe("audit trail", () => {
 		stage0(() => new Response("down", { status: 503 }));
 		await call(client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "v3" });
 
-		const all = await records();
+		const all = await recordsReaching(before + 4);
 		expect(all).toHaveLength(before + 4);
 		const byTool = Object.fromEntries(all.slice(0, 4).map((r) => [r.tool, r]));
 		expect(byTool["research-topic"]).toMatchObject({
@@ -91,15 +99,15 @@ describe("audit trail", () => {
 	it("records the local rule's decisions too", async () => {
 		const before = (await records()).length;
 		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "production", changes: "v3" });
-		const all = await records();
+		const all = await recordsReaching(before + 1);
 		expect(all).toHaveLength(before + 1);
 		expect(all[0]).toMatchObject({ source: "local-rule", verdict: "DEFER", request_id: r.structuredContent!.request_id, outcome: "not_run" });
 	});
 
-	it("fails closed when the audit record cannot be written: the action does not run", async () => {
+	it("fails closed when the write-ahead record cannot be written: the action does not run", async () => {
 		stage0(answer("ALLOW", "req-unrecorded"));
-		const stub = log();
-		await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records RENAME TO records_away"));
+		const session = sessionObject(client);
+		await runInDurableObject(session, (_i, state) => state.storage.sql.exec("ALTER TABLE audit_outbox RENAME TO audit_outbox_away"));
 		try {
 			const r = await call(client, "research-topic", { topic: "anything" });
 			expect(r.isError).toBe(true);
@@ -107,8 +115,32 @@ describe("audit trail", () => {
 			expect(r.structuredContent).not.toHaveProperty("result");
 			expect(r.content[0].text).toMatch(/audit trail/);
 		} finally {
+			await runInDurableObject(session, (_i, state) => state.storage.sql.exec("ALTER TABLE audit_outbox_away RENAME TO audit_outbox"));
+		}
+	});
+
+	it("keeps records the audit log could not take, and ships them later", async () => {
+		stage0(answer("ALLOW", "req-delayed"));
+		const stub = log();
+		const before = (await records()).length;
+		await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records RENAME TO records_away"));
+		const session = sessionObject(client);
+		try {
+			// the audit log is down, but the decision is durable in the session: the call goes ahead
+			const r = await call(client, "research-topic", { topic: "resilience" });
+			expect(r.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			const waiting = await runInDurableObject(session, (_i, state) =>
+				state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit_outbox").one().n,
+			);
+			expect(waiting).toBe(1);
+		} finally {
 			await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records_away RENAME TO records"));
 		}
+		// its durable wake-up ships it
+		await runInDurableObject(session, (instance) => (instance as unknown as { shipAuditOutbox(): Promise<void> }).shipAuditOutbox());
+		const all = await recordsReaching(before + 1);
+		expect(all[0]).toMatchObject({ request_id: "req-delayed", outcome: "executed" });
 	});
 
 	it("prunes records past AUDIT_RETENTION_DAYS when its alarm runs", async () => {
