@@ -83,6 +83,26 @@ export function guardProcess(timeLimitMs: number): () => void {
 	};
 }
 
+/**
+ * Runs a bench entry point: with the signal and time-limit guard, reporting a
+ * failure as exit code 1, and always stopping every server it started. Exits
+ * at once afterwards (nothing of ours is left; idle keep-alive sockets need
+ * not be waited for).
+ */
+export async function runBenchMain(main: () => Promise<void>, timeLimitMs: number): Promise<never> {
+	const release = guardProcess(timeLimitMs);
+	try {
+		await main();
+	} catch (error) {
+		console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+		process.exitCode = 1;
+	} finally {
+		await cleanup();
+		release();
+	}
+	process.exit(process.exitCode ?? 0);
+}
+
 // ---------------------------------------------------------------- processes
 
 export function procStat(pid: number): { ppid: number; comm: string; ticks: number } | undefined {

@@ -18,7 +18,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startStage0StandIn } from "../test/support/stage0-standin";
-import { cleanup, guardProcess, mcpOps, type Op, onCleanup, openSession, ROOT, type RunningWorker, startWorker, workerVars } from "./harness";
+import { cleanup, mcpOps, type Op, onCleanup, openSession, ROOT, type RunningWorker, runBenchMain, startWorker, workerVars } from "./harness";
 import { median, round, table } from "./stats";
 
 const arg = (name: string, fallback: number) => {
@@ -265,14 +265,4 @@ async function main() {
 	console.log(`\nwrote ${OUT.slice(ROOT.length)}/ (summary.json and one .cpuprofile per op; open them in Chrome DevTools)`);
 }
 
-const release = guardProcess(10 * 60_000);
-try {
-	await main();
-} catch (error) {
-	console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-	process.exitCode = 1;
-} finally {
-	await cleanup();
-	release();
-}
-process.exit(process.exitCode ?? 0);
+await runBenchMain(main, 10 * 60_000);

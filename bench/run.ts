@@ -31,7 +31,7 @@ import {
 	cleanup,
 	closeSessions,
 	cpuNow,
-	guardProcess,
+	runBenchMain,
 	mcpOps,
 	type Op,
 	onCleanup,
@@ -508,15 +508,4 @@ function updateBenchmarksMd(block: string): void {
 	writeFileSync(path, text);
 }
 
-const release = guardProcess(CONFIG.timeLimitMs);
-try {
-	await main();
-} catch (error) {
-	console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-	process.exitCode = 1;
-} finally {
-	await cleanup();
-	release();
-}
-// Nothing of ours is left running; do not wait for idle keep-alive sockets.
-process.exit(process.exitCode ?? 0);
+await runBenchMain(main, CONFIG.timeLimitMs);

@@ -4,9 +4,10 @@
  * not leak a credential.
  */
 import { z } from "zod";
+import { ROLES, type RoleName } from "../guard/local-rules";
 
-export const ROLES = ["admin", "developer", "viewer"] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES };
+export type Role = RoleName;
 
 export interface Caller {
 	principal: string;

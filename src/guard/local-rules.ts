@@ -7,7 +7,8 @@
  *   developer  deploys to development and staging; production only with an approval
  *   admin      production only with an approval
  */
-export type RoleName = "admin" | "developer" | "viewer";
+export const ROLES = ["admin", "developer", "viewer"] as const;
+export type RoleName = (typeof ROLES)[number];
 
 export type RuleOutcome =
 	| { kind: "permitted" }
