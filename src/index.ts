@@ -7,6 +7,7 @@
  *   /api/audit...       the audit trail                 (authenticated)
  *   GET /approvals      the approvers' page (its data comes from the API)
  */
+import { env as startupEnv } from "cloudflare:workers";
 import { GuardAgent } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
@@ -25,19 +26,19 @@ export { ApprovalStore, AuditLog, BudgetStore, GuardAgent };
 const streamable = GuardAgent.serve("/mcp", { binding: "MCP_OBJECT" });
 const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 
-let announced = false;
+// The start-up line: which mode this isolate decides in (never the key).
+{
+	const config = readConfig(startupEnv as Partial<Env>);
+	console.log(
+		config.mode === "stage0"
+			? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
+			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
+	);
+}
 
 export default {
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
 		const config = readConfig(env);
-		if (!announced) {
-			announced = true;
-			console.log(
-				config.mode === "stage0"
-					? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
-					: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
-			);
-		}
 		const url = new URL(request.url);
 		const { pathname } = url;
 
