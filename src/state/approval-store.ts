@@ -38,8 +38,13 @@ export type DecideResult =
 
 type Row = Record<string, SqlStorageValue>;
 
-export class ApprovalStore extends DurableObject<{ APPROVAL_TTL_SECONDS?: string }> {
-	constructor(ctx: DurableObjectState, env: { APPROVAL_TTL_SECONDS?: string }) {
+type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: string };
+const DAY_MS = 24 * 3600 * 1000;
+
+export class ApprovalStore extends DurableObject<ApprovalEnv> {
+	#alarmSet = false;
+
+	constructor(ctx: DurableObjectState, env: ApprovalEnv) {
 		super(ctx, env);
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS approvals (
@@ -109,7 +114,22 @@ export class ApprovalStore extends DurableObject<{ APPROVAL_TTL_SECONDS?: string
 			expires,
 		);
 		this.#event(id, "requested", request.principal, now);
+		if (!this.#alarmSet) {
+			this.#alarmSet = true;
+			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + DAY_MS);
+		}
 		return { id, status: "pending", expires_at: new Date(expires).toISOString(), url: `${origin}/approvals#${id}` };
+	}
+
+	/** Approvals are kept as long as audit records (AUDIT_RETENTION_DAYS after they expire), then pruned. */
+	async alarm(): Promise<void> {
+		const days = Number(this.env.AUDIT_RETENTION_DAYS ?? 30);
+		const cutoff = Date.now() - (Number.isFinite(days) && days > 0 ? days : 30) * DAY_MS;
+		const sql = this.ctx.storage.sql;
+		sql.exec("DELETE FROM approval_events WHERE approval_id IN (SELECT id FROM approvals WHERE expires_at < ?)", cutoff);
+		sql.exec("DELETE FROM approvals WHERE expires_at < ?", cutoff);
+		if (sql.exec<{ n: number }>("SELECT count(*) AS n FROM approvals").one().n > 0) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
+		else this.#alarmSet = false;
 	}
 
 	async get(id: string): Promise<ApprovalRecord | null> {

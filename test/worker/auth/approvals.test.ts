@@ -1,6 +1,6 @@
 /** The approval life cycle: requested over MCP, decided by another admin, used once. */
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call } from "../support/mcp";
@@ -164,5 +164,17 @@ describe("approval life cycle", () => {
 		expect(extra.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
 		const after = await call(alice, "retry-workflow", { workflowId: "etl" });
 		expect(after.structuredContent!.verdict).toBe("DEFER");
+	});
+
+	it("prunes approvals long past their expiry when its alarm runs", async () => {
+		const { id: old } = await requestPublish(alice);
+		const { id: recent } = await requestPublish(alice);
+		const stub = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+		await runInDurableObject(stub, (_i, state) => {
+			state.storage.sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", Date.now() - 31 * 86_400_000, old);
+		});
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		expect((await api("bob", "GET", `/api/approvals/${old}`)).status).toBe(404);
+		expect((await api("bob", "GET", `/api/approvals/${recent}`)).body.approval.status).toBe("pending");
 	});
 });
