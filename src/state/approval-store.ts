@@ -6,6 +6,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ApprovalRequest, ApprovalTicket, ConsumeResult } from "../guard/approvals";
+import { RetentionAlarm, retentionCutoff } from "./retention";
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
 
@@ -39,13 +40,13 @@ export type DecideResult =
 type Row = Record<string, SqlStorageValue>;
 
 type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: string };
-const DAY_MS = 24 * 3600 * 1000;
 
 export class ApprovalStore extends DurableObject<ApprovalEnv> {
-	#alarmSet = false;
+	readonly #retention: RetentionAlarm;
 
 	constructor(ctx: DurableObjectState, env: ApprovalEnv) {
 		super(ctx, env);
+		this.#retention = new RetentionAlarm(ctx.storage);
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS approvals (
 				id TEXT PRIMARY KEY,
@@ -114,22 +115,17 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			expires,
 		);
 		this.#event(id, "requested", request.principal, now);
-		if (!this.#alarmSet) {
-			this.#alarmSet = true;
-			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + DAY_MS);
-		}
+		await this.#retention.arm();
 		return { id, status: "pending", expires_at: new Date(expires).toISOString(), url: `${origin}/approvals#${id}` };
 	}
 
 	/** Approvals are kept as long as audit records (AUDIT_RETENTION_DAYS after they expire), then pruned. */
 	async alarm(): Promise<void> {
-		const days = Number(this.env.AUDIT_RETENTION_DAYS ?? 30);
-		const cutoff = Date.now() - (Number.isFinite(days) && days > 0 ? days : 30) * DAY_MS;
+		const cutoff = retentionCutoff(this.env.AUDIT_RETENTION_DAYS);
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM approval_events WHERE approval_id IN (SELECT id FROM approvals WHERE expires_at < ?)", cutoff);
 		sql.exec("DELETE FROM approvals WHERE expires_at < ?", cutoff);
-		if (sql.exec<{ n: number }>("SELECT count(*) AS n FROM approvals").one().n > 0) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
-		else this.#alarmSet = false;
+		await this.#retention.rearm(sql.exec<{ n: number }>("SELECT count(*) AS n FROM approvals").one().n > 0);
 	}
 
 	async get(id: string): Promise<ApprovalRecord | null> {

@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuditEntry } from "../guard/audit";
+import { RetentionAlarm, retentionCutoff } from "./retention";
 
 export interface AuditEnv {
 	AUDIT_RETENTION_DAYS?: string;
@@ -46,14 +47,14 @@ export interface AuditQuery {
 	cursor?: AuditCursor;
 }
 
-const DAY_MS = 24 * 3600 * 1000;
 type Row = Record<string, SqlStorageValue>;
 
 export class AuditLog extends DurableObject<AuditEnv> {
-	#alarmSet = false;
+	readonly #retention: RetentionAlarm;
 
 	constructor(ctx: DurableObjectState, env: AuditEnv) {
 		super(ctx, env);
+		this.#retention = new RetentionAlarm(ctx.storage);
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS records (
 				seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,11 +82,6 @@ export class AuditLog extends DurableObject<AuditEnv> {
 			CREATE INDEX IF NOT EXISTS records_by_request ON records (request_id);
 			CREATE UNIQUE INDEX IF NOT EXISTS records_once ON records (session_id, request_id, at);
 		`);
-	}
-
-	#retentionMs(): number {
-		const n = Number(this.env.AUDIT_RETENTION_DAYS ?? 30);
-		return (Number.isFinite(n) && n > 0 ? n : 30) * DAY_MS;
 	}
 
 	/**
@@ -122,10 +118,7 @@ export class AuditLog extends DurableObject<AuditEnv> {
 				completed_at,
 			);
 		}
-		if (!this.#alarmSet) {
-			this.#alarmSet = true;
-			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
-		}
+		await this.#retention.arm();
 	}
 
 	async query(q: AuditQuery): Promise<AuditRecord[]> {
@@ -156,10 +149,8 @@ export class AuditLog extends DurableObject<AuditEnv> {
 	/** Retention: drop what is older than AUDIT_RETENTION_DAYS; come back tomorrow while anything is left. */
 	async alarm(): Promise<void> {
 		const sql = this.ctx.storage.sql;
-		sql.exec("DELETE FROM records WHERE at < ?", Date.now() - this.#retentionMs());
-		const { n } = sql.exec<{ n: number }>("SELECT count(*) AS n FROM records").one();
-		if (n > 0) await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
-		else this.#alarmSet = false;
+		sql.exec("DELETE FROM records WHERE at < ?", retentionCutoff(this.env.AUDIT_RETENTION_DAYS));
+		await this.#retention.rearm(sql.exec<{ n: number }>("SELECT count(*) AS n FROM records").one().n > 0);
 	}
 }
 
