@@ -92,7 +92,7 @@ describe("GET /api/audit", () => {
 			new Request("http://localhost/api/audit?format=ndjson&principal=alice", { headers: { authorization: `Bearer ${TOKENS.bob.token}` } }),
 		);
 		expect(res.headers.get("content-type")).toMatch(/application\/x-ndjson/);
-		const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+		const lines = new TextDecoder().decode(await res.arrayBuffer()).trim().split("\n").map((l) => JSON.parse(l));
 		expect(lines.map((r) => r.request_id).sort()).toEqual([...aliceRequestIds].sort());
 	});
 
