@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { tokenTableJson } from "./test/support/test-tokens";
+import { tokenTableJson } from "./test/support/test-tokens.ts";
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
 
