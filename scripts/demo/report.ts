@@ -3,6 +3,7 @@
  * scenario, Stage0's answer in a dashed block, and a closing verdict that
  * follows what the server actually answered.
  */
+import { decisionLines } from "../../src/tools/result";
 import type { GuardResult, Health } from "./lib";
 
 const WIDTH = 70;
@@ -59,7 +60,7 @@ export function callingStage0(health: Health, what = "Calling Stage0 to check au
 function responseHeader(r: GuardResult): string {
 	switch (r.source) {
 		case "local-rule":
-			return "Response from the edge guard (its own MAX_RETRIES loop limit; Stage0 was not asked):";
+			return "Response from the edge guard's own rules (Stage0 was not asked):";
 		case "fault":
 			return "Response from the edge guard (no usable answer from Stage0, so it fails closed):";
 		default:
@@ -70,24 +71,7 @@ function responseHeader(r: GuardResult): string {
 export function decisionBlock(r: GuardResult): void {
 	console.log(responseHeader(r));
 	console.log(RULE);
-	print(
-		`Verdict: ${r.verdict}`,
-		`Decision: ${r.decision}`,
-		`Reason: ${r.reason}`,
-		`Request ID: ${r.request_id}`,
-		`Policy Version: ${r.policy_version}`,
-		`Risk Score: ${r.risk_score ?? "n/a"}`,
-		`High Risk: ${r.high_risk}`,
-	);
-	if (r.guardrails.length > 0) print(`Guardrails: ${r.guardrails.join(", ")}`);
-	if (r.issues.length > 0) {
-		console.log("Issues detected:");
-		for (const i of r.issues) for (const l of wrap(`  [${i.severity}] ${i.code}: ${i.message}`)) console.log(l);
-	}
-	if (r.questions.length > 0) {
-		console.log(r.verdict === "DEFER" ? "Clarifying questions:" : "Questions:");
-		for (const q of r.questions) for (const l of wrap(`  ? ${q}`)) console.log(l);
-	}
+	print(...decisionLines(r));
 	for (const n of r.notes) print(`Note: ${n}`);
 	console.log(RULE);
 	console.log("");
