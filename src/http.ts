@@ -3,6 +3,11 @@
 /** The largest request body accepted on the MCP endpoints. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A JSON error for people and programs: `{ error: code, message }`. */
+export function jsonError(status: number, code: string, message: string, headers?: HeadersInit): Response {
+	return Response.json({ error: code, message }, { status, headers });
+}
+
 export function jsonRpcError(status: number, code: number, message: string): Response {
 	return Response.json({ jsonrpc: "2.0", id: null, error: { code, message } }, { status });
 }

@@ -13,7 +13,7 @@ import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
 import { type Env, readConfig } from "./config";
-import { jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
+import { jsonError, jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
 import { SERVER_INFO } from "./server-info";
 import { sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
@@ -67,7 +67,7 @@ export default {
 		const isApprovals = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
 		const isAudit = pathname === "/api/audit" || pathname.startsWith("/api/audit/");
 		if (!isMcp && !isSse && !isApprovals && !isAudit) {
-			return Response.json({ error: "not_found", message: `No route for ${pathname}.` }, { status: 404 });
+			return jsonError(404, "not_found", `No route for ${pathname}.`);
 		}
 
 		// Who is calling, before any Durable Object is touched.

@@ -11,8 +11,8 @@ import { knownPrincipals } from "../auth/authenticate";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
 import type { AuditCursor, AuditQuery, AuditRecord } from "../state/audit-log";
+import { jsonError } from "../http";
 
-const error = (status: number, code: string, message: string) => Response.json({ error: code, message }, { status });
 const VERDICTS = new Set(["ALLOW", "DENY", "DEFER"]);
 const MAX_LIMIT = 500;
 
@@ -23,25 +23,25 @@ export function auditLogFor(env: Env, principal: string) {
 }
 
 export async function handleAuditApi(request: Request, env: Env, caller: Caller): Promise<Response> {
-	if (request.method !== "GET") return error(405, "method_not_allowed", "Use GET.");
+	if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.");
 	const url = new URL(request.url);
 	const rest = url.pathname.replace(/\/+$/, "").split("/").slice(3); // after /api/audit
 	const isAdmin = caller.role === "admin";
 
 	if (rest.length === 1) {
 		const requestId = decodeURIComponent(rest[0]);
-		if (requestId.length > 200) return error(400, "invalid_request_id", "That is not a request id.");
+		if (requestId.length > 200) return jsonError(400, "invalid_request_id", "That is not a request id.");
 		const principals = isAdmin ? knownPrincipals(env) : [caller.principal];
 		const found = ((await Promise.all(principals.map((p) => auditLogFor(env, p).byRequestId(requestId)))) as AuditRecord[][]).flat();
-		if (found.length === 0) return error(404, "not_found", `No decision with request_id ${requestId} that you may read.`);
+		if (found.length === 0) return jsonError(404, "not_found", `No decision with request_id ${requestId} that you may read.`);
 		return Response.json({ request_id: requestId, records: found });
 	}
-	if (rest.length > 1) return error(404, "not_found", "No such route.");
+	if (rest.length > 1) return jsonError(404, "not_found", "No such route.");
 
 	const params = url.searchParams;
 	const requested = params.get("principal") ?? undefined;
 	if (!isAdmin && requested !== undefined && requested !== caller.principal) {
-		return error(403, "forbidden", "You may read only your own audit records.");
+		return jsonError(403, "forbidden", "You may read only your own audit records.");
 	}
 	const principals = requested ? [requested] : isAdmin ? knownPrincipals(env) : [caller.principal];
 
@@ -50,24 +50,24 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 	if (tool) filter.tool = tool;
 	const verdict = params.get("verdict");
 	if (verdict) {
-		if (!VERDICTS.has(verdict)) return error(400, "invalid_verdict", "verdict must be ALLOW, DENY or DEFER.");
+		if (!VERDICTS.has(verdict)) return jsonError(400, "invalid_verdict", "verdict must be ALLOW, DENY or DEFER.");
 		filter.verdict = verdict;
 	}
 	for (const key of ["since", "until"] as const) {
 		const raw = params.get(key);
 		if (raw === null) continue;
 		const at = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-		if (!Number.isFinite(at)) return error(400, `invalid_${key}`, `${key} must be an ISO date or milliseconds since the epoch.`);
+		if (!Number.isFinite(at)) return jsonError(400, `invalid_${key}`, `${key} must be an ISO date or milliseconds since the epoch.`);
 		filter[key] = at;
 	}
 	const rawLimit = params.get("limit");
 	const limit = rawLimit === null ? 50 : Number(rawLimit);
-	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return error(400, "invalid_limit", `limit must be 1 to ${MAX_LIMIT}.`);
+	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return jsonError(400, "invalid_limit", `limit must be 1 to ${MAX_LIMIT}.`);
 	let cursor: AuditCursor | undefined;
 	const rawCursor = params.get("cursor");
 	if (rawCursor) {
 		cursor = decodeCursor(rawCursor);
-		if (!cursor) return error(400, "invalid_cursor", "cursor is not one this server gave out.");
+		if (!cursor) return jsonError(400, "invalid_cursor", "cursor is not one this server gave out.");
 	}
 
 	if (params.get("format") === "ndjson") return streamNdjson(env, principals, filter, cursor);

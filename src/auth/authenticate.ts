@@ -10,6 +10,7 @@
  * too, so `wrangler dev --ip 0.0.0.0` does not serve the network as `local`.
  */
 import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
+import { jsonError } from "../http";
 
 export interface AuthEnv {
 	MCP_AUTH_TOKENS?: string;
@@ -43,10 +44,7 @@ function tokenTable(raw: string): TokenEntry[] | Error {
 }
 
 export function unauthorized(message: string, error = "invalid_token"): Response {
-	return Response.json(
-		{ error, message },
-		{ status: 401, headers: { "www-authenticate": `Bearer realm="stage0-edge-guard", error="${error}"` } },
-	);
+	return jsonError(401, error, message, { "www-authenticate": `Bearer realm="stage0-edge-guard", error="${error}"` });
 }
 
 export async function authenticate(request: Request, env: AuthEnv): Promise<AuthResult> {
@@ -68,7 +66,7 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 	const table = tokenTable(raw);
 	if (table instanceof Error) {
 		// Fail closed: a broken table must not silently open the server.
-		return { ok: false, response: Response.json({ error: "server_misconfigured", message: table.message }, { status: 503 }) };
+		return { ok: false, response: jsonError(503, "server_misconfigured", table.message) };
 	}
 	const header = request.headers.get("authorization");
 	if (!header) return { ok: false, response: unauthorized("Missing Authorization: Bearer <token> header.", "invalid_request") };
