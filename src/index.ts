@@ -38,11 +38,11 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 
 export default {
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-		const config = readConfig(env);
 		const url = new URL(request.url);
 		const { pathname } = url;
 
 		if (request.method === "GET" && (pathname === "/" || pathname === "/health")) {
+			const config = readConfig(env);
 			return Response.json({
 				name: SERVER_INFO.name,
 				version: SERVER_INFO.version,
