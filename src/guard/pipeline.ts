@@ -22,8 +22,21 @@ import { type Authority, type Decision, faultDecision, type PolicyIssue } from "
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
 import { applyLocalRules } from "./local-rules";
 
+/** What a tool's MCP annotations say about it. A hint that is absent is unknown, never the safe value. */
+export interface ToolAnnotations {
+	readOnlyHint?: boolean;
+	destructiveHint?: boolean;
+	idempotentHint?: boolean;
+	openWorldHint?: boolean;
+}
+
 export interface GuardedTool<Args, Output> {
+	/** The name as exposed to MCP clients (an upstream's tools are `<upstream>.<tool>`). */
 	name: string;
+	/** Where the tool runs: "builtin" for this server's own tools, else the upstream's name. Default "builtin". */
+	server?: string;
+	/** The tool's MCP annotations, used to classify it; a tool without any is treated as having side effects. */
+	annotations?: ToolAnnotations;
 	/**
 	 * "action" tools execute after an ALLOW; a "query" only reports the verdict
 	 * (it never runs anything, so a DENY is an answer, not an error).

@@ -6,15 +6,11 @@
  * publish or deploy anything. They do no artificial waiting.
  */
 import { z } from "zod";
-import type { GuardedTool } from "../guard/pipeline";
+import type { GuardedTool, ToolAnnotations } from "../guard/pipeline";
 import { APPROVAL_STATUSES, ROLES, retryCount, shortName, text } from "./schema";
 
-export interface Annotations {
-	readOnlyHint: boolean;
-	destructiveHint: boolean;
-	idempotentHint: boolean;
-	openWorldHint: boolean;
-}
+/** Built-in tools state every hint. */
+export type Annotations = Required<ToolAnnotations>;
 
 export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape>
 	extends GuardedTool<z.infer<z.ZodObject<Shape>>, Record<string, unknown>> {
