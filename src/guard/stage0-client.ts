@@ -245,7 +245,7 @@ export class Stage0Client implements Authority {
 
 /** A 3xx, or what a runtime returns for a redirect it was told not to follow. */
 function isRedirect(response: Response): boolean {
-	return response.type === "opaqueredirect" || (response.status >= 300 && response.status <= 399);
+	return (response.type as string) === "opaqueredirect" || (response.status >= 300 && response.status <= 399);
 }
 
 /**

@@ -43,15 +43,13 @@ describe("a key echoed by Stage0", () => {
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", reason: "denied for key [redacted]", request_id: "echo-[redacted]" });
 		const seen = (text: string) => text.toLowerCase().includes(KEY.toLowerCase());
 		expect(seen(JSON.stringify(r))).toBe(false);
-		const approval = await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(r.structuredContent!.approval.id);
+		const approval = (await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(r.structuredContent!.approval.id)) as any;
 		expect(approval?.reason).toBe("denied for key [redacted]");
 		expect(seen(JSON.stringify(approval))).toBe(false);
-		await expect
-			.poll(async () => (await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 })).length)
-			.toBeGreaterThan(0);
-		const records = await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 });
-		expect(records.some((x: { request_id: string }) => x.request_id === "echo-[redacted]")).toBe(true);
-		expect(seen(JSON.stringify(records))).toBe(false);
+		const records = async () => (await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 })) as any[];
+		await expect.poll(async () => (await records()).length).toBeGreaterThan(0);
+		expect((await records()).some((x: { request_id: string }) => x.request_id === "echo-[redacted]")).toBe(true);
+		expect(seen(JSON.stringify(await records()))).toBe(false);
 		expect(logged.some((l) => l.includes("guard.decision"))).toBe(true);
 		expect(logged.some(seen)).toBe(false);
 	});
