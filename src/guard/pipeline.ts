@@ -284,7 +284,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	}
 
 	// 6. The authority has the last word, also over an approval.
-	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval);
+	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval, argsHash);
 	let decision: Decision;
 	try {
 		decision = await deps.authority.check(request);
