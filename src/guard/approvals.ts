@@ -10,6 +10,12 @@ export interface ApprovalTicket {
 	status: "pending";
 	expires_at: string;
 	url: string;
+	/**
+	 * The principal's oldest pending requests that were expired to make room
+	 * (at most `limit` may be pending at once). The pipeline turns this into a
+	 * note for the caller; it is not part of the ticket the caller sees.
+	 */
+	superseded?: { ids: string[]; limit: number };
 }
 
 export interface ApprovalRequest {

@@ -197,7 +197,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	const offerApproval = async (decision: Decision, kind: "authority" | "rule" | "loop") => {
 		if (!deps.approvals || tool.kind !== "action") return undefined;
 		try {
-			return await deps.approvals.open({
+			const { superseded, ...ticket } = await deps.approvals.open({
 				principal: deps.runtime.principal,
 				role: deps.runtime.role,
 				tool: tool.name,
@@ -206,6 +206,12 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 				decision,
 				kind,
 			});
+			for (const id of superseded?.ids ?? []) {
+				notes.push(
+					`Your oldest pending approval request ${id} was expired: at most ${superseded!.limit} may be pending at once (MAX_PENDING_APPROVALS_PER_PRINCIPAL).`,
+				);
+			}
+			return ticket;
 		} catch {
 			notes.push("No approval request could be recorded; try again later.");
 			return undefined;
