@@ -87,7 +87,7 @@ function card(a, viewer) {
   // The list cuts long arguments; an approver sees them whole before deciding.
   if (a.arguments_truncated) api("/api/approvals/" + encodeURIComponent(a.id))
     .then((b) => { args.textContent = JSON.stringify(b.approval.arguments, null, 2); })
-    .catch(() => { args.textContent += "\n(cut for the list; the full arguments could not be loaded)"; });
+    .catch(() => { args.textContent += " (cut for the list; the full arguments could not be loaded)"; });
   if (a.status === "pending" && viewer.role === "admin" && viewer.principal !== a.principal) {
     const note = el("input", { type: "text", placeholder: "Note (optional)", maxLength: 1000, className: "note" });
     const decide = (action) => async () => {
