@@ -47,9 +47,14 @@ const SECRET_VALUE = [
 ];
 
 /** The same patterns, to cut secrets out of free text, plus `password=...`-style assignments. */
-const SECRET_IN_TEXT = [
-	...SECRET_VALUE.map((p) => new RegExp(p.source.replace("-----BEGIN [A-Z ]*PRIVATE KEY-----", "-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"), `g${p.flags}`)),
-];
+const SECRET_IN_TEXT = SECRET_VALUE.map(
+	(p) =>
+		new RegExp(
+			// A private key is cut out whole, up to its END line (or the end of the text).
+			p.source.replace("-----BEGIN [A-Z ]*PRIVATE KEY-----", "-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+			`g${p.flags}`,
+		),
+);
 const SECRET_ASSIGNMENT = new RegExp(`\\b((?:${SECRET_KEY.source})[\\w-]*\\s*[:=]\\s*)("[^"]*"|'[^']*'|[^\\s,;]+)`, "gi");
 
 /** Free text with every secret-looking part replaced by `[redacted]`, the rest kept. */

@@ -46,7 +46,7 @@ describe("canonicalJson", () => {
 		["-Infinity", { n: Number.NEGATIVE_INFINITY }],
 		["undefined in an array", { a: [undefined] }],
 		// found by the property below: a hole was written "[]", the hash of an empty array
-		["a hole in an array", { a: [, ] }],
+		["a hole in an array", { a: new Array(1) }],
 		["a bigint", { n: 1n }],
 		["a function", { f: () => 1 }],
 		["a symbol", { s: Symbol("x") }],
@@ -96,7 +96,7 @@ const jsonish = fc.letrec((tie) => ({
 	),
 })).value;
 
-describe("canonicalJson and argumentsHash (properties)", () => {
+describe("canonicalJson and argumentsHash (properties)", { timeout: 60_000 }, () => {
 	it("the canonical form parses back to the same value: no two different arguments share it", () => {
 		fc.assert(
 			fc.property(jsonish, (v) => {

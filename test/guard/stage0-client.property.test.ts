@@ -111,7 +111,7 @@ function isValidAllow(s: Scenario): boolean {
 }
 
 describe("Stage0 client (property)", () => {
-	it("never returns ALLOW unless the answer was a valid ALLOW", async () => {
+	it("never returns ALLOW unless the answer was a valid ALLOW", { timeout: 120_000 }, async () => {
 		await fc.assert(
 			fc.asyncProperty(scenario, async (s) => {
 				const fetchImpl = (async () => respond(s)) as unknown as typeof fetch;
@@ -129,7 +129,7 @@ describe("Stage0 client (property)", () => {
 		);
 	});
 
-	it("a valid ALLOW, with anything in the display fields, is never turned into an ALLOW of another request", async () => {
+	it("a valid ALLOW, with anything in the display fields, is never turned into an ALLOW of another request", { timeout: 60_000 }, async () => {
 		await fc.assert(
 			fc.asyncProperty(fc.string({ minLength: 1 }), fc.dictionary(fc.string(), fc.jsonValue()), async (requestId, extra) => {
 				const answer = { ...extra, verdict: "ALLOW", decision: "GO", request_id: requestId };
