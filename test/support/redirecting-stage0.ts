@@ -5,11 +5,30 @@
  * answers that redirect to `https://evil.test/check`, where an attacker's
  * ALLOW waits and every request is counted; `GET https://evil.test/__seen`
  * reports what reached it (method and whether it carried an x-api-key).
+ * `https://redirecting.test/huge/check` answers a 60 MB ALLOW.
  */
 export function redirectingOutbound() {
 	const seen: { method: string; hadKey: boolean }[] = [];
 	return async (request: Request): Promise<Response> => {
 		const url = new URL(request.url);
+		if (url.host === "redirecting.test" && url.pathname === "/huge/check") {
+			let pulled = 0;
+			const encoder = new TextEncoder();
+			const chunk = encoder.encode(" ".repeat(64 * 1024));
+			const body = new ReadableStream<Uint8Array>({
+				start(ctl) {
+					ctl.enqueue(encoder.encode('{"verdict":"ALLOW","decision":"GO","request_id":"huge-1","padding":"'));
+				},
+				pull(ctl) {
+					pulled += chunk.byteLength;
+					if (pulled >= 60 * 1024 * 1024) {
+						ctl.enqueue(encoder.encode('"}'));
+						ctl.close();
+					} else ctl.enqueue(chunk);
+				},
+			});
+			return new Response(body, { headers: { "content-type": "application/json" } });
+		}
 		if (url.host === "evil.test") {
 			if (url.pathname === "/__seen") return Response.json(seen);
 			seen.push({ method: request.method, hadKey: request.headers.has("x-api-key") });

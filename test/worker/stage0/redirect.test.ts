@@ -66,3 +66,13 @@ describe("Stage0 redirects, through workerd's fetch", () => {
 		expect((await evilSeen()).length).toBe(before);
 	});
 });
+
+describe("Stage0's answer size, through workerd's fetch", () => {
+	// (How much the stream was read is asserted in the unit test: here Miniflare's outbound bridge sends it whole.)
+	it("a 60 MB ALLOW is not obeyed", async () => {
+		const c = new Stage0Client({ apiKey: KEY, baseUrl: "https://redirecting.test/huge", timeoutMs: 20_000 });
+		const d = await c.check(request);
+		expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
+		expect(d.reason).toBe("Stage0's answer was larger than 1 MB, so it was not used.");
+	});
+});
