@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CheckRequest } from "../../src/guard/decision";
+import { readConfig } from "../../src/config";
 import { MAX_ANSWER_BYTES, MAX_CHECK_BODY_BYTES, Stage0Client } from "../../src/guard/stage0-client";
 
 const KEY = "sk-live-SECRET-abcdef0123456789";
@@ -364,5 +365,16 @@ describe("Stage0 client: the key never leaves in a 200 answer", () => {
 		const { client: c } = client(() => Response.json({ request_id: `id-${KEY}`, message: "no" }, { status: 400 }));
 		const d = await c.check(request);
 		expect(JSON.stringify(d)).not.toContain(KEY);
+	});
+});
+
+describe("configuration: STAGE0_BASE_URL", () => {
+	it("is checked when the configuration is read, so the start-up log can say what is wrong", () => {
+		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "http://stage0.example.com" }).baseUrlProblem).toMatch(/must use https/);
+		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "https://stage0.example.com/" })).toMatchObject({
+			baseUrl: "https://stage0.example.com",
+			baseUrlProblem: undefined,
+		});
+		expect(readConfig({ STAGE0_API_KEY: KEY }).baseUrlProblem).toBeUndefined();
 	});
 });
