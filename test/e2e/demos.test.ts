@@ -43,8 +43,15 @@ describe("npm run demo:*", () => {
 	it("demo:defer prints a DEFER with questions, and the loop threshold", () => {
 		const { code, out } = demo("defer");
 		expect(code).toBe(0);
-		expect(out).toContain("UNCLEAR_VALUE_SIGNAL");
-		expect(out).toContain("? What is the specific outcome you want to achieve?");
+		// the vague request: no success criteria sent, and the seed's DEFER with its two questions
+		const vague = out.slice(out.indexOf("DEMO: DEFER Scenario - Unclear/Vague Request"), out.indexOf("DEMO: DEFER Scenario - Loop"));
+		expect(vague).toContain('MCP tool call: check-authorization {"goal":"help me think","sideEffects":[]}');
+		expect(vague).toMatch(/Verdict: DEFER\nDecision: DEFER\nReason: UNCLEAR_VALUE_SIGNAL: Task\s+appears\s+under-specified\s+for\s+reliable\s+value\s+delivery\./);
+		expect(vague).toContain("Risk Score: 35");
+		expect(vague).toContain(
+			"Clarifying questions:\n  ? What is the specific outcome you want to achieve?\n  ? What constraints or requirements should be considered?",
+		);
+		expect(vague).toContain("⏸️ TOOL CALL DEFERRED\nThe agent should NOT proceed automatically.");
 		expect(out).toContain("LOOP_THRESHOLD_EXCEEDED");
 		expect(out).toContain("⏸️ TOOL CALL DEFERRED");
 		// run twice against the same server: still a full loop, not an inherited count

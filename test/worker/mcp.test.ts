@@ -87,6 +87,17 @@ describe("guarded calls in simulated mode", () => {
 		expect(r.content[0].text).toContain("? What is the specific outcome you want to achieve?");
 	});
 
+	it("check-authorization DEFERs a vague request that has no success criteria (the seed's DEFER demo)", async () => {
+		const r = await call(client, "check-authorization", { goal: "help me think", sideEffects: [] });
+		expect(r.isError).toBeFalsy();
+		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", decision: "DEFER", risk_score: 35 });
+		expect(r.structuredContent!.issues[0].code).toBe("UNCLEAR_VALUE_SIGNAL");
+		expect(r.structuredContent!.questions).toEqual([
+			"What is the specific outcome you want to achieve?",
+			"What constraints or requirements should be considered?",
+		]);
+	});
+
 	it("check-authorization DENYs a goal without success criteria", async () => {
 		const r = await call(client, "check-authorization", { goal: "Summarize the weekly incident report", sideEffects: [] });
 		expect(r.structuredContent!.issues[0].code).toBe("MISSING_SUCCESS_CRITERIA");
