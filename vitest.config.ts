@@ -23,7 +23,8 @@ function workerProject(name: string, include: string[], bindings: Record<string,
 			cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings) } }),
 		],
 		// Every project checks that it got exactly the variables it set.
-		test: { name, include: [...new Set([...include, "test/worker/hermetic-env.test.ts"])], exclude },
+		// Generous timeouts: the first request of a file bundles and starts the Worker, slow on a busy machine.
+		test: { name, include: [...new Set([...include, "test/worker/hermetic-env.test.ts"])], exclude, testTimeout: 60_000, hookTimeout: 60_000 },
 	};
 }
 

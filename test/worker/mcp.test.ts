@@ -118,6 +118,15 @@ describe("retry-workflow counts attempts in the session", () => {
 		expect(last.isError).toBe(true);
 	});
 
+	it("a first attempt with retryCount 9 says the 9 is the agent's claim, not the server's count", async () => {
+		const r = await call(client, "retry-workflow", { workflowId: "claimed-nine", retryCount: 9 });
+		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", executed: false });
+		expect(r.structuredContent!.attempt).toEqual({ number: 1, retry_count: 9, max_retries: 5, counted_retries: 0, claimed_retry_count: 9 });
+		expect(r.structuredContent!.reason).toContain("the agent says this workflow has been retried 9 times");
+		expect(r.structuredContent!.reason).toContain("the server counted 0 earlier attempts");
+		expect(r.content[0].text).toContain("Attempt 1 (retry count 9 of at most 5: 0 earlier attempts counted by the server, 9 claimed by the agent).");
+	});
+
 	it("lets no more than MAX_RETRIES through when 20 calls arrive at once", async () => {
 		const results = await Promise.all(
 			Array.from({ length: 20 }, () => call(client, "retry-workflow", { workflowId: "parallel-wf" })),
