@@ -118,7 +118,8 @@ const deferLoop: Scenario = async (ctx) => {
 	if (!last) return false;
 	decisionBlock(last);
 
-	const retried = last.attempt?.retry_count ?? maxRetries;
+	// The server's own count (the demo claims nothing; retry_count would include an agent's claim).
+	const retried = last.attempt?.counted_retries ?? maxRetries;
 	return closing(last, {
 		verdict: "DEFER",
 		toolLabel: "the retry",

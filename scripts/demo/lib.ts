@@ -54,7 +54,7 @@ export interface GuardResult {
 	guardrails: string[];
 	source: "stage0" | "simulated" | "local-rule" | "fault";
 	executed: boolean;
-	attempt?: { number: number; retry_count: number; max_retries: number };
+	attempt?: { number: number; retry_count: number; max_retries: number; counted_retries: number; claimed_retry_count?: number };
 	result?: Record<string, unknown>;
 	error?: string;
 	/** Things the server wants the caller to know (ignored claims, approvals used). */
