@@ -1,4 +1,8 @@
-/** The README's demos, run as a user would, against a running server. */
+/**
+ * The README's demos, run as a user would, against a running server: one whose
+ * STAGE0_API_KEY is still the example's placeholder (an old .dev.vars copied
+ * unchanged), which must run in simulated mode and say why.
+ */
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +10,7 @@ import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
 
 let server: DevServer;
 beforeAll(async () => {
-	server = await startDevServer();
+	server = await startDevServer({ vars: { STAGE0_API_KEY: "your_api_key_here" } });
 });
 afterAll(async () => {
 	await server?.stop();
@@ -20,6 +24,15 @@ function demo(name: string) {
 	});
 	return { code: run.status, out: run.stdout };
 }
+
+describe("a placeholder STAGE0_API_KEY", () => {
+	it("is no key: simulated mode, and a start-up warning that never shows the value", async () => {
+		const health = await (await fetch(`${server.origin}/health`)).json();
+		expect(health).toMatchObject({ mode: "simulated", stage0: null });
+		await expect.poll(() => server.output(), { timeout: 10_000 }).toContain("WARNING: STAGE0_API_KEY holds a placeholder");
+		expect(server.output()).not.toContain("your_api_key_here");
+	});
+});
 
 describe("npm run demo:*", () => {
 	it("demo:allow prints an ALLOW from the server", () => {
