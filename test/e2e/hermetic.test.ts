@@ -16,6 +16,22 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
 const COPIED = ["package.json", "tsconfig.json", "vitest.config.ts", "wrangler.toml", "src", "test", "scripts"];
 
+/** Starts the copy's test server as tests, demos and bench do, and reports what it says about itself. */
+const PROBE = `
+import { startDevServer } from "./scripts/lib/dev-server.ts";
+const server = await startDevServer();
+try {
+	const health = await (await fetch(server.origin + "/health")).json();
+	const initialize = { jsonrpc: "2.0", id: 1, method: "initialize",
+		params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "probe", version: "1" } } };
+	const mcp = await fetch(server.origin + "/mcp", { method: "POST", body: JSON.stringify(initialize),
+		headers: { "content-type": "application/json", accept: "application/json, text/event-stream" } });
+	console.log(JSON.stringify({ health, mcpStatus: mcp.status }));
+} finally {
+	await server.stop();
+}
+`;
+
 let copy: string;
 let stage0: Stage0StandIn;
 
@@ -52,7 +68,7 @@ function vitestInCopy() {
 	// The loopback tests are the ones a developer's tokens broke; hermetic-env checks every variable of each project.
 	return run(
 		join(BIN, "vitest"),
-		["run", "--project", "worker", "--project", "worker-auth", "--testTimeout", "60000", "test/worker/hermetic-env.test.ts", "test/worker/loopback.test.ts"],
+		["run", "--project", "worker", "--project", "worker-auth", "test/worker/hermetic-env.test.ts", "test/worker/loopback.test.ts"],
 		240_000,
 	);
 }
@@ -88,21 +104,7 @@ describe("tests ignore a developer's .dev.vars and .env", () => {
 	it("a wrangler dev started for tests, demos and bench runs on wrangler.toml and its own vars only", { timeout: 180_000 }, () => {
 		writeFileSync(join(copy, ".dev.vars"), hostile(".dev.vars"));
 		writeFileSync(join(copy, ".env"), hostile(".env"));
-		writeFileSync(
-			join(copy, "probe.mts"),
-			[
-				'import { startDevServer } from "./scripts/lib/dev-server.ts";',
-				"const server = await startDevServer();",
-				"try {",
-				"\tconst health = await (await fetch(`${server.origin}/health`)).json();",
-				'\tconst mcp = await fetch(`${server.origin}/mcp`, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },',
-				'\t\tbody: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "probe", version: "1" } } }) });',
-				"\tconsole.log(JSON.stringify({ health, mcpStatus: mcp.status }));",
-				"} finally {",
-				"\tawait server.stop();",
-				"}",
-			].join("\n"),
-		);
+		writeFileSync(join(copy, "probe.mts"), PROBE);
 		const { code, out } = run(join(BIN, "tsx"), ["probe.mts"], 150_000);
 		expect(code, out).toBe(0);
 		const line = out.split("\n").find((l) => l.startsWith('{"health"'));
