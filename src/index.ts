@@ -36,6 +36,7 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 			? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
 			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 	);
+	for (const warning of config.warnings) console.warn(`stage0-edge-guard: WARNING: ${warning}`);
 }
 
 export default {
