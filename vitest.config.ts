@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { unstable_readConfig } from "wrangler";
 import { defineConfig } from "vitest/config";
+import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
 import { tokenTableJson } from "./test/support/test-tokens.ts";
 import { hermeticBindings } from "./test/support/worker-env.ts";
 
@@ -16,11 +17,20 @@ const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.toml" }).vars;
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
 
 /** The whole Worker inside workerd: wrangler.toml's vars, no secrets, then the project's own bindings. */
-function workerProject(name: string, include: string[], bindings: Record<string, string> = {}, exclude: string[] = []) {
+function workerProject(
+	name: string,
+	include: string[],
+	bindings: Record<string, string> = {},
+	exclude: string[] = [],
+	outboundService?: (request: Request) => Promise<Response>,
+) {
 	return {
 		logLevel: "error" as const, // quiet warnings about dependencies' missing source maps
 		plugins: [
-			cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings) } }),
+			cloudflareTest({
+				wrangler: { configPath: "./wrangler.toml" },
+				miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings), outboundService },
+			}),
 		],
 		// Every project checks that it got exactly the variables it set.
 		// Generous timeouts: the first request of a file bundles and starts the Worker, slow on a busy machine.
@@ -44,8 +54,8 @@ export default defineConfig({
 			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
 			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
-			// Remote mode: Stage0 mocked at fetch, a short timeout.
-			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }),
+			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
+			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.

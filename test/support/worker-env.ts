@@ -20,6 +20,7 @@ const VARIABLES: Record<Variable, true> = {
 	RATE_LIMIT_PER_MINUTE: true,
 	AUDIT_STORE_ARGUMENTS: true,
 	AUDIT_RETENTION_DAYS: true,
+	MAX_PENDING_APPROVALS_PER_PRINCIPAL: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 
