@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 import { tokenTableJson } from "./test/support/test-tokens.ts";
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
+/** What the project's launcher attests for a loopback bind (scripts/lib/dev-server.ts); tests reach the Worker in-process. */
+const LOOPBACK = { DEV_LOOPBACK_BIND: "127.0.0.1" };
 
 /** The whole Worker inside workerd, with some bindings set on top of wrangler.toml. */
 function workerProject(name: string, include: string[], bindings: Record<string, string> = {}, exclude: string[] = []) {
@@ -22,13 +24,13 @@ export default defineConfig({
 			// The guard core and the tool definitions: pure modules, no Worker.
 			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/tools/**/*.test.ts"] } },
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
-			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
+			workerProject("worker", ["test/worker/**/*.test.ts"], { ...LOOPBACK }, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
 			// Remote mode: Stage0 mocked at fetch, a short timeout.
-			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }),
+			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" }),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
-			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
+			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote, Chromium.
 				test: {
