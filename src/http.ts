@@ -77,7 +77,8 @@ const CORS_ALLOW_HEADERS = "Content-Type, Accept, Authorization, Mcp-Session-Id,
 export function withCors(response: Response, allowedOrigin: string | undefined): Response {
 	if (response.webSocket) return response;
 	const out = new Response(response.body, response);
-	for (const name of [...out.headers.keys()]) if (name.startsWith("access-control-")) out.headers.delete(name);
+	// A copy of the names: deleting while iterating the live headers would skip some.
+	for (const name of Array.from(out.headers.keys())) if (name.startsWith("access-control-")) out.headers.delete(name);
 	if (allowedOrigin) {
 		out.headers.set("access-control-allow-origin", allowedOrigin);
 		out.headers.set("access-control-expose-headers", "Mcp-Session-Id, WWW-Authenticate, Retry-After");

@@ -117,7 +117,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		});
 		// A caller sees and may call only the tools its role could ever be allowed to run.
 		gateToolRequests(this.server, {
-			hiddenFrom: (role, name) => TOOLS.some((tool) => tool.name === name && !roleMayEverUse(role as RequestCaller["role"], tool.sideEffects)),
+			hiddenFrom: (role, name) => TOOLS.some((tool) => tool.name === name && !roleMayEverUse(role, tool.sideEffects)),
 			depsFor,
 		});
 	}

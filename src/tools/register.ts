@@ -10,6 +10,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { callerOfMessage, type RequestCaller } from "../auth/request-caller";
+import type { Role } from "../auth/tokens";
 import { argumentsHash } from "../guard/approvals";
 import type { AuditEntry } from "../guard/audit";
 import { type GuardDeps, guardedCall, LOCAL_POLICY_VERSION } from "../guard/pipeline";
@@ -65,7 +66,7 @@ type TextResult = { content?: { type: string; text?: string }[]; isError?: boole
  *     that fail the tool's schema) counts against the rate limit and is
  *     recorded in the audit trail with `source: "protocol"`.
  */
-export function gateToolRequests(server: McpServer, gate: { hiddenFrom(role: string, tool: string): boolean; depsFor: DepsForCaller }): void {
+export function gateToolRequests(server: McpServer, gate: { hiddenFrom(role: Role, tool: string): boolean; depsFor: DepsForCaller }): void {
 	const handlers = (server.server as unknown as { _requestHandlers: Map<string, RawHandler> })._requestHandlers;
 	const registered = (server as unknown as { _registeredTools: Record<string, { enabled: boolean }> })._registeredTools;
 	const listTools = handlers.get("tools/list");

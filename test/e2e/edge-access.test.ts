@@ -40,7 +40,7 @@ describe("without MCP_AUTH_TOKENS and without the launcher's loopback attestatio
 			expect(await res.json()).toMatchObject({ error: "loopback_not_attested" });
 		}
 		expect(server.output()).toMatch(/REFUSING every call/);
-		expect((await (await fetch(`${server.origin}/health`)).json()).authentication).toBe("refusing");
+		expect(((await (await fetch(`${server.origin}/health`)).json()) as { authentication: string }).authentication).toBe("refusing");
 	});
 });
 
@@ -94,6 +94,6 @@ describe("with tokens, under wrangler dev", () => {
 		const res = await fetch(`${server.origin}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: initialize });
 		expect(res.status).toBe(401);
 		expect(res.headers.get("www-authenticate")).toMatch(/Bearer realm="stage0-edge-guard".*bearer token is required/);
-		expect((await res.json()).message).toMatch(/Authorization: Bearer <token>.*token:new/);
+		expect(((await res.json()) as { message: string }).message).toMatch(/Authorization: Bearer <token>.*token:new/);
 	});
 });
