@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
 import { TOKENS, tokenTableJson } from "../support/test-tokens";
 
@@ -27,9 +27,13 @@ const initialize = JSON.stringify({
 });
 
 describe("without MCP_AUTH_TOKENS and without the launcher's loopback attestation", () => {
-	it("serves no one, whatever the client claims, and says so at start-up", async () => {
-		const server = await startDevServer({ attestLoopback: false, vars: { ...HERMETIC, MCP_AUTH_TOKENS: "" } });
+	let server: DevServer;
+	beforeAll(async () => {
+		server = await startDevServer({ attestLoopback: false, vars: { ...HERMETIC, MCP_AUTH_TOKENS: "" } });
 		servers.push(server);
+	});
+
+	it("serves no one, whatever the client claims, and says so at start-up", async () => {
 		for (const claim of ["127.0.0.1", "::1", "127.9.9.9", "::ffff:127.0.0.1"]) {
 			const res = await fetch(`${server.origin}/mcp`, {
 				method: "POST",
@@ -46,7 +50,7 @@ describe("without MCP_AUTH_TOKENS and without the launcher's loopback attestatio
 
 describe("with tokens, under wrangler dev", () => {
 	let server: DevServer;
-	it("starts", async () => {
+	beforeAll(async () => {
 		server = await startDevServer({ vars: { ...HERMETIC, MCP_AUTH_TOKENS: tokenTableJson() } });
 		servers.push(server);
 	});
