@@ -15,6 +15,8 @@ process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
 const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.toml" }).vars;
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
+/** What the project's launcher attests for a loopback bind (scripts/lib/dev-server.ts); tests reach the Worker in-process. */
+const LOOPBACK = { DEV_LOOPBACK_BIND: "127.0.0.1" };
 
 /** The whole Worker inside workerd: wrangler.toml's vars, no secrets, then the project's own bindings. */
 function workerProject(
@@ -53,13 +55,13 @@ export default defineConfig({
 				},
 			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
-			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
+			workerProject("worker", ["test/worker/**/*.test.ts"], { ...LOOPBACK }, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
 			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
-			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
+			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
-			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
+			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote, Chromium.
 				test: {

@@ -176,6 +176,10 @@ export function workerVars(stage0?: { apiKey: string; url: string }): Record<str
 		// 120 calls a minute would stop the bench after two seconds; the limiter
 		// itself still runs on every call, as in production.
 		RATE_LIMIT_PER_MINUTE: "1000000000",
+		// Up to 128 concurrent sessions of that one principal.
+		MAX_SESSIONS_PER_PRINCIPAL: "100000",
+		// Bound to 127.0.0.1 (checked below): the attestation the launcher gives for loopback-only mode.
+		DEV_LOOPBACK_BIND: "127.0.0.1",
 		AUDIT_STORE_ARGUMENTS: "false",
 	};
 }

@@ -31,6 +31,18 @@ export interface Env {
 	RATE_LIMIT_PER_MINUTE?: string;
 	AUDIT_STORE_ARGUMENTS?: string;
 	AUDIT_RETENTION_DAYS?: string;
+	/** Where people reach this server (e.g. https://guard.example.com): approval links are built from it. */
+	PUBLIC_URL?: string;
+	/** Comma-separated origins (besides the server's own) whose web pages may call it. */
+	ALLOWED_ORIGINS?: string;
+	/** Open sessions and SSE streams per principal. */
+	MAX_SESSIONS_PER_PRINCIPAL?: string;
+	/**
+	 * Set only by the project's launcher (scripts/lib/dev-server.ts): the loopback
+	 * address `wrangler dev` was bound to. Without MCP_AUTH_TOKENS, the server serves
+	 * only when this attests a loopback bind; never set it in wrangler.toml.
+	 */
+	DEV_LOOPBACK_BIND?: string;
 	/** Pending approval requests one principal may have open; one more expires its oldest. */
 	MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string;
 }
@@ -55,6 +67,7 @@ export interface GuardConfig {
 export const DEFAULT_BASE_URL = "https://api.signalpulse.org";
 export const DEFAULT_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_RETRIES = 5;
+export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 32;
 
 function positiveInt(raw: string | undefined, fallback: number, max: number): number {
 	if (raw === undefined || raw.trim() === "") return fallback;
@@ -95,5 +108,43 @@ export function readConfig(env: Partial<Env>): GuardConfig {
 		maxRetries: positiveInt(env.MAX_RETRIES, DEFAULT_MAX_RETRIES, 1000),
 		auditArguments: env.AUDIT_STORE_ARGUMENTS?.trim().toLowerCase() === "true",
 		warnings,
+	};
+}
+
+/** Who may reach the server, and from where: read by the Worker entry on each request. */
+export interface EdgeConfig {
+	/** The origin approval links are built from, when configured (no trailing slash). */
+	publicOrigin?: string;
+	/** Exact origins whose pages may call the server, besides its own. */
+	allowedOrigins: Set<string>;
+	maxSessionsPerPrincipal: number;
+	/** The launcher attested a loopback bind (only then is a token-less server served). */
+	loopbackBind: boolean;
+}
+
+const LOOPBACK_BIND = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/;
+
+/** An http(s) URL's origin, or undefined for anything else (an unusable value is never half-used). */
+function originOf(raw: string | undefined): string | undefined {
+	if (!raw?.trim()) return undefined;
+	try {
+		const url = new URL(raw.trim());
+		return url.protocol === "https:" || url.protocol === "http:" ? url.origin : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+export function readEdgeConfig(env: Partial<Env>): EdgeConfig {
+	const allowedOrigins = new Set<string>();
+	for (const part of (env.ALLOWED_ORIGINS ?? "").split(",")) {
+		const origin = originOf(part);
+		if (origin) allowedOrigins.add(origin);
+	}
+	return {
+		publicOrigin: originOf(env.PUBLIC_URL),
+		allowedOrigins,
+		maxSessionsPerPrincipal: positiveInt(env.MAX_SESSIONS_PER_PRINCIPAL, DEFAULT_MAX_SESSIONS_PER_PRINCIPAL, 100_000),
+		loopbackBind: LOOPBACK_BIND.test(env.DEV_LOOPBACK_BIND?.trim() ?? ""),
 	};
 }

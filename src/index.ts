@@ -1,5 +1,7 @@
 /**
- * The Worker entry: routing only.
+ * The Worker entry: routing, and the edge's checks before any Durable Object
+ * is touched (Origin, authentication, body shape, session ownership), with one
+ * error handler so that every answer is JSON, never a stack.
  *   GET /, /health      a description of the server (no secrets)
  *   /mcp                MCP over Streamable HTTP        (authenticated)
  *   /sse                MCP over legacy SSE             (authenticated)
@@ -8,17 +10,18 @@
  *   GET /approvals      the approvers' page (its data comes from the API)
  */
 import { env as startupEnv } from "cloudflare:workers";
-import { GuardAgent } from "./agent/guard-agent";
+import { GuardAgent, type SessionProps } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
-import { type Env, readConfig } from "./config";
-import { jsonError, jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
+import { type RequestCaller, withCallerHeader } from "./auth/request-caller";
+import { type EdgeConfig, type Env, readConfig, readEdgeConfig } from "./config";
+import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
 import { SERVER_INFO } from "./server-info";
-import { sessionNamespaceFor } from "./session-scope";
+import { newSessionId, sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
 import { AuditLog } from "./state/audit-log";
-import { BudgetStore } from "./state/budget-store";
+import { BudgetStore, type SessionKey } from "./state/budget-store";
 import { approvalsPage } from "./web/approvals-page";
 
 export { ApprovalStore, AuditLog, BudgetStore, GuardAgent };
@@ -26,7 +29,7 @@ export { ApprovalStore, AuditLog, BudgetStore, GuardAgent };
 const streamable = GuardAgent.serve("/mcp", { binding: "MCP_OBJECT" });
 const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 
-// The start-up line: which mode this isolate decides in (never the key).
+// The start-up lines: which mode this isolate decides in (never the key), and whom it serves.
 {
 	const config = readConfig(startupEnv as Partial<Env>);
 	if (config.mode === "stage0" && config.baseUrlProblem) {
@@ -37,58 +40,242 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 	);
 	for (const warning of config.warnings) console.warn(`stage0-edge-guard: WARNING: ${warning}`);
+	const access = accessMode(startupEnv as Partial<Env>);
+	if (access === "refusing") {
+		console.warn(
+			"stage0-edge-guard: REFUSING every call: no MCP_AUTH_TOKENS, and no loopback bind attested by the launcher (DEV_LOOPBACK_BIND). Start it with `npm run dev`, or set MCP_AUTH_TOKENS (`npm run token:new`).",
+		);
+	} else if (access === "loopback-only") {
+		console.log("stage0-edge-guard: loopback-only mode (no MCP_AUTH_TOKENS): serving this machine as principal 'local'");
+	}
+}
+
+function accessMode(env: Partial<Env>): "bearer" | "loopback-only" | "refusing" {
+	if (env.MCP_AUTH_TOKENS?.trim()) return "bearer";
+	return readEdgeConfig(env).loopbackBind ? "loopback-only" : "refusing";
 }
 
 export default {
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-		const url = new URL(request.url);
-		const { pathname } = url;
-
-		if (request.method === "GET" && (pathname === "/" || pathname === "/health")) {
-			const config = readConfig(env);
-			return Response.json({
-				name: SERVER_INFO.name,
-				version: SERVER_INFO.version,
-				mode: config.mode,
-				endpoints: {
-					streamable_http: "/mcp",
-					sse: "/sse",
-					approvals: "/approvals",
-					approvals_api: "/api/approvals",
-					audit_api: "/api/audit",
-					health: "/health",
-				},
-				stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
-				max_retries: config.maxRetries,
-				authentication: env.MCP_AUTH_TOKENS?.trim() ? "bearer" : "loopback-only",
-			});
+		try {
+			return await route(request, env, ctx);
+		} catch (error) {
+			// The edge of the Worker: whatever escaped is a fault of the server. The
+			// caller gets a generic JSON answer (a stack page would list the request's
+			// headers, bearer token included); the log gets what happened, without headers.
+			const { pathname } = new URL(request.url);
+			console.error(
+				JSON.stringify({
+					event: "guard.fault",
+					method: request.method,
+					path: pathname.slice(0, 200),
+					error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : String(error).slice(0, 500),
+				}),
+			);
+			return jsonError(500, "internal_error", "The server failed while handling this request. The failure was logged; try again later.");
 		}
-		if (request.method === "GET" && pathname === "/approvals") return approvalsPage();
-
-		const isMcp = pathname === "/mcp" || pathname.startsWith("/mcp/");
-		const isSse = pathname === "/sse" || pathname.startsWith("/sse/");
-		const isApprovals = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
-		const isAudit = pathname === "/api/audit" || pathname.startsWith("/api/audit/");
-		if (!isMcp && !isSse && !isApprovals && !isAudit) {
-			return jsonError(404, "not_found", `No route for ${pathname}.`);
-		}
-
-		// Who is calling, before any Durable Object is touched.
-		const auth = await authenticate(request, env);
-		if (!auth.ok) return auth.response;
-		const { caller } = auth;
-
-		const limited = await limitBody(request, MAX_BODY_BYTES);
-		if (!limited) return jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`);
-
-		if (isApprovals) return handleApprovalsApi(limited, env, caller);
-		if (isAudit) return handleAuditApi(limited, env, caller);
-
-		// McpAgent reads the session's props from ctx.props (as workers-oauth-provider sets them).
-		(ctx as { props: unknown }).props = { principal: caller.principal, role: caller.role, origin: url.origin };
-		// Sessions are scoped to their principal: another caller presenting the
-		// same session id reaches a different, empty object ("session not found").
-		const scopedEnv = { ...env, MCP_OBJECT: sessionNamespaceFor(env.MCP_OBJECT, caller.principal) };
-		return isMcp ? streamable.fetch(limited, scopedEnv, ctx) : sse.fetch(limited, scopedEnv, ctx);
 	},
 } satisfies ExportedHandler<Env>;
+
+async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+	const url = new URL(request.url);
+	const { pathname } = url;
+	try {
+		decodeURIComponent(pathname);
+	} catch {
+		return jsonError(400, "invalid_request", "The URL's path has a malformed percent-encoding.");
+	}
+
+	// Which web page is asking: none (not a browser), the server's own, or an allowed one.
+	const edge = readEdgeConfig(env);
+	const origin = request.headers.get("origin");
+	let corsOrigin: string | undefined;
+	if (origin !== null && origin !== url.origin && origin !== edge.publicOrigin) {
+		if (!edge.allowedOrigins.has(origin)) {
+			return jsonError(
+				403,
+				"origin_not_allowed",
+				`Requests from the web page at ${origin.slice(0, 200)} are not accepted. Only this server's own pages and the origins listed in ALLOWED_ORIGINS may call it.`,
+			);
+		}
+		corsOrigin = origin;
+	}
+	const respond = (response: Response) => withCors(response, corsOrigin);
+
+	if (request.method === "OPTIONS") {
+		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
+	}
+	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(describeServer(env));
+	if (request.method === "GET" && pathname === "/approvals") return respond(approvalsPage());
+
+	const isMcp = pathname === "/mcp";
+	const isSse = pathname === "/sse" || pathname === "/sse/message";
+	const isApprovals = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
+	const isAudit = pathname === "/api/audit" || pathname.startsWith("/api/audit/");
+	if (!isMcp && !isSse && !isApprovals && !isAudit) {
+		return respond(jsonError(404, "not_found", `No route for ${pathname.slice(0, 200)}.`));
+	}
+
+	// Who is calling, before any Durable Object is touched.
+	const auth = await authenticate(request, env);
+	if (!auth.ok) return respond(auth.response);
+
+	const limited = await limitBody(request, MAX_BODY_BYTES);
+	if (!limited) return respond(jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`));
+
+	if (isApprovals) return respond(await handleApprovalsApi(limited, env, auth.caller));
+	if (isAudit) return respond(await handleAuditApi(limited, env, auth.caller));
+
+	const caller: RequestCaller = {
+		...auth.caller,
+		// Approval links come from configuration; a request's Host is trusted only on loopback.
+		approvalsOrigin: edge.publicOrigin ?? (env.MCP_AUTH_TOKENS?.trim() ? "" : url.origin),
+	};
+	return respond(await jsonErrorBody(await routeMcp(limited, env, ctx, caller, edge)));
+}
+
+function describeServer(env: Env): Response {
+	const config = readConfig(env);
+	return Response.json({
+		name: SERVER_INFO.name,
+		version: SERVER_INFO.version,
+		mode: config.mode,
+		endpoints: {
+			streamable_http: "/mcp",
+			sse: "/sse",
+			approvals: "/approvals",
+			approvals_api: "/api/approvals",
+			audit_api: "/api/audit",
+			health: "/health",
+		},
+		stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
+		max_retries: config.maxRetries,
+		authentication: accessMode(env),
+	});
+}
+
+/**
+ * The MCP endpoints. Every session id is checked against the sessions this
+ * credential opened (kept per principal in its BudgetStore) before the session's
+ * Durable Object is touched; new sessions get an id chosen here and count
+ * against MAX_SESSIONS_PER_PRINCIPAL and the rate limit.
+ */
+async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, caller: RequestCaller, edge: EdgeConfig): Promise<Response> {
+	const url = new URL(request.url);
+	const budgets = env.BUDGETS.get(env.BUDGETS.idFromName(caller.principal));
+	const key = (id: string, transport: SessionKey["transport"]): SessionKey => ({ id, credential: caller.credential, transport });
+	const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found: open a new session (sessions belong to the credential that opened them).");
+
+	// McpAgent hands ctx.props to a session when its Durable Object first starts.
+	const props: SessionProps = { principal: caller.principal, credential: caller.credential };
+	(ctx as { props: unknown }).props = props;
+	const forward = (handler: typeof streamable, forwarded: Request, newId?: string) =>
+		handler.fetch(withCallerHeader(forwarded, caller), { ...env, MCP_OBJECT: sessionNamespaceFor(env.MCP_OBJECT, caller.credential, newId) }, ctx);
+
+	const open = async (id: string, transport: SessionKey["transport"]): Promise<Response | undefined> => {
+		const admission = await budgets.openSession(key(id, transport), edge.maxSessionsPerPrincipal);
+		if (admission.ok) return undefined;
+		if (admission.reason === "sessions") {
+			return jsonError(
+				429,
+				"too_many_sessions",
+				`${caller.principal} has ${admission.limit} open sessions, the limit (MAX_SESSIONS_PER_PRINCIPAL (${admission.limit})). Close one (DELETE /mcp, or end an SSE stream) or wait until one has been idle for an hour.`,
+			);
+		}
+		return Response.json(
+			{
+				error: "rate_limited",
+				message: `${caller.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), opening sessions included; retry after ${admission.retryAfterSeconds} seconds.`,
+				retry_after_seconds: admission.retryAfterSeconds,
+			},
+			{ status: 429, headers: { "retry-after": String(admission.retryAfterSeconds) } },
+		);
+	};
+
+	if (url.pathname === "/mcp") {
+		const sessionId = request.headers.get("mcp-session-id");
+		if (request.method === "POST") {
+			if (!request.headers.get("content-type")?.includes("application/json")) {
+				return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json.");
+			}
+			const body = readJsonRpcBody(await request.text(), false);
+			if (!body.ok) return body.response;
+			const forwarded = new Request(request.url, { method: "POST", headers: request.headers, body: body.text });
+			if (body.initializes && !sessionId) {
+				const id = newSessionId();
+				const refused = await open(id, "streamable-http");
+				if (refused) return refused;
+				const response = await forward(streamable, forwarded, id);
+				if (response.status !== 200) ctx.waitUntil(budgets.closeSession(key(id, "streamable-http")));
+				return response;
+			}
+			if (sessionId && !(await budgets.useSession(key(sessionId, "streamable-http")))) return sessionNotFound();
+			return forward(streamable, forwarded);
+		}
+		if (request.method === "GET" || request.method === "DELETE") {
+			if (sessionId && !(await budgets.useSession(key(sessionId, "streamable-http")))) return sessionNotFound();
+			const response = await forward(streamable, request);
+			if (request.method === "DELETE" && sessionId && response.status < 300) ctx.waitUntil(budgets.closeSession(key(sessionId, "streamable-http")));
+			return response;
+		}
+		return jsonError(405, "method_not_allowed", "/mcp takes POST, GET and DELETE.", { allow: "GET, POST, DELETE" });
+	}
+
+	if (url.pathname === "/sse" && request.method === "GET") {
+		if (url.searchParams.has("sessionId")) {
+			return jsonRpcError(400, -32600, "GET /sse opens a new session; the server chooses its id (do not send a sessionId).");
+		}
+		const id = newSessionId();
+		const refused = await open(id, "sse");
+		if (refused) return refused;
+		const response = await forward(sse, request, id);
+		const close = () => ctx.waitUntil(budgets.closeSession(key(id, "sse")));
+		if (response.status !== 200 || !response.body) {
+			close();
+			return response;
+		}
+		return new Response(onStreamEnd(response.body, close), response);
+	}
+	if (url.pathname === "/sse/message" && request.method === "POST") {
+		const sessionId = url.searchParams.get("sessionId");
+		if (!sessionId) return jsonRpcError(400, -32600, "Missing sessionId: open a session with GET /sse first.");
+		if (!request.headers.get("content-type")?.includes("application/json")) {
+			return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json.");
+		}
+		const body = readJsonRpcBody(await request.text(), true);
+		if (!body.ok) return body.response;
+		if (!(await budgets.useSession(key(sessionId, "sse")))) return sessionNotFound();
+		return forward(sse, new Request(request.url, { method: "POST", headers: request.headers, body: body.text }));
+	}
+	return jsonError(405, "method_not_allowed", "/sse takes GET (a new stream); /sse/message takes POST.", { allow: "GET, POST" });
+}
+
+/** The same bytes, and `done` called once when the stream ends or the client goes away. */
+function onStreamEnd(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+	const reader = body.getReader();
+	let ended = false;
+	const end = () => {
+		if (!ended) {
+			ended = true;
+			done();
+		}
+	};
+	return new ReadableStream<Uint8Array>({
+		async pull(controller) {
+			try {
+				const { done: finished, value } = await reader.read();
+				if (finished) {
+					controller.close();
+					end();
+				} else controller.enqueue(value);
+			} catch (error) {
+				end();
+				controller.error(error);
+			}
+		},
+		cancel(reason) {
+			end();
+			return reader.cancel(reason);
+		},
+	});
+}

@@ -18,6 +18,8 @@ import { delimiter, join, resolve } from "node:path";
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
 const STOP_GRACE_MS = 5000;
+/** The only address the Worker is ever bound to by this helper. */
+const LOOPBACK_IP = "127.0.0.1";
 
 export interface DevServer {
 	/** e.g. http://127.0.0.1:8787 */
@@ -38,6 +40,8 @@ export interface DevServerOptions {
 	/** Another wrangler config, e.g. a bench build. */
 	config?: string;
 	readyTimeoutMs?: number;
+	/** Attest the loopback bind to the Worker (DEV_LOOPBACK_BIND); default true. Tests of the refusal pass false. */
+	attestLoopback?: boolean;
 }
 
 export function freePort(): Promise<number> {
@@ -63,7 +67,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	const args = [
 		"dev",
 		"--ip",
-		"127.0.0.1",
+		LOOPBACK_IP,
 		"--port",
 		String(port),
 		"--inspector-port",
@@ -77,6 +81,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		"log",
 	];
 	if (options.config) args.push("--config", options.config);
+	// The attestation that wrangler dev listens on loopback only: without MCP_AUTH_TOKENS the Worker serves
+	// nobody without it, since it cannot see the peer's address itself.
+	if (options.attestLoopback !== false) args.push("--var", `DEV_LOOPBACK_BIND:${LOOPBACK_IP}`);
 	for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
 
 	const child: ChildProcess = spawn(wrangler, args, {
@@ -102,7 +109,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		child.once("exit", () => ((exited = true), done()));
 		child.once("error", (error) => ((log += `spawn error: ${error.message}\n`), (exited = true), done()));
 	});
-	const origin = `http://127.0.0.1:${port}`;
+	const origin = `http://${LOOPBACK_IP}:${port}`;
 
 	const signalGroup = (signal: NodeJS.Signals) => {
 		try {

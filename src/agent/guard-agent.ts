@@ -3,10 +3,15 @@
  *
  * It owns one piece of state, the session's loop counters. Everything else
  * (what to ask, whom to ask, what to do with the answer) is in the guard core.
+ *
+ * A session belongs to the credential that opened it (its object's name says
+ * which, see session-scope.ts). Who is calling, and with which role, is read
+ * from each request (auth/request-caller.ts), never from what the session
+ * stored when it started: a demoted token is a viewer on its next call.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { McpAgent } from "agents/mcp";
-import type { Role } from "../auth/tokens";
+import type { RequestCaller } from "../auth/request-caller";
 import { type Env, readConfig } from "../config";
 import type { ApprovalDesk } from "../guard/approvals";
 import type { AuditTrail } from "../guard/audit";
@@ -18,10 +23,13 @@ import type { GuardDeps, LoopCounter } from "../guard/pipeline";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
 import { registerAuditLogTool } from "../tools/audit-log";
-import { registerGuardedTools } from "../tools/register";
+import { depsForMessage, gateToolRequests, registerGuardedTools } from "../tools/register";
 
-/** Set by the Worker entry from the authenticated request; fixed for the session. */
-export type SessionProps = { principal: string; role: Role; origin: string };
+/**
+ * Set by the Worker entry when the session opens, and stored by McpAgent: whose
+ * session it is. Never the role (that is per request).
+ */
+export type SessionProps = { principal: string; credential: string };
 
 /** A pending audit record older than this belongs to a call that cannot report back any more. */
 const STALE_PENDING_MS = 5 * 60_000;
@@ -44,26 +52,20 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 				PRIMARY KEY (tool, loop_key)
 			)`,
 		);
-		const props = this.props;
-		if (!props?.principal || !props.role) {
-			// Only the Worker entry creates sessions, always with props: anything
-			// else is refused rather than served with a guessed identity.
-			throw new Error("session has no authenticated caller");
-		}
+		// A session object started without its owner (only the Worker opens sessions,
+		// always with props) serves no call: every handler below refuses.
+		const owner = this.props?.principal && this.props.credential ? this.props : undefined;
 		const config = readConfig(this.env);
 		const authority = createAuthority(config);
 		const store = () => this.env.APPROVALS.get(this.env.APPROVALS.idFromName("global"));
-		const approvals: ApprovalDesk = {
-			open: (request) => store().open(request, props.origin),
-			consume: (id, expected) => store().consume(id, expected),
-		};
 		// The principal's own objects: limits and audit trail follow it across sessions.
-		const budgets = this.env.BUDGETS.get(this.env.BUDGETS.idFromName(props.principal));
+		const principal = owner?.principal ?? "";
+		const budgets = this.env.BUDGETS.get(this.env.BUDGETS.idFromName(principal));
 		const budget: PrincipalBudget = {
 			admitCall: () => budgets.admitCall(),
 			reserveLoopAttempt: (tool, key) => budgets.reserveLoopAttempt(tool, key),
 		};
-		const auditLog = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(props.principal));
+		const auditLog = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(principal));
 		const outbox = new AuditOutbox({
 			sql: this.ctx.storage.sql,
 			ship: (records) => auditLog.recordBatch(records),
@@ -74,9 +76,11 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 				);
 			},
 		});
-		this.#outbox = outbox;
-		// Whatever a previous run of this session left unshipped goes now.
-		if (outbox.waiting() > 0) this.ctx.waitUntil(this.shipAuditOutbox(Date.now()));
+		if (owner) {
+			this.#outbox = outbox;
+			// Whatever a previous run of this session left unshipped goes now.
+			if (outbox.waiting() > 0) this.ctx.waitUntil(this.shipAuditOutbox(Date.now()));
+		}
 		const audit: AuditTrail = {
 			record: (entry) => {
 				// One structured line per decision, for Workers Logs and Logpush (never the arguments).
@@ -86,23 +90,35 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			},
 			complete: (id, outcome, error) => outbox.complete(id, outcome, error),
 		};
-		const runtime = { principal: props.principal, role: props.role, sessionId: this.getSessionId() };
-		const deps: GuardDeps = {
-			authority,
-			loops: this,
-			maxRetries: config.maxRetries,
-			runtime,
-			approvals,
-			budget,
-			audit,
-			auditArguments: config.auditArguments,
+		const sessionId = this.getSessionId();
+		// Everything a call needs, for the caller of THAT call: its role is re-resolved by
+		// the Worker on every request. A caller that is not the session's owner gets nothing.
+		const depsFor = (caller: RequestCaller): GuardDeps | undefined => {
+			if (!owner || caller.credential !== owner.credential || caller.principal !== owner.principal) return undefined;
+			return {
+				authority,
+				loops: this,
+				maxRetries: config.maxRetries,
+				runtime: { principal: caller.principal, role: caller.role, sessionId },
+				approvals: {
+					open: (request) => store().open(request, caller.approvalsOrigin),
+					consume: (id, expected) => store().consume(id, expected),
+				} satisfies ApprovalDesk,
+				budget,
+				audit,
+				auditArguments: config.auditArguments,
+			};
 		};
-		// A caller sees only the tools its role could ever be allowed to run.
-		const visible = TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects));
-		registerGuardedTools(this.server, visible, () => deps);
-		registerAuditLogTool(this.server, async (query) => {
+		registerGuardedTools(this.server, TOOLS, depsFor);
+		registerAuditLogTool(this.server, async (query, extra) => {
+			depsForMessage(extra as Parameters<typeof depsForMessage>[0], depsFor); // only the session's owner reads
 			await outbox.settle(); // the caller's latest decisions first
-			return auditLog.query({ ...query, principal: props.principal });
+			return auditLog.query({ ...query, principal });
+		});
+		// A caller sees and may call only the tools its role could ever be allowed to run.
+		gateToolRequests(this.server, {
+			hiddenFrom: (role, name) => TOOLS.some((tool) => tool.name === name && !roleMayEverUse(role, tool.sideEffects)),
+			depsFor,
 		});
 	}
 

@@ -2,31 +2,31 @@
  * Who is calling. Runs in the Worker before any Durable Object is touched.
  *
  * With MCP_AUTH_TOKENS set, a valid `Authorization: Bearer <token>` is required.
- * Without it, only loopback requests are served (as principal `local`), so
- * `npm run dev` needs no set-up while a deployed server is closed by default.
- * On Cloudflare the request URL's host is the route that matched, so a remote
- * caller cannot reach the Worker under a loopback host name; and where the
- * runtime reports the client's address (CF-Connecting-IP), it must be loopback
- * too, so `wrangler dev --ip 0.0.0.0` does not serve the network as `local`.
+ * Without it, the server serves `local` callers only when the project's launcher
+ * attests that `wrangler dev` is bound to a loopback address (DEV_LOOPBACK_BIND):
+ * under `wrangler dev` the Worker cannot see the peer's address (CF-Connecting-IP
+ * is whatever the client sent, the URL's host is its Host header, request.cf is a
+ * placeholder), so nothing a client sends can make a request "local". The host
+ * must still be a loopback name, so a DNS-rebinding page is refused too.
  */
-import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
+import { readEdgeConfig } from "../config";
 import { jsonError } from "../http";
+import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
 
 export interface AuthEnv {
 	MCP_AUTH_TOKENS?: string;
 	LOCAL_ROLE?: string;
+	DEV_LOOPBACK_BIND?: string;
 }
 
 export type AuthResult = { ok: true; caller: Caller } | { ok: false; response: Response };
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
-
-function isLoopback(request: Request): boolean {
-	if (!LOOPBACK_HOSTS.has(new URL(request.url).hostname)) return false;
-	const client = request.headers.get("cf-connecting-ip");
-	return client === null || LOOPBACK_ADDRESS.test(client.trim());
-}
+/** RFC 6750 b64token, bounded: anything else after "Bearer " is a malformed request. */
+const BEARER = /^Bearer(?: +(.*))?$/i;
+const B64TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+const HOW_TO_GET_A_TOKEN =
+	"Send the header `Authorization: Bearer <token>`. A token is created by the server's administrator with `npm run token:new -- --principal NAME --role developer` and added to MCP_AUTH_TOKENS (README, 'Tokens').";
 
 let cachedRaw: string | undefined;
 let cachedTable: TokenEntry[] | Error | undefined;
@@ -43,38 +43,66 @@ function tokenTable(raw: string): TokenEntry[] | Error {
 	return cachedTable!;
 }
 
-export function unauthorized(message: string, error = "invalid_token"): Response {
-	return jsonError(401, error, message, { "www-authenticate": `Bearer realm="stage0-edge-guard", error="${error}"` });
+/**
+ * A 401 that says what is needed, in the body and in WWW-Authenticate. Per
+ * RFC 6750 a request without credentials gets no error code in the challenge.
+ */
+export function unauthorized(message: string, error?: "invalid_token"): Response {
+	const challenge = [`Bearer realm="stage0-edge-guard"`];
+	if (error) challenge.push(`error="${error}"`);
+	challenge.push(`error_description="A bearer token is required: Authorization: Bearer <token>"`);
+	return jsonError(401, error ?? "invalid_request", `${message} ${HOW_TO_GET_A_TOKEN}`, { "www-authenticate": challenge.join(", ") });
+}
+
+function malformed(message: string): Response {
+	return jsonError(400, "invalid_request", message, {
+		"www-authenticate": `Bearer realm="stage0-edge-guard", error="invalid_request", error_description="${message.replace(/"/g, "'")}"`,
+	});
 }
 
 export async function authenticate(request: Request, env: AuthEnv): Promise<AuthResult> {
 	const raw = env.MCP_AUTH_TOKENS?.trim();
-	if (!raw) {
-		if (isLoopback(request)) {
-			const role = (ROLES as readonly string[]).includes(env.LOCAL_ROLE ?? "") ? (env.LOCAL_ROLE as Role) : "developer";
-			return { ok: true, caller: { principal: "local", role } };
-		}
-		return {
-			ok: false,
-			response: unauthorized(
-				"This server has no MCP_AUTH_TOKENS configured, so it only serves loopback requests. Create a token with `npm run token:new -- --principal NAME --role developer` and set MCP_AUTH_TOKENS (wrangler secret put MCP_AUTH_TOKENS).",
-				"invalid_request",
-			),
-		};
-	}
+	if (!raw) return authenticateLoopback(request, env);
 
 	const table = tokenTable(raw);
 	if (table instanceof Error) {
 		// Fail closed: a broken table must not silently open the server.
 		return { ok: false, response: jsonError(503, "server_misconfigured", table.message) };
 	}
-	const header = request.headers.get("authorization");
-	if (!header) return { ok: false, response: unauthorized("Missing Authorization: Bearer <token> header.", "invalid_request") };
-	const match = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/.exec(header.trim());
-	if (!match) return { ok: false, response: unauthorized("Malformed Authorization header: expected 'Bearer <token>'.", "invalid_request") };
-	const caller = await lookupToken(match[1], table);
-	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.") };
+	const header = request.headers.get("authorization")?.trim();
+	if (!header) return { ok: false, response: unauthorized("This server needs a bearer token, and the request has no Authorization header.") };
+	const bearer = BEARER.exec(header);
+	if (!bearer) return { ok: false, response: unauthorized("This server needs a bearer token, and the Authorization header uses another scheme.") };
+	const token = bearer[1] ?? "";
+	if (token.length < 16 || token.length > 512 || !B64TOKEN.test(token)) {
+		return { ok: false, response: malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters.") };
+	}
+	const caller = await lookupToken(token, table);
+	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.", "invalid_token") };
 	return { ok: true, caller };
+}
+
+function authenticateLoopback(request: Request, env: AuthEnv): AuthResult {
+	if (!readEdgeConfig(env).loopbackBind) {
+		return {
+			ok: false,
+			response: jsonError(
+				503,
+				"loopback_not_attested",
+				"This server has no MCP_AUTH_TOKENS and was not started on a loopback address by the project's launcher (`npm run dev`), so it serves no one: the runtime cannot tell where a request comes from. Start it with `npm run dev`, or create tokens with `npm run token:new -- --principal NAME --role developer` and set MCP_AUTH_TOKENS.",
+			),
+		};
+	}
+	if (!LOOPBACK_HOSTS.has(new URL(request.url).hostname)) {
+		return {
+			ok: false,
+			response: unauthorized(
+				"This server has no MCP_AUTH_TOKENS configured, so it only serves loopback requests (localhost, 127.0.0.1, [::1]). Create a token with `npm run token:new -- --principal NAME --role developer` and set MCP_AUTH_TOKENS (wrangler secret put MCP_AUTH_TOKENS).",
+			),
+		};
+	}
+	const role = (ROLES as readonly string[]).includes(env.LOCAL_ROLE ?? "") ? (env.LOCAL_ROLE as Role) : "developer";
+	return { ok: true, caller: { principal: "local", role, credential: "loopback" } };
 }
 
 /**

@@ -12,6 +12,11 @@ export type Role = RoleName;
 export interface Caller {
 	principal: string;
 	role: Role;
+	/**
+	 * The exact credential presented: the SHA-256 hex of the bearer token, or
+	 * `loopback` for the token-less local caller. Sessions belong to it.
+	 */
+	credential: string;
 }
 
 const TokenTableSchema = z.record(
@@ -37,7 +42,7 @@ export function parseTokenTable(raw: string): TokenEntry[] {
 		const first = parsed.error.issues[0];
 		throw new Error(`MCP_AUTH_TOKENS is not a valid token table: ${first.message}`);
 	}
-	return Object.entries(parsed.data).map(([hex, caller]) => ({ hash: hexToBytes(hex), caller }));
+	return Object.entries(parsed.data).map(([hex, caller]) => ({ hash: hexToBytes(hex), caller: { ...caller, credential: hex } }));
 }
 
 export async function sha256Hex(text: string): Promise<string> {

@@ -11,7 +11,8 @@ export const DECISIONS = ["GO", "NO_GO", "DEFER", "ERROR"] as const;
 export type DecisionPosture = (typeof DECISIONS)[number];
 
 /** Where a decision came from; kept with it for audit. */
-export type DecisionSource = "stage0" | "simulated" | "local-rule" | "fault";
+/** `protocol`: a call refused before the pipeline (unknown or hidden tool, invalid arguments). */
+export type DecisionSource = "stage0" | "simulated" | "local-rule" | "fault" | "protocol";
 
 export interface PolicyIssue {
 	code: string;

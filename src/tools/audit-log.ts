@@ -3,14 +3,17 @@
  *
  * It is not a guarded tool: it reads only the caller's own records from this
  * server, changes nothing, and asking Stage0 about it would spend quota and
- * fill the trail with reads of the trail.
+ * fill the trail with reads of the trail. Records are shown without their
+ * session ids: a session id is no credential here, but the caller has no use
+ * for the ids of its other sessions.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import type { AuditQuery, AuditRecord } from "../state/audit-log";
 import { shortName } from "./schema";
 
-export type AuditReader = (query: Omit<AuditQuery, "principal">) => Promise<AuditRecord[]>;
+/** Reads the records of the caller of this message (`extra` identifies it); throws when there is none. */
+export type AuditReader = (query: Omit<AuditQuery, "principal">, extra: unknown) => Promise<AuditRecord[]>;
 
 const recordShape = z.looseObject({
 	at: z.string(),
@@ -38,8 +41,8 @@ export function registerAuditLogTool(server: McpServer, read: AuditReader): void
 			outputSchema: { records: z.array(recordShape) },
 			annotations: { title: "My recent decisions", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
 		},
-		async ({ limit, tool, verdict }) => {
-			const records = await read({ limit: limit ?? 10, tool, verdict });
+		async ({ limit, tool, verdict }, extra) => {
+			const records = (await read({ limit: limit ?? 10, tool, verdict }, extra)).map(({ session_id: _hidden, ...record }) => record);
 			const lines = records.length
 				? records.map((r) => `${r.at}  ${r.verdict.padEnd(5)} ${r.tool}  ${r.outcome}  request_id ${r.request_id}  (${r.policy_version})`)
 				: ["No decisions on record."];

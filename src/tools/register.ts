@@ -1,18 +1,39 @@
 /**
  * Registers guarded tools on an MCP server: one handler for all of them, so
  * the check-then-run pipeline cannot be skipped or copied wrongly per tool.
+ *
+ * Every call runs with the caller of ITS request (the role of the credential
+ * presented on that request, see auth/request-caller.ts), never with the role
+ * the session started with. `gateToolRequests` makes tools/list and tools/call
+ * follow that role too, and records calls refused before any tool runs.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { type GuardDeps, guardedCall } from "../guard/pipeline";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { callerOfMessage, type RequestCaller } from "../auth/request-caller";
+import type { Role } from "../auth/tokens";
+import { argumentsHash } from "../guard/approvals";
+import type { AuditEntry } from "../guard/audit";
+import { type GuardDeps, guardedCall, LOCAL_POLICY_VERSION } from "../guard/pipeline";
 import type { ToolDefinition } from "./definitions";
 import { renderOutcome } from "./result";
 import { approvalIdArgument, decisionOutputShape } from "./schema";
 
-export function registerGuardedTools(
-	server: McpServer,
-	tools: readonly ToolDefinition[],
-	depsForCall: () => GuardDeps,
-): void {
+/** The pipeline's dependencies for one caller, or undefined when this session may not serve it. */
+export type DepsForCaller = (caller: RequestCaller) => GuardDeps | undefined;
+
+type Extra = Parameters<typeof callerOfMessage>[0];
+
+const NO_CALLER = "This session has no authenticated caller for this request: open a new session.";
+
+/** The deps for the caller of this message; throws (nothing runs) when there are none. */
+export function depsForMessage(extra: Extra, depsFor: DepsForCaller): GuardDeps {
+	const caller = callerOfMessage(extra);
+	const deps = caller && depsFor(caller);
+	if (!deps) throw new McpError(ErrorCode.InvalidRequest, NO_CALLER);
+	return deps;
+}
+
+export function registerGuardedTools(server: McpServer, tools: readonly ToolDefinition[], depsFor: DepsForCaller): void {
 	for (const tool of tools) {
 		server.registerTool(
 			tool.name,
@@ -24,10 +45,84 @@ export function registerGuardedTools(
 				outputSchema: decisionOutputShape,
 				annotations: { title: tool.title, ...tool.annotations },
 			},
-			async (args: Record<string, unknown>) => {
-				const outcome = await guardedCall(tool, args, depsForCall());
+			async (args: Record<string, unknown>, extra) => {
+				const outcome = await guardedCall(tool, args, depsForMessage(extra, depsFor));
 				return renderOutcome(tool.name, tool.kind, outcome, tool.summarize);
 			},
 		);
 	}
+}
+
+type RawHandler = (request: { method: string; params?: Record<string, unknown> }, extra: Extra) => Promise<unknown>;
+type TextResult = { content?: { type: string; text?: string }[]; isError?: boolean };
+
+/**
+ * Wraps the server's tools/list and tools/call handlers; call it once, after
+ * every tool is registered. The MCP SDK has no per-request hook for either, so
+ * the handlers it installed are taken from its handler table and wrapped:
+ *   - tools/list shows only the tools the caller's role could ever run;
+ *   - tools/call refuses a tool hidden from the role exactly like an unknown one;
+ *   - a call refused before any tool runs (unknown or hidden tool, arguments
+ *     that fail the tool's schema) counts against the rate limit and is
+ *     recorded in the audit trail with `source: "protocol"`.
+ */
+export function gateToolRequests(server: McpServer, gate: { hiddenFrom(role: Role, tool: string): boolean; depsFor: DepsForCaller }): void {
+	const handlers = (server.server as unknown as { _requestHandlers: Map<string, RawHandler> })._requestHandlers;
+	const registered = (server as unknown as { _registeredTools: Record<string, { enabled: boolean }> })._registeredTools;
+	const listTools = handlers.get("tools/list");
+	const callTool = handlers.get("tools/call");
+	if (!listTools || !callTool || !registered) throw new Error("gateToolRequests: register the tools first");
+
+	handlers.set("tools/list", async (request, extra) => {
+		const deps = depsForMessage(extra, gate.depsFor);
+		const result = (await listTools(request, extra)) as { tools: { name: string }[] };
+		return { ...result, tools: result.tools.filter((tool) => !gate.hiddenFrom(deps.runtime.role, tool.name)) };
+	});
+
+	handlers.set("tools/call", async (request, extra) => {
+		const deps = depsForMessage(extra, gate.depsFor);
+		const name = request.params?.name;
+		const args = request.params?.arguments;
+		if (typeof name !== "string") return callTool(request, extra); // the SDK answers a malformed call
+		if (!Object.hasOwn(registered, name) || !registered[name].enabled || gate.hiddenFrom(deps.runtime.role, name)) {
+			// The same answer for a hidden tool as for one that does not exist: the role's tools are not disclosed.
+			return refusedBeforePipeline(deps, name, args, `MCP error -32602: Tool ${name.slice(0, 128)} not found`);
+		}
+		const result = (await callTool(request, extra)) as TextResult;
+		const text = result.isError ? result.content?.[0]?.text : undefined;
+		if (text?.startsWith(`MCP error ${ErrorCode.InvalidParams}: Input validation error`)) return refusedBeforePipeline(deps, name, args, text);
+		return result;
+	});
+}
+
+/** Rate limited like any call, recorded, and answered as an error; nothing runs. */
+async function refusedBeforePipeline(deps: GuardDeps, tool: string, args: unknown, message: string) {
+	let text = message;
+	try {
+		const admission = deps.budget ? await deps.budget.admitCall() : { ok: true as const };
+		if (!admission.ok) {
+			text = `RATE_LIMITED: ${deps.runtime.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), refused ones included; retry after ${admission.retryAfterSeconds} seconds.`;
+		}
+	} catch {
+		text = "The rate limiter could not be reached, so the call was not allowed.";
+	}
+	const entry: AuditEntry = {
+		at: Date.now(),
+		request_id: crypto.randomUUID(),
+		policy_version: deps.authority.mode === "simulated" ? `simulated-${LOCAL_POLICY_VERSION}` : LOCAL_POLICY_VERSION,
+		source: "protocol",
+		principal: deps.runtime.principal,
+		role: deps.runtime.role,
+		session_id: deps.runtime.sessionId,
+		tool: tool.slice(0, 128),
+		args_sha256: argumentsHash(args !== null && typeof args === "object" && !Array.isArray(args) ? (args as Record<string, unknown>) : {}),
+		verdict: "DENY",
+		decision: "NO_GO",
+		reason: text.slice(0, 1000),
+		risk_score: null,
+		latency_ms: 0,
+		outcome: "not_run",
+	};
+	await deps.audit?.record(entry).catch((error) => console.error(`audit: a protocol refusal was not recorded: ${error instanceof Error ? error.message : error}`));
+	return { content: [{ type: "text" as const, text }], isError: true };
 }

@@ -52,7 +52,7 @@ export const decisionOutputShape = {
 	issues: z.array(z.object({ code: z.string(), severity: z.string(), message: z.string() })),
 	questions: z.array(z.string()),
 	guardrails: z.array(z.string()),
-	source: z.enum(["stage0", "simulated", "local-rule", "fault"]),
+	source: z.enum(["stage0", "simulated", "local-rule", "fault", "protocol"]),
 	executed: z.boolean().describe("Whether the tool's action ran"),
 	attempt: z
 		.object({

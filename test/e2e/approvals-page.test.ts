@@ -9,7 +9,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
+import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-server";
 import { launchChromium } from "../support/chromium";
 import { TOKENS, tokenTableJson } from "../support/test-tokens";
 
@@ -17,7 +17,9 @@ let server: DevServer;
 let browser: Browser;
 
 beforeAll(async () => {
-	server = await startDevServer({ vars: { MCP_AUTH_TOKENS: tokenTableJson() } });
+	// As on a deployed server, approval links come from PUBLIC_URL (never from a request's Host).
+	const port = await freePort();
+	server = await startDevServer({ port, vars: { MCP_AUTH_TOKENS: tokenTableJson(), PUBLIC_URL: `http://127.0.0.1:${port}` } });
 });
 afterAll(async () => {
 	await server?.stop();

@@ -6,12 +6,15 @@ export const TOKENS = {
 	bob: { token: "sg_test_bob_admin_00000000000000000000002", principal: "bob", role: "admin" },
 	carol: { token: "sg_test_carol_admin_000000000000000000003", principal: "carol", role: "admin" },
 	victor: { token: "sg_test_victor_viewer_0000000000000000004", principal: "victor", role: "viewer" },
+	/** alice's second credential, with a lower role than her first. */
+	aliceViewer: { token: "sg_test_alice_viewer_00000000000000000005", principal: "alice", role: "viewer" },
 } as const;
 
-export function tokenTableJson(): string {
+/** The table; `roles` changes the role of some tokens (as an administrator editing it would). */
+export function tokenTableJson(roles: Partial<Record<keyof typeof TOKENS, string>> = {}): string {
 	const table: Record<string, { principal: string; role: string }> = {};
-	for (const { token, principal, role } of Object.values(TOKENS)) {
-		table[createHash("sha256").update(token).digest("hex")] = { principal, role };
+	for (const [who, { token, principal, role }] of Object.entries(TOKENS)) {
+		table[createHash("sha256").update(token).digest("hex")] = { principal, role: roles[who as keyof typeof TOKENS] ?? role };
 	}
 	return JSON.stringify(table);
 }

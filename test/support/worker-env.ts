@@ -21,6 +21,10 @@ const VARIABLES: Record<Variable, true> = {
 	AUDIT_STORE_ARGUMENTS: true,
 	AUDIT_RETENTION_DAYS: true,
 	MAX_PENDING_APPROVALS_PER_PRINCIPAL: true,
+	PUBLIC_URL: true,
+	ALLOWED_ORIGINS: true,
+	MAX_SESSIONS_PER_PRINCIPAL: true,
+	DEV_LOOPBACK_BIND: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 

@@ -23,19 +23,50 @@ function post(path: string, headers: Record<string, string>, host = "localhost")
 
 describe("with MCP_AUTH_TOKENS set", () => {
 	it.each([
-		["no Authorization header", {}, /Missing Authorization/],
-		["an unknown token", { authorization: "Bearer sg_not_a_real_token_at_all_000000" }, /Unknown bearer token/],
-		["a malformed header", { authorization: "Basic dXNlcjpwYXNz" }, /Malformed/],
-		["a token with a space", { authorization: `Bearer ${TOKENS.alice.token} x` }, /Malformed/],
-	])("refuses %s with 401 and WWW-Authenticate, even from loopback", async (_n, headers, message) => {
+		["no Authorization header", {}, "invalid_request"],
+		["an unknown token", { authorization: "Bearer sg_not_a_real_token_at_all_000000" }, "invalid_token"],
+		["another scheme", { authorization: "Basic dXNlcjpwYXNz" }, "invalid_request"],
+	])("refuses %s with 401, saying plainly that a bearer token is needed and how to get one", async (_n, headers, code) => {
 		for (const path of ["/mcp", "/sse", "/api/approvals"]) {
 			const res = await post(path, headers);
 			expect(res.status).toBe(401);
-			expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /);
-			const body = await res.json<{ message: string }>();
-			expect(body.message).toMatch(message);
+			const challenge = res.headers.get("www-authenticate")!;
+			expect(challenge).toMatch(/^Bearer realm="stage0-edge-guard"/);
+			expect(challenge).toMatch(/error_description="[^"]*bearer token/i);
+			const body = await res.json<{ error: string; message: string }>();
+			expect(body.error).toBe(code);
+			expect(body.message).toMatch(/Authorization: Bearer <token>/);
+			expect(body.message).toMatch(/token:new/);
 			expect(res.headers.get("mcp-session-id")).toBeNull();
 		}
+	});
+
+	it.each([
+		["a token with a space", `Bearer ${TOKENS.alice.token} x`],
+		["a token with a character tokens never have", `Bearer ${TOKENS.alice.token}!`],
+		["a scheme without a token", "Bearer"],
+		["a token of 5000 characters", `Bearer ${"a".repeat(5000)}`],
+	])("refuses %s as a malformed request: 400 invalid_request", async (_n, authorization) => {
+		const res = await post("/mcp", { authorization });
+		expect(res.status).toBe(400);
+		expect(res.headers.get("www-authenticate")).toMatch(/error="invalid_request"/);
+		expect(await res.json()).toMatchObject({ error: "invalid_request", message: expect.stringMatching(/Malformed Authorization/) });
+	});
+
+	it.each(["bearer", "BEARER", "BeArEr"])("accepts the scheme written %s (RFC 7235: case-insensitive)", async (scheme) => {
+		const res = await post("/mcp", { authorization: `${scheme} ${TOKENS.alice.token}` });
+		expect(res.status).toBe(200);
+		await res.body?.cancel();
+	});
+
+	it("does not build approval links from the request's Host when PUBLIC_URL is not set", async () => {
+		const client = await connect("streamable", TOKENS.alice.token, (r) =>
+			exports.default.fetch(new Request(r.url.replace("//localhost", "//evil.example"), r)),
+		);
+		const held = await call(client, "publish-content", { content: "hello", channel: "blog" });
+		expect(held.structuredContent!.approval.url).toMatch(/^\/approvals#/);
+		expect(JSON.stringify(held)).not.toContain("evil.example");
+		await client.close();
 	});
 
 	it("serves a valid token, and only tells the caller its own identity", async () => {

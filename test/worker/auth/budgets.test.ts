@@ -28,7 +28,7 @@ describe("loop budget per principal", () => {
 		await carol.close();
 	});
 
-	it("lets no more than MAX_RETRIES through when 50 calls arrive at once across 5 sessions", async () => {
+	it("lets no more than MAX_RETRIES through when 50 calls arrive at once across 5 sessions", { timeout: 30_000 }, async () => {
 		const sessions = await Promise.all(Array.from({ length: 5 }, () => as("bob")));
 		const results = await Promise.all(
 			Array.from({ length: 50 }, (_, i) => call(sessions[i % 5], "retry-workflow", { workflowId: "storm" })),

@@ -14,7 +14,7 @@ async function recordsReaching(n: number) {
 }
 /** The session's own Durable Object (sessions are scoped to their principal). */
 const sessionObject = (c: Client) =>
-	env.MCP_OBJECT.get(env.MCP_OBJECT.idFromName(`streamable-http:${(c.transport as { sessionId?: string }).sessionId}:local`));
+	env.MCP_OBJECT.get(env.MCP_OBJECT.idFromName(`streamable-http:${(c.transport as { sessionId?: string }).sessionId}:loopback`));
 
 function stage0(answer: () => Response | Promise<Response>) {
 	const real = globalThis.fetch;
