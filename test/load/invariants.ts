@@ -307,15 +307,22 @@ export function checkInvariants(o: Observations): Invariant[] {
 
 	// 13. Refusals before the pipeline are audited.
 	{
-		const answered = new Map<string, number>();
-		for (const c of o.calls) if (c.protocolRefusal && c.outcome !== "transport-error") answered.set(c.principal, (answered.get(c.principal) ?? 0) + 1);
+		// A refusal answered with a decision (and request id) is covered by invariant 2; one
+		// answered with a bare error must still have left a protocol record of that principal.
+		const returned = new Set(returnedRequestIds(o.calls));
+		const bare = new Map<string, number>();
+		let answered = 0;
+		for (const c of o.calls) {
+			if (!c.protocolRefusal || c.outcome === "transport-error") continue;
+			answered++;
+			if (c.outcome === "protocol-error") bare.set(c.principal, (bare.get(c.principal) ?? 0) + 1);
+		}
 		const failures: string[] = [];
-		for (const [principal, n] of answered) {
-			const recorded = o.audit.filter((r) => r.principal === principal && r.source === "protocol").length;
+		for (const [principal, n] of bare) {
+			const recorded = o.audit.filter((r) => r.principal === principal && r.source === "protocol" && !returned.has(r.request_id)).length;
 			if (recorded < n) failures.push(`${principal}: ${n} refused before the pipeline, ${recorded} protocol records`);
 		}
-		const total = [...answered.values()].reduce((a, b) => a + b, 0);
-		add("calls refused before the pipeline (unknown, hidden, invalid) are on the audit trail", "12", failures, `${total} refusals, each with a protocol record`, total);
+		add("calls refused before the pipeline (unknown, hidden, invalid) are on the audit trail", "12", failures, `${answered} refusals, each with a protocol record`, answered);
 	}
 
 	// 14. Stage0 is told the payload it decides about.

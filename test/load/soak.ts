@@ -55,7 +55,7 @@ export interface SoakReport {
 const KEY = "sk-soak-5c1e9a7b3d2f4e60";
 const STAGE0_TIMEOUT_MS = 10_000;
 const CALL_TIMEOUT_MS = 30_000;
-const CONFIG = { maxRetries: 2, rateLimitPerMinute: 30, loopWindowSeconds: 3600, maxSessionsPerPrincipal: 12 };
+const CONFIG = { maxRetries: 2, rateLimitPerMinute: 30, loopWindowSeconds: 3600, maxSessionsPerPrincipal: 16 };
 const PROTOCOL_VERSION = "2025-06-18";
 
 type CredName = "alice" | "bob" | "carol" | "victor" | "daveAdmin" | "daveViewer" | "erin" | "mallory";
@@ -154,10 +154,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		const roleOf = (cred: CredName): Role => (phase === "after" && cred === DEMOTED ? "viewer" : (CREDS[cred].role as Role));
 		const auth = (cred: CredName) => ({ authorization: `Bearer ${CREDS[cred].token}` });
 		let up: Promise<void> = Promise.resolve();
+		let down = false;
+		let restarts = 0;
 		let issued = 0;
 		const take = () => (issued < options.calls && Date.now() < deadline ? ++issued : 0);
 		let nonceCounter = 0;
-		const nonce = () => `soak${seed}n${++nonceCounter}`;
+		// Ends in a letter, so no nonce is a prefix of another.
+		const nonce = () => `soak${seed}n${++nonceCounter}x`;
 
 		// ------------------------------------------------------------ clients
 		const connect = async (s: Session) => {
@@ -177,10 +180,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			s.client = client;
 			s.generation++;
 		};
-		const reconnect = async (s: Session) => {
-			const old = s.client;
+		// Ends a session as a client should (DELETE for Streamable HTTP), so open sessions do not pile up.
+		const endSession = async (s: Session) => {
+			const client = s.client;
 			s.client = undefined;
-			await old?.close().catch(() => {});
+			const transport = client?.transport;
+			if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession().catch(() => {});
+			await client?.close().catch(() => {});
+		};
+		const reconnect = async (s: Session) => {
+			await endSession(s);
 			while (Date.now() < deadline + 15_000) {
 				try {
 					await connect(s);
@@ -217,6 +226,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
 		// ------------------------------------------------------------ raw HTTP
 		const raw = async (label: string, cred: CredName, path: string, init: RequestInit, expect: RawAnswer["expect"]) => {
+			const generation = restarts;
 			try {
 				const res = await fetch(`${origin}${path}`, { ...init, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
 				const body = await res.text();
@@ -225,6 +235,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				return answer;
 			} catch (error) {
 				obs.clientErrors.push(`${label}: ${error}`);
+				// No answer at all is not a JSON error either, unless the Worker was being killed meanwhile.
+				if (!down && generation === restarts) obs.raw.push({ label: `${label} (no answer: ${String(error).slice(0, 60)})`, cred, status: 0, contentType: "", body: "", allowOrigin: null, expect });
 				return undefined;
 			}
 		};
@@ -332,6 +344,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 					issued++;
 					await callPlanned(s, { tool: "deploy-changes", args, payloadNonce: mark });
 				}
+				// A secret pasted into an argument of a call held for approval: neither the approval nor the audit trail may show it.
+				issued++;
+				await callPlanned(s, { tool: "deploy-changes", args: { serviceName: `catalogue ${PASTED_SECRET}`, environment: "production", changes: `${nonce()} rotate` } });
 				for (const workflowId of [...workflowVariants(LOOPED_WORKFLOW), ...workflowVariants(LOOPED_WORKFLOW)]) {
 					issued++;
 					await callPlanned(s, { tool: "retry-workflow", args: { workflowId } });
@@ -339,7 +354,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			} catch (error) {
 				obs.clientErrors.push(String(error));
 			} finally {
-				await s.client?.close().catch(() => {});
+				await endSession(s);
 			}
 		};
 
@@ -348,13 +363,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			const victims = sessions.filter((x) => x.cred === "daveAdmin" && x.transport === transport && x.sessionId);
 			const victim = victims[Math.floor(random() * victims.length)];
 			if (!victim) return;
-			const args = { content: `${nonce()} published through a borrowed session`, channel: "blog" };
+			const mark = nonce();
+			const args = { content: `${mark} published through a borrowed session`, channel: "blog" };
 			obs.hijackHashes.add(argumentsHash(args));
 			const path = victim.transport === "mcp" ? "/mcp" : `/sse/message?sessionId=${victim.sessionId}`;
 			const headers = mcpHeaders(cred, victim.transport === "mcp" ? { "mcp-session-id": victim.sessionId! } : {});
 			const answer = await raw(`hijack of a ${victim.transport} session`, cred, path, { method: "POST", headers, body: toolsCall("publish-content", args) }, "refused");
 			const structured = answer ? jsonRpcResult(answer.body)?.structuredContent : undefined;
-			record({ cred }, { tool: "publish-content", args, protocolRefusal: false, via: "raw", outcome: structured ? "result" : "transport-error", structured, text: answer?.body ?? "" });
+			record({ cred }, { tool: "publish-content", args, payloadNonce: mark, protocolRefusal: false, via: "raw", outcome: structured ? "result" : "transport-error", structured, text: answer?.body ?? "" });
 		};
 
 		// Too many streams for one principal at once.
@@ -394,6 +410,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			up = new Promise<void>((r) => (ready = r));
 			const killedAt = Date.now();
 			log(`soak: SIGKILL of wrangler's process group after ${issued} calls`);
+			down = true;
+			restarts++;
 			await server!.kill();
 			firstRunLog = server!.output();
 			phase = "after";
@@ -403,6 +421,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			// The time the Worker was down does not count against --seconds.
 			deadline += Date.now() - killedAt;
 			log(`soak: restarted on the same state in ${((Date.now() - killedAt) / 1000).toFixed(1)} s (${DEMOTED} is now a viewer)`);
+			down = false;
 			ready();
 		};
 
