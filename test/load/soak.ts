@@ -82,7 +82,6 @@ interface Session {
 	transport: "mcp" | "sse";
 	client?: Client;
 	sessionId?: string;
-	generation: number;
 	/** Unanswered calls in a row on this client. */
 	failures: number;
 }
@@ -178,7 +177,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				s.sessionId = (transport as unknown as { _endpoint?: URL })._endpoint?.searchParams.get("sessionId") ?? undefined;
 			}
 			s.client = client;
-			s.generation++;
 		};
 		// Ends a session as a client should (DELETE for Streamable HTTP), so open sessions do not pile up.
 		const endSession = async (s: Session) => {
@@ -201,11 +199,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			}
 		};
 
-		const record = (s: { cred: CredName }, call: Omit<ObservedCall, "cred" | "principal" | "role" | "at">) =>
-			obs.calls.push({ cred: s.cred, principal: CREDS[s.cred].principal, role: roleOf(s.cred), at: Date.now(), ...call });
+		/** `role` is the credential's role when the call was sent (it changes at the restart). */
+		const record = (s: { cred: CredName }, call: Omit<ObservedCall, "cred" | "principal" | "role" | "at">, role = roleOf(s.cred)) =>
+			obs.calls.push({ cred: s.cred, principal: CREDS[s.cred].principal, role, at: Date.now(), ...call });
 
 		const callTool = (s: Session) => callPlanned(s, planCall(random, roleOf(s.cred), nonce()));
 		const callPlanned = async (s: Session, plan: PlannedCall) => {
+			const role = roleOf(s.cred);
 			const base = { tool: plan.tool, args: plan.args, protocolRefusal: plan.protocolRefusal ?? false, payloadNonce: plan.payloadNonce, via: "sdk" as const };
 			try {
 				const result = (await s.client!.callTool({ name: plan.tool, arguments: plan.args }, undefined, { timeout: CALL_TIMEOUT_MS })) as {
@@ -214,11 +214,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 					content?: { text?: string }[];
 				};
 				const text = (result.content ?? []).map((c) => c.text ?? "").join("\n");
-				record(s, { ...base, outcome: result.structuredContent ? "result" : "protocol-error", structured: result.structuredContent, text });
+				record(s, { ...base, outcome: result.structuredContent ? "result" : "protocol-error", structured: result.structuredContent, text }, role);
 				return true;
 			} catch (error) {
 				const protocol = error instanceof McpError && error.code !== -32000 && error.code !== -32001;
-				record(s, { ...base, outcome: protocol ? "protocol-error" : "transport-error", text: String(error) });
+				record(s, { ...base, outcome: protocol ? "protocol-error" : "transport-error", text: String(error) }, role);
 				if (!protocol) obs.clientErrors.push(String(error));
 				return protocol;
 			}
@@ -335,7 +335,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		 * retried under each of its spellings, which must share one loop budget.
 		 */
 		const errands = async (cred: CredName) => {
-			const s: Session = { cred, transport: "mcp", generation: 0, failures: 0 };
+			const s: Session = { cred, transport: "mcp", failures: 0 };
 			try {
 				await connect(s);
 				for (let i = 0; i < 3; i++) {
@@ -429,7 +429,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		const count = Math.max(options.sessions ?? SESSION_PLAN.length, 1);
 		for (let i = 0; i < count; i++) {
 			const [cred, transport] = SESSION_PLAN[i % SESSION_PLAN.length];
-			sessions.push({ cred, transport, generation: 0, failures: 0 });
+			sessions.push({ cred, transport, failures: 0 });
 		}
 		await Promise.all(sessions.map((s) => connect(s).catch((e) => obs.clientErrors.push(String(e)))));
 		log(`soak: ${sessions.filter((s) => s.client).length} sessions open after ${((Date.now() - started) / 1000).toFixed(1)} s`);
