@@ -13,7 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
@@ -31,6 +31,8 @@ export interface DevServer {
 	stop(): Promise<void>;
 	/** Last resort, synchronous (for process "exit"). */
 	killNow(): void;
+	/** A crash: SIGKILL of the whole process group, resolved once it is gone (the state directory is kept). */
+	kill(): Promise<void>;
 }
 
 export interface DevServerOptions {
@@ -42,6 +44,8 @@ export interface DevServerOptions {
 	readyTimeoutMs?: number;
 	/** Attest the loopback bind to the Worker (DEV_LOOPBACK_BIND); default true. Tests of the refusal pass false. */
 	attestLoopback?: boolean;
+	/** Keep Durable Object state here (and leave it on stop), e.g. to restart on the same state; default a fresh temporary directory. */
+	persistTo?: string;
 }
 
 export function freePort(): Promise<number> {
@@ -60,9 +64,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`npm install\` first.`);
 	const port = options.port ?? (await freePort());
 	const inspectorPort = await freePort();
-	// A fresh state directory: every start begins with empty Durable Objects.
-	const persist = mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
-	const noEnvFile = join(persist, "empty.env");
+	// A fresh state directory unless the caller keeps its own: every start begins with empty Durable Objects.
+	const persist = options.persistTo ?? mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
+	const noEnvFile = join(mkdtempSync(join(tmpdir(), "edge-guard-env-")), "empty.env");
 	writeFileSync(noEnvFile, "");
 	const args = [
 		"dev",
@@ -135,9 +139,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		signalGroup("SIGKILL");
 		const deadline = Date.now() + STOP_GRACE_MS;
 		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-		rmSync(persist, { recursive: true, force: true });
+		if (!options.persistTo) rmSync(persist, { recursive: true, force: true });
+		rmSync(dirname(noEnvFile), { recursive: true, force: true });
 	};
-	const server: DevServer = { origin, port, pid: child.pid, output: () => log, stop, killNow: () => signalGroup("SIGKILL") };
+	const kill = async () => {
+		stopped = true;
+		signalGroup("SIGKILL");
+		await exit;
+		const deadline = Date.now() + STOP_GRACE_MS;
+		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+	};
+	const server: DevServer = { origin, port, pid: child.pid, output: () => log, stop, killNow: () => signalGroup("SIGKILL"), kill };
 
 	const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
 	while (Date.now() < deadline && !exited) {

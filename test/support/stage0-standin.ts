@@ -5,6 +5,11 @@
  * The real Stage0 cannot be reached from here; this is for tests, demos and
  * benchmarks only. Verdicts come from the same rules as simulated mode, under
  * its own policy_version, unless a test sets another behaviour.
+ *
+ * Besides the documented answers it can misbehave the ways a network or a
+ * hostile Stage0 could (hang, drop the connection, redirect elsewhere, echo the
+ * key, answer beyond 1 MB), and it records every answer it gave, so a test
+ * can tell a genuine verdict from anything else that carried a request id.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,7 +24,20 @@ export type Behaviour =
 	| { kind: "verdict"; verdict: "ALLOW" | "DENY" | "DEFER" }
 	| { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
 	| { kind: "raw"; status: number; body: string } // e.g. not JSON, or a JSON with an odd verdict
-	| { kind: "hang" }; // never answers
+	| { kind: "hang" } // never answers
+	| { kind: "drop" } // closes the connection without an answer
+	| { kind: "redirect"; status: 301 | 302 | 303 | 307 | 308; location: string } // not in the contract: a hostile or misconfigured Stage0
+	| { kind: "echo-key"; verdict: "ALLOW" | "DENY" | "DEFER" } // a valid answer whose reason and issues quote the caller's API key
+	| { kind: "oversized"; verdict: "ALLOW" | "DENY" | "DEFER"; bytes: number }; // a valid answer padded past `bytes`
+
+/** What the stand-in answered, by the request_id it put in the answer. */
+export interface GivenAnswer {
+	kind: Behaviour["kind"];
+	/** The verdict of a well-formed answer, else null. */
+	verdict: "ALLOW" | "DENY" | "DEFER" | null;
+	/** A well-formed answer of the documented kind, within size: a decision Stage0 really made. */
+	genuine: boolean;
+}
 
 export interface ReceivedCheck {
 	headers: Record<string, string | string[] | undefined>;
@@ -30,6 +48,10 @@ export interface Stage0StandIn {
 	url: string;
 	apiKey: string;
 	received: ReceivedCheck[];
+	/** Every answer that carried a request_id, by that id. */
+	answers: Map<string, GivenAnswer>;
+	/** Picks the behaviour per request (after any queued ones); undefined returns to `setBehaviour`'s. */
+	setChooser(choose: ((body: CheckRequest) => Behaviour) | undefined): void;
 	/** Answer with this behaviour from now on (or for the next `times` calls). */
 	setBehaviour(behaviour: Behaviour, times?: number): void;
 	/** Adds a fixed delay to every answer, like a real round trip. */
@@ -40,6 +62,8 @@ export interface Stage0StandIn {
 export async function startStage0StandIn(options: { apiKey?: string; port?: number; delayMs?: number } = {}): Promise<Stage0StandIn> {
 	const apiKey = options.apiKey ?? "standin-test-key";
 	const received: ReceivedCheck[] = [];
+	const answers = new Map<string, GivenAnswer>();
+	let chooser: ((body: CheckRequest) => Behaviour) | undefined;
 	let behaviour: Behaviour = { kind: "policy" };
 	const queue: Behaviour[] = [];
 	let delayMs = options.delayMs ?? 0;
@@ -65,35 +89,50 @@ export async function startStage0StandIn(options: { apiKey?: string; port?: numb
 		if (shapeError) return send(422, { detail: shapeError });
 		received.push({ headers: req.headers, body });
 
-		const current = queue.shift() ?? behaviour;
+		const current = queue.shift() ?? chooser?.(body) ?? behaviour;
 		if (current.kind === "hang") return; // the client's timeout must end it
 		if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+		const given = (verdict: GivenAnswer["verdict"], genuine: boolean, id = requestId) => answers.set(id, { kind: current.kind, verdict, genuine });
 		switch (current.kind) {
-			case "status":
-				return send(current.status, current.body ?? { message: `status ${current.status}` }, current.headers);
-			case "raw":
+			case "drop":
+				return req.socket.destroy();
+			case "redirect":
+				res.writeHead(current.status, { location: current.location, "content-type": "application/json" });
+				return res.end(JSON.stringify({ message: "moved" }));
+			case "status": {
+				const payload = current.body ?? { message: `status ${current.status}` };
+				const id = readRequestId(payload);
+				if (id) given(null, false, id);
+				return send(current.status, payload, current.headers);
+			}
+			case "raw": {
+				const id = readRequestId(current.body);
+				if (id) given(null, false, id);
 				res.writeHead(current.status, { "content-type": "application/json" });
 				return res.end(current.body);
-			case "verdict": {
-				const posture = current.verdict === "ALLOW" ? "GO" : current.verdict === "DENY" ? "NO_GO" : "DEFER";
+			}
+			case "echo-key": {
+				given(current.verdict, true);
+				const answer = verdictAnswer(current.verdict, requestId);
+				const quoted = `request authenticated with key ${apiKey}`;
 				return send(200, {
-					verdict: current.verdict,
-					decision: posture,
-					reason: `Stand-in answered ${current.verdict}`,
-					request_id: requestId,
-					policy_version: STANDIN_POLICY_VERSION,
-					risk_score: current.verdict === "ALLOW" ? 10 : 70,
-					high_risk: current.verdict !== "ALLOW",
-					issues: [],
-					clarifying_questions: [],
-					defer_questions: current.verdict === "DEFER" ? ["Who approved this?"] : [],
-					guardrails: [],
-					cached: false,
-					evaluated_at: new Date().toISOString(),
+					...answer,
+					reason: `Stand-in answered ${current.verdict}; ${quoted}`,
+					issues: [{ code: "UNCLEAR_VALUE_SIGNAL", severity: "LOW", message: quoted }],
 				});
+			}
+			case "oversized": {
+				given(current.verdict, false);
+				const answer = verdictAnswer(current.verdict, requestId);
+				return send(200, { ...answer, decision_trace_summary: "x".repeat(current.bytes) });
+			}
+			case "verdict": {
+				given(current.verdict, true);
+				return send(200, verdictAnswer(current.verdict, requestId));
 			}
 			case "policy": {
 				const d = simulateDecision(body, requestId);
+				given(d.verdict, true);
 				const deferQuestions = d.issues.some((i) => i.code === "LOOP_THRESHOLD_EXCEEDED") ? d.questions : [];
 				return send(200, {
 					verdict: d.verdict,
@@ -120,6 +159,10 @@ export async function startStage0StandIn(options: { apiKey?: string; port?: numb
 		url: `http://127.0.0.1:${port}`,
 		apiKey,
 		received,
+		answers,
+		setChooser(choose) {
+			chooser = choose;
+		},
 		setBehaviour(b, times) {
 			if (times === undefined) behaviour = b;
 			else for (let i = 0; i < times; i++) queue.push(b);
@@ -133,6 +176,39 @@ export async function startStage0StandIn(options: { apiKey?: string; port?: numb
 				server.close(() => resolve());
 			}),
 	};
+}
+
+/** A well-formed answer with this verdict, as the contract documents it. */
+function verdictAnswer(verdict: "ALLOW" | "DENY" | "DEFER", requestId: string) {
+	const posture = verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER";
+	return {
+		verdict,
+		decision: posture,
+		reason: `Stand-in answered ${verdict}`,
+		request_id: requestId,
+		policy_version: STANDIN_POLICY_VERSION,
+		risk_score: verdict === "ALLOW" ? 10 : 70,
+		high_risk: verdict !== "ALLOW",
+		issues: [],
+		clarifying_questions: [],
+		defer_questions: verdict === "DEFER" ? ["Who approved this?"] : [],
+		guardrails: [],
+		cached: false,
+		evaluated_at: new Date().toISOString(),
+	};
+}
+
+function readRequestId(body: unknown): string | undefined {
+	let json = body;
+	if (typeof body === "string") {
+		try {
+			json = JSON.parse(body);
+		} catch {
+			return undefined;
+		}
+	}
+	const id = json && typeof json === "object" ? (json as { request_id?: unknown }).request_id : undefined;
+	return typeof id === "string" ? id : undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<string | null> {

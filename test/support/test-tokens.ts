@@ -18,3 +18,28 @@ export function tokenTableJson(roles: Partial<Record<keyof typeof TOKENS, string
 	}
 	return JSON.stringify(table);
 }
+
+export interface TestToken {
+	token: string;
+	principal: string;
+	role: string;
+}
+
+/**
+ * More credentials for the soak (test/load): two tokens of one principal with
+ * different roles, one whose role is lowered on a restart, and one that opens
+ * too many sessions.
+ */
+export const SOAK_TOKENS = {
+	daveAdmin: { token: "sg_test_dave_admin_0000000000000000000005", principal: "dave", role: "admin" },
+	daveViewer: { token: "sg_test_dave_viewer_000000000000000000006", principal: "dave", role: "viewer" },
+	erin: { token: "sg_test_erin_admin_then_viewer_0000000007", principal: "erin", role: "admin" },
+	mallory: { token: "sg_test_mallory_developer_00000000000008", principal: "mallory", role: "developer" },
+} as const satisfies Record<string, TestToken>;
+
+/** The MCP_AUTH_TOKENS table admitting exactly these credentials. */
+export function tokenTableOf(tokens: readonly TestToken[]): string {
+	const table: Record<string, { principal: string; role: string }> = {};
+	for (const { token, principal, role } of tokens) table[createHash("sha256").update(token).digest("hex")] = { principal, role };
+	return JSON.stringify(table);
+}
