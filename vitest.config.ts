@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { tokenTableJson } from "./test/support/test-tokens.ts";
+import { operatorHashHex, tokenTableJson } from "./test/support/test-tokens.ts";
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
 
@@ -22,11 +22,18 @@ export default defineConfig({
 			// The guard core and the tool definitions: pure modules, no Worker.
 			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/tools/**/*.test.ts"] } },
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
-			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
+			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**", "test/worker/operator/**"]),
+			// Loopback-only, started as `npm run dev` does: with an approver link's secret (its SHA-256).
+			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], { OPERATOR_TOKEN_SHA256: operatorHashHex() }),
 			// Remote mode: Stage0 mocked at fetch, a short timeout.
 			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }),
 			// Bearer tokens configured (simulated mode).
-			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
+			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], {
+				MCP_AUTH_TOKENS: tokenTableJson(),
+				APPROVAL_TTL_SECONDS: "900",
+				// A stray approver-link hash must mean nothing once tokens are configured.
+				OPERATOR_TOKEN_SHA256: operatorHashHex(),
+			}),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
 			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
 			{

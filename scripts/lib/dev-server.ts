@@ -4,6 +4,7 @@
  * workerd is left behind).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,6 +19,10 @@ export interface DevServer {
 	origin: string;
 	port: number;
 	pid: number | undefined;
+	/** The approver link's secret, when the server was started with one (see operatorSecret). */
+	operatorSecret?: string;
+	/** Resolves when wrangler has exited, with its exit code (null after a signal). */
+	exited: Promise<number | null>;
 	/** Everything wrangler printed so far. */
 	output(): string;
 	stop(): Promise<void>;
@@ -32,6 +37,33 @@ export interface DevServerOptions {
 	/** Another wrangler config, e.g. a bench build. */
 	config?: string;
 	readyTimeoutMs?: number;
+	/**
+	 * The approver link's secret (see newOperatorSecret): only its SHA-256 reaches
+	 * the Worker, as OPERATOR_TOKEN_SHA256; the secret is in no file and no argument.
+	 */
+	operatorSecret?: string;
+	/** Keep Durable Object state in this directory across starts; default: a fresh one, removed on stop. */
+	persistTo?: string;
+	/** Also copy wrangler's output to this process's stdout/stderr (for `npm run dev`). */
+	echo?: boolean;
+}
+
+/** A fresh random secret for the approver link of one server run. */
+export function newOperatorSecret(): string {
+	return `op_${randomBytes(32).toString("base64url")}`;
+}
+
+export function sha256Hex(text: string): string {
+	return createHash("sha256").update(text).digest("hex");
+}
+
+/** Whether nothing listens on 127.0.0.1:port (so a /health answer there would be someone else's). */
+export function portIsFree(port: number): Promise<boolean> {
+	return new Promise((resolveFree) => {
+		const server = createServer();
+		server.once("error", () => resolveFree(false));
+		server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+	});
 }
 
 export function freePort(): Promise<number> {
@@ -48,10 +80,15 @@ export function freePort(): Promise<number> {
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
 	const wrangler = join(BIN, "wrangler");
 	if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`npm install\` first.`);
+	if (options.port !== undefined && !(await portIsFree(options.port))) {
+		throw new Error(
+			`Port ${options.port} on 127.0.0.1 is already in use (another \`npm run dev\`?). Stop it, or choose another port: PORT=8931 npm run dev, or npm run dev -- --port 8931.`,
+		);
+	}
 	const port = options.port ?? (await freePort());
 	const inspectorPort = await freePort();
-	// A fresh state directory: every start begins with empty Durable Objects.
-	const persist = mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
+	// By default a fresh state directory: every start begins with empty Durable Objects.
+	const persist = options.persistTo ?? mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
 	const args = [
 		"dev",
 		"--ip",
@@ -67,7 +104,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		"log",
 	];
 	if (options.config) args.push("--config", options.config);
-	for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
+	const vars = { ...options.vars };
+	if (options.operatorSecret) vars.OPERATOR_TOKEN_SHA256 = sha256Hex(options.operatorSecret);
+	for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
 
 	const child: ChildProcess = spawn(wrangler, args, {
 		cwd: ROOT,
@@ -77,12 +116,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		env: { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" },
 	});
 	let log = "";
-	child.stdout?.on("data", (d) => (log += d));
-	child.stderr?.on("data", (d) => (log += d));
+	child.stdout?.on("data", (d) => ((log += d), options.echo && process.stdout.write(d)));
+	child.stderr?.on("data", (d) => ((log += d), options.echo && process.stderr.write(d)));
 	let exited = false;
-	const exit = new Promise<void>((done) => {
-		child.once("exit", () => ((exited = true), done()));
-		child.once("error", (error) => ((log += `spawn error: ${error.message}\n`), (exited = true), done()));
+	const exit = new Promise<number | null>((done) => {
+		child.once("exit", (code) => ((exited = true), done(code)));
+		child.once("error", (error) => ((log += `spawn error: ${error.message}\n`), (exited = true), done(1)));
 	});
 	const origin = `http://127.0.0.1:${port}`;
 
@@ -110,9 +149,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		signalGroup("SIGKILL");
 		const deadline = Date.now() + STOP_GRACE_MS;
 		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-		rmSync(persist, { recursive: true, force: true });
+		if (!options.persistTo) rmSync(persist, { recursive: true, force: true });
 	};
-	const server: DevServer = { origin, port, pid: child.pid, output: () => log, stop, killNow: () => signalGroup("SIGKILL") };
+	const server: DevServer = {
+		origin,
+		port,
+		pid: child.pid,
+		operatorSecret: options.operatorSecret,
+		exited: exit,
+		output: () => log,
+		stop,
+		killNow: () => signalGroup("SIGKILL"),
+	};
 
 	const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
 	while (Date.now() < deadline && !exited) {
@@ -124,7 +172,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	}
 	await stop();
 	const why = exited ? "wrangler dev exited before it was ready" : `wrangler dev did not become ready on ${origin} in time`;
-	throw new Error(`${why}. Its last output:\n${tail(redact(log, options.vars))}`);
+	throw new Error(`${why}. Its last output:\n${tail(redact(log, { ...options.vars, operator: options.operatorSecret ?? "" }))}`);
 }
 
 function tail(text: string, lines = 40): string {

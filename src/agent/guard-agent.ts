@@ -6,6 +6,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { McpAgent } from "agents/mcp";
+import { approverOf } from "../auth/operator";
 import type { Role } from "../auth/tokens";
 import { type Env, readConfig } from "../config";
 import type { ApprovalDesk } from "../guard/approvals";
@@ -53,8 +54,9 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		const config = readConfig(this.env);
 		const authority = createAuthority(config);
 		const store = () => this.env.APPROVALS.get(this.env.APPROVALS.idFromName("global"));
+		const approver = approverOf(this.env);
 		const approvals: ApprovalDesk = {
-			open: (request) => store().open(request, props.origin),
+			open: async (request) => ({ ...(await store().open(request, props.origin)), approver }),
 			consume: (id, expected) => store().consume(id, expected),
 		};
 		// The principal's own objects: limits and audit trail follow it across sessions.

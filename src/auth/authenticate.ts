@@ -10,9 +10,10 @@
  * too, so `wrangler dev --ip 0.0.0.0` does not serve the network as `local`.
  */
 import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
+import { loopbackOperator, type OperatorEnv } from "./operator";
 import { jsonError } from "../http";
 
-export interface AuthEnv {
+export interface AuthEnv extends OperatorEnv {
 	MCP_AUTH_TOKENS?: string;
 	LOCAL_ROLE?: string;
 }
@@ -51,6 +52,9 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 	const raw = env.MCP_AUTH_TOKENS?.trim();
 	if (!raw) {
 		if (isLoopback(request)) {
+			// The person at the `npm run dev` terminal, on the approvals API only (see operator.ts).
+			const operator = await loopbackOperator(request, env);
+			if (operator) return operator;
 			const role = (ROLES as readonly string[]).includes(env.LOCAL_ROLE ?? "") ? (env.LOCAL_ROLE as Role) : "developer";
 			return { ok: true, caller: { principal: "local", role } };
 		}

@@ -15,3 +15,10 @@ export function tokenTableJson(): string {
 	}
 	return JSON.stringify(table);
 }
+
+/** The approver link's secret of test servers (in production `npm run dev` mints a fresh one per start). */
+export const TEST_OPERATOR_SECRET = "op_test_operator_secret_000000000000000000005";
+
+export function operatorHashHex(secret = TEST_OPERATOR_SECRET): string {
+	return createHash("sha256").update(secret).digest("hex");
+}
