@@ -6,6 +6,7 @@
  *   npm run dev                      port 8787
  *   PORT=8931 npm run dev            another port
  *   npm run dev -- --port 8931       likewise
+ *   npm run dev -- --persist-to DIR  keep Durable Object state in DIR (default .wrangler/state)
  *
  * The link carries a secret minted here at each start (a Worker may not make
  * random values outside a request, so it cannot mint it itself). Only its
@@ -17,7 +18,7 @@ import { resolve } from "node:path";
 import { newOperatorSecret, startDevServer } from "./lib/dev-server";
 
 const DEFAULT_PORT = 8787;
-const USAGE = `Usage: npm run dev [-- --port N]   (or PORT=N npm run dev; default ${DEFAULT_PORT})
+const USAGE = `Usage: npm run dev [-- --port N] [--persist-to DIR]   (or PORT=N npm run dev; default port ${DEFAULT_PORT})
 Serves the edge guard on http://127.0.0.1:N/mcp (and /sse). Only loopback: for other wrangler
 options run \`npx wrangler dev\` directly (it prints no approver link).`;
 
@@ -32,8 +33,9 @@ function parsePort(raw: string, from: string): number {
 	return port;
 }
 
-function portFromArgs(argv: string[]): number {
+function parseArgs(argv: string[]): { port: number; persistTo: string } {
 	let port = process.env.PORT?.trim() ? parsePort(process.env.PORT, "PORT") : DEFAULT_PORT;
+	let persistTo = resolve(import.meta.dirname, "../.wrangler/state");
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i];
 		if (arg === "--help" || arg === "-h") {
@@ -44,18 +46,20 @@ function portFromArgs(argv: string[]): number {
 			port = parsePort(argv[++i], arg);
 		} else if (arg.startsWith("--port=")) {
 			port = parsePort(arg.slice("--port=".length), "--port");
+		} else if (arg === "--persist-to" && argv[i + 1] !== undefined) {
+			persistTo = resolve(argv[++i]);
 		} else {
 			fail(`unknown option ${JSON.stringify(arg)}.`);
 		}
 	}
-	return port;
+	return { port, persistTo };
 }
 
-const port = portFromArgs(process.argv.slice(2));
+const { port, persistTo } = parseArgs(process.argv.slice(2));
 const operatorSecret = newOperatorSecret();
 let server: Awaited<ReturnType<typeof startDevServer>>;
 try {
-	server = await startDevServer({ port, operatorSecret, persistTo: resolve(import.meta.dirname, "../.wrangler/state"), echo: true });
+	server = await startDevServer({ port, operatorSecret, persistTo, echo: true });
 } catch (error) {
 	console.error(`\nnpm run dev: ${error instanceof Error ? error.message : String(error)}`);
 	process.exit(1);
