@@ -55,8 +55,11 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		const authority = createAuthority(config);
 		const store = () => this.env.APPROVALS.get(this.env.APPROVALS.idFromName("global"));
 		const approver = approverOf(this.env);
+		// The approver link of `npm run dev` is on 127.0.0.1: links to requests use the same origin, so the
+		// signed-in page can open them (localhost would be another origin, with its own sessionStorage).
+		const pageOrigin = approver === "operator" ? props.origin.replace(/^http:\/\/(localhost|\[::1\])(?=:|$)/, "http://127.0.0.1") : props.origin;
 		const approvals: ApprovalDesk = {
-			open: async (request) => ({ ...(await store().open(request, props.origin)), approver }),
+			open: async (request) => ({ ...(await store().open(request, pageOrigin)), approver }),
 			consume: (id, expected) => store().consume(id, expected),
 		};
 		// The principal's own objects: limits and audit trail follow it across sessions.

@@ -377,7 +377,9 @@ function signedOut(message) {
 
 function showSignIn() {
   $("signin").hidden = false; $("app").hidden = true;
-  $("linked-hint").textContent = state.linkedId ? "Sign in to see request " + state.linkedId + "." : "";
+  $("linked-hint").textContent = state.linkedId
+    ? "Sign in to see request " + state.linkedId + " (a page signed in with the approver link lists it too, or open this link in that tab)."
+    : "";
 }
 
 // #<id> links a request; #operator=<secret>[&id=<id>] is npm run dev's approver link.

@@ -27,8 +27,21 @@ interface Launched {
 	state: string;
 }
 
-/** Runs `npm run dev` as a person would, and waits for the approver link it prints. */
-async function npmRunDev(args: string[], env: Record<string, string> = {}): Promise<Launched> {
+/**
+ * Runs `npm run dev` as a person would, and waits for the approver link it prints.
+ * `port` picks the port (a fresh free one per attempt: on a shared machine another
+ * process may take a free port before wrangler binds it, so one retry is allowed).
+ */
+async function npmRunDev(how: (port: number) => { args: string[]; env?: Record<string, string> }): Promise<Launched> {
+	try {
+		return await npmRunDevOnce(how(await freePort()));
+	} catch (error) {
+		if (!/already in use|EADDRINUSE/.test(String(error))) throw error;
+		return npmRunDevOnce(how(await freePort()));
+	}
+}
+
+async function npmRunDevOnce({ args, env = {} }: { args: string[]; env?: Record<string, string> }): Promise<Launched> {
 	const state = mkdtempSync(join(tmpdir(), "edge-guard-npm-dev-"));
 	const child = spawn("npm", ["run", "dev", "--", ...args, "--persist-to", state], {
 		cwd: process.cwd(),
@@ -74,8 +87,8 @@ let browser: Browser;
 let alice: Client;
 
 beforeAll(async () => {
-	const port = await freePort();
-	run = await npmRunDev(["--port", String(port)]);
+	let port = 0;
+	run = await npmRunDev((p) => ((port = p), { args: ["--port", String(p)] }));
 	expect(run.origin).toBe(`http://127.0.0.1:${port}`);
 	browser = await chromium.launch({
 		executablePath: CHROMIUM,
@@ -212,6 +225,44 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		await page.close();
 	});
 
+	it("with the paged API contract: loads more with next_cursor, and fetches full arguments before approval of a truncated item", async () => {
+		const held = await publish(alice, `Long post: ${"x".repeat(400)}`);
+		const { id } = held.structuredContent!.approval;
+		const page = await browser.newPage();
+		let releaseFull!: () => void;
+		const fullAsked = new Promise<void>((r) => (releaseFull = r));
+		let fullRequests = 0;
+		// The list answers as the paged API does: one item per page, string arguments shortened in the list.
+		await page.route(/\/api\/approvals\?/, async (route) => {
+			const url = new URL(route.request().url());
+			const response = await route.fetch();
+			const body = (await response.json()) as any;
+			const mine = body.approvals.find((a: any) => a.id === id);
+			const others = body.approvals.filter((a: any) => a.id !== id);
+			const cursor = url.searchParams.get("cursor");
+			const approvals = cursor ? [{ ...mine, arguments: { ...mine.arguments, content: "Long post: xxx…" }, arguments_truncated: true }] : others.slice(0, 1);
+			await route.fulfill({ response, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
+		});
+		await page.route(new RegExp(`/api/approvals/${id}$`), async (route) => {
+			fullRequests++;
+			await fullAsked;
+			await route.continue();
+		});
+		await signedIn(page);
+		expect(await page.locator(`#approval-${id}`).count()).toBe(0);
+		await page.click("#more");
+		const card = page.locator(`#approval-${id}`);
+		await card.waitFor();
+		expect(await card.locator("pre.args").innerText()).toContain("Long post: xxx…");
+		expect(await card.locator("button.approve").isDisabled()).toBe(true); // not before the person can see everything
+		expect(await page.locator("#more").isVisible()).toBe(false); // the last page has no next_cursor
+		releaseFull();
+		await expect.poll(() => card.locator("pre.args").innerText()).toContain("x".repeat(400));
+		expect(await card.locator("button.approve").isDisabled()).toBe(false);
+		expect(fullRequests).toBeGreaterThanOrEqual(1);
+		await page.close();
+	});
+
 	it.each([
 		{ name: "phone", width: 390, height: 844 },
 		{ name: "desktop", width: 1280, height: 800 },
@@ -254,8 +305,8 @@ describe("npm run dev -- --port N, and its approver link", () => {
 
 describe("PORT=N npm run dev", () => {
 	it("serves on port N and prints the approver link for it", async () => {
-		const port = await freePort();
-		const other = await npmRunDev([], { PORT: String(port) });
+		let port = 0;
+		const other = await npmRunDev((p) => ((port = p), { args: [], env: { PORT: String(p) } }));
 		try {
 			expect(other.origin).toBe(`http://127.0.0.1:${port}`);
 			expect((await fetch(`${other.origin}/health`)).status).toBe(200);

@@ -50,6 +50,8 @@ describe("the approver link's secret", () => {
 		expect(held.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
 		const approval = held.structuredContent!.approval;
 		expect(approval.approver).toBe("operator");
+		// on the approver link's origin (127.0.0.1), so the signed-in page can open it
+		expect(approval.url).toBe(`http://127.0.0.1/approvals#${approval.id}`);
 		expect(held.content[0].text).toContain("the operator can approve it with the approver link printed by npm run dev");
 		expect(held.content[0].text).not.toContain("a person other than you");
 
