@@ -59,7 +59,7 @@ const { port, persistTo } = parseArgs(process.argv.slice(2));
 const operatorSecret = newOperatorSecret();
 let server: Awaited<ReturnType<typeof startDevServer>>;
 try {
-	server = await startDevServer({ port, operatorSecret, persistTo, echo: true });
+	server = await startDevServer({ port, operatorSecret, persistTo, echo: true, developerConfig: true });
 } catch (error) {
 	console.error(`\nnpm run dev: ${error instanceof Error ? error.message : String(error)}`);
 	process.exit(1);

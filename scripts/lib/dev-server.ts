@@ -2,10 +2,17 @@
  * Starts the Worker with `wrangler dev` on loopback, for demos, end-to-end
  * tests and benchmarks, and stops it again (its whole process group, so no
  * workerd is left behind).
+ *
+ * The Worker gets wrangler.toml's vars and the `vars` given here, nothing else:
+ * a developer's .dev.vars, .env or shell (their tokens, their Stage0 key) never
+ * reach it. `--env-file` names an empty file, so wrangler reads neither
+ * .dev.vars nor .env (for the Worker or for itself), and the two
+ * CLOUDFLARE_* switches keep it from loading that file or process.env as secrets.
+ * The one exception is `npm run dev` (developerConfig): the developer's own server.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -46,6 +53,11 @@ export interface DevServerOptions {
 	persistTo?: string;
 	/** Also copy wrangler's output to this process's stdout/stderr (for `npm run dev`). */
 	echo?: boolean;
+	/**
+	 * Read the developer's .dev.vars (or .env) as plain `wrangler dev` does. Only for
+	 * `npm run dev`, the developer's own server; tests, demos and benchmarks never do.
+	 */
+	developerConfig?: boolean;
 }
 
 /** A fresh random secret for the approver link of one server run. */
@@ -89,6 +101,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	const inspectorPort = await freePort();
 	// By default a fresh state directory: every start begins with empty Durable Objects.
 	const persist = options.persistTo ?? mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
+	const scratch = mkdtempSync(join(tmpdir(), "edge-guard-env-"));
+	const noEnvFile = join(scratch, "empty.env");
+	writeFileSync(noEnvFile, "");
 	const args = [
 		"dev",
 		"--ip",
@@ -99,6 +114,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		String(inspectorPort),
 		"--persist-to",
 		persist,
+		...(options.developerConfig ? [] : ["--env-file", noEnvFile]),
 		"--show-interactive-dev-session=false",
 		"--log-level",
 		"log",
@@ -113,7 +129,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		detached: true, // its own process group, so stop() ends workerd too
 		stdio: ["ignore", "pipe", "pipe"],
 		// The project's bin first (as under `npm run`), so wrangler runs on the project's Node 24.
-		env: { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" },
+		env: {
+			...process.env,
+			PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`,
+			WRANGLER_SEND_METRICS: "false",
+			NO_COLOR: "1",
+			CI: "true",
+			...(options.developerConfig ? {} : { CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false", CLOUDFLARE_INCLUDE_PROCESS_ENV: "false" }),
+		},
 	});
 	let log = "";
 	child.stdout?.on("data", (d) => ((log += d), options.echo && process.stdout.write(d)));
@@ -150,6 +173,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		const deadline = Date.now() + STOP_GRACE_MS;
 		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 		if (!options.persistTo) rmSync(persist, { recursive: true, force: true });
+		rmSync(scratch, { recursive: true, force: true });
 	};
 	const server: DevServer = {
 		origin,

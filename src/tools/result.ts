@@ -55,7 +55,7 @@ export function renderOutcome(
 	} else if (kind === "action") {
 		lines.push(notRunExplanation(decision));
 	}
-	if (attempt) lines.push(`Attempt ${attempt.number} (retry count ${attempt.retry_count} of at most ${attempt.max_retries}).`);
+	if (attempt) lines.push(attemptLine(attempt));
 	if (approval) {
 		lines.push(
 			approvalLine(approval),
@@ -80,6 +80,13 @@ function approvalLine(approval: ApprovalTicket): string {
 		default:
 			return `Approval requested (${id}): a person other than you, with the admin role, can approve it at ${url} until ${expires_at}.`;
 	}
+}
+
+/** The server's count and the agent's claim, each named as what it is. */
+function attemptLine(a: NonNullable<GuardOutcome<unknown>["attempt"]>): string {
+	const counted = `${a.counted_retries} earlier ${a.counted_retries === 1 ? "attempt" : "attempts"} counted by the server`;
+	const claim = a.claimed_retry_count !== undefined ? `, ${a.claimed_retry_count} claimed by the agent` : "";
+	return `Attempt ${a.number} (retry count ${a.retry_count} of at most ${a.max_retries}: ${counted}${claim}).`;
 }
 
 function headline(toolName: string, kind: "action" | "query", d: Decision): string {

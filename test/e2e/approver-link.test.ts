@@ -12,11 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/dev-server";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import { launchChromium } from "../support/chromium";
 const SHOTS = mkdtempSync(join(tmpdir(), "approvals-page-shots-"));
 
 interface Launched {
@@ -90,19 +89,7 @@ beforeAll(async () => {
 	let port = 0;
 	run = await npmRunDev((p) => ((port = p), { args: ["--port", String(p)] }));
 	expect(run.origin).toBe(`http://127.0.0.1:${port}`);
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		args: [
-			"--headless",
-			"--no-sandbox",
-			"--disable-gpu",
-			"--disable-quic",
-			"--no-first-run",
-			"--disable-background-networking",
-			"--disable-component-update",
-			"--disable-sync",
-		],
-	});
+	browser = await launchChromium(); // without a browser this fails with the install instruction
 	alice = await agent(run.origin);
 }, 120_000);
 
