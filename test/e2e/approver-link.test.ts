@@ -219,15 +219,18 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		let releaseFull!: () => void;
 		const fullAsked = new Promise<void>((r) => (releaseFull = r));
 		let fullRequests = 0;
-		// The list answers as the paged API does: one item per page, string arguments shortened in the list.
+		// Pages of one item, so a second page exists: the server's own list (which cuts long
+		// argument strings), split by this route; the page follows next_cursor as it would.
 		await page.route(/\/api\/approvals\?/, async (route) => {
 			const url = new URL(route.request().url());
-			const response = await route.fetch();
+			const cursor = url.searchParams.get("cursor");
+			url.searchParams.delete("cursor");
+			const response = await route.fetch({ url: url.toString() });
 			const body = (await response.json()) as any;
 			const mine = body.approvals.find((a: any) => a.id === id);
+			expect(mine.arguments_truncated).toBe(true);
 			const others = body.approvals.filter((a: any) => a.id !== id);
-			const cursor = url.searchParams.get("cursor");
-			const approvals = cursor ? [{ ...mine, arguments: { ...mine.arguments, content: "Long post: xxx…" }, arguments_truncated: true }] : others.slice(0, 1);
+			const approvals = cursor ? [mine] : others.slice(0, 1);
 			await route.fulfill({ response, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
 		});
 		await page.route(new RegExp(`/api/approvals/${id}$`), async (route) => {
@@ -240,7 +243,8 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		await page.click("#more");
 		const card = page.locator(`#approval-${id}`);
 		await card.waitFor();
-		expect(await card.locator("pre.args").innerText()).toContain("Long post: xxx…");
+		expect(await card.locator("pre.args").innerText()).toContain("…");
+		expect(await card.locator("pre.args").innerText()).not.toContain("x".repeat(400));
 		expect(await card.locator("button.approve").isDisabled()).toBe(true); // not before the person can see everything
 		expect(await page.locator("#more").isVisible()).toBe(false); // the last page has no next_cursor
 		releaseFull();
