@@ -2,7 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { unstable_readConfig } from "wrangler";
 import { defineConfig } from "vitest/config";
 import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
-import { tokenTableJson } from "./test/support/test-tokens.ts";
+import { operatorHashHex, tokenTableJson } from "./test/support/test-tokens.ts";
 import { hermeticBindings } from "./test/support/worker-env.ts";
 
 // Tests never read a developer's .dev.vars or .env. The plugin loads .dev.vars
@@ -55,11 +55,23 @@ export default defineConfig({
 				},
 			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
-			workerProject("worker", ["test/worker/**/*.test.ts"], { ...LOOPBACK }, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
+			workerProject("worker", ["test/worker/**/*.test.ts"], { ...LOOPBACK }, [
+				"test/worker/stage0/**",
+				"test/worker/auth/**",
+				"test/worker/limits/**",
+				"test/worker/operator/**",
+			]),
+			// Loopback-only, started as `npm run dev` does: with an approver link's secret (its SHA-256).
+			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], { ...LOOPBACK, OPERATOR_TOKEN_SHA256: operatorHashHex() }),
 			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
 			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
 			// Bearer tokens configured (simulated mode).
-			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
+			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], {
+				MCP_AUTH_TOKENS: tokenTableJson(),
+				APPROVAL_TTL_SECONDS: "900",
+				// A stray approver-link hash must mean nothing once tokens are configured.
+				OPERATOR_TOKEN_SHA256: operatorHashHex(),
+			}),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
 			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
 			{

@@ -7,8 +7,12 @@
  * result's structuredContent. Exit code 0 only when the server answered as
  * the scenario expects.
  *
- *   tsx scripts/demo.ts allow|deny|defer
+ *   tsx scripts/demo.ts allow|deny|defer [--auto-approve]
+ *
+ * demo:defer ends with the approval loop: a person approves the held retry on
+ * the approvers' page, and the agent's retry with approvalId runs (see demo/approval.ts).
  */
+import { approveThenRetry } from "./demo/approval";
 import { type DemoContext, type GuardResult, runDemo, type Scenario } from "./demo/lib";
 import { banner, callingStage0, closing, decisionBlock, scenario } from "./demo/report";
 
@@ -120,7 +124,7 @@ const deferLoop: Scenario = async (ctx) => {
 
 	// The server's own count (the demo claims nothing; retry_count would include an agent's claim).
 	const retried = last.attempt?.counted_retries ?? maxRetries;
-	return closing(last, {
+	const asExpected = closing(last, {
 		verdict: "DEFER",
 		toolLabel: "the retry",
 		because: [
@@ -135,6 +139,8 @@ const deferLoop: Scenario = async (ctx) => {
 					? `${maxRetries + 2} retries in a row were all allowed; the loop threshold never triggered`
 					: "the retries stopped, but not with LOOP_THRESHOLD_EXCEEDED",
 	});
+	if (!asExpected || !isLoopThreshold(last)) return false;
+	return approveThenRetry(ctx, last, "retry-workflow", { workflowId });
 };
 
 const DEMOS: Record<string, Scenario[]> = {
@@ -143,7 +149,7 @@ const DEMOS: Record<string, Scenario[]> = {
 	defer: [deferVague, deferLoop],
 };
 
-const name = process.argv[2] ?? "";
+const name = process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "";
 const demo = DEMOS[name];
 if (!demo) {
 	console.error(`Usage: tsx scripts/demo.ts <${Object.keys(DEMOS).join("|")}>`);

@@ -26,6 +26,8 @@ export interface Env {
 	MCP_AUTH_TOKENS?: string;
 	/** The role of loopback callers when MCP_AUTH_TOKENS is not set. */
 	LOCAL_ROLE?: string;
+	/** SHA-256 of the approver link's secret, set by `npm run dev` at each start (see src/auth/operator.ts). */
+	OPERATOR_TOKEN_SHA256?: string;
 	APPROVAL_TTL_SECONDS?: string;
 	LOOP_WINDOW_SECONDS?: string;
 	RATE_LIMIT_PER_MINUTE?: string;

@@ -6,17 +6,19 @@
  *   MCP_TOKEN                a bearer token, for a server with MCP_AUTH_TOKENS (loopback needs none)
  *   DEMO_STARTUP_TIMEOUT_MS  how long to wait for a `wrangler dev` this script started (default 60000)
  *   DEMO_DEBUG               set to print stack traces of unexpected errors
+ *   DEMO_AUTO_APPROVE, APPROVER_TOKEN   an unattended approval loop (see approval.ts)
  *
  * If nothing answers at <origin of MCP_URL>/health, the demo starts
  * `wrangler dev --ip 127.0.0.1 --port <port of MCP_URL>` itself, in its own
  * process group, and stops that whole group when it is done (or interrupted).
  * That server reads neither .dev.vars nor .env (scripts/lib/dev-server.ts): it
  * runs in simulated mode without tokens. For Stage0 or tokens, run `npm run dev` first.
+ * Like `npm run dev`, it gives that server an approver link's secret.
  * A server that was already running is used as it is and left running.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type DevServer, startDevServer } from "../lib/dev-server";
+import { type DevServer, newOperatorSecret, startDevServer } from "../lib/dev-server";
 
 export const DEFAULT_MCP_URL = "http://localhost:8787/mcp";
 const SERVER_NAME = "stage0-edge-guard";
@@ -62,7 +64,7 @@ export interface GuardResult {
 	/** Things the server wants the caller to know (ignored claims, approvals used). */
 	notes: string[];
 	/** A pending approval a person can grant, when the server offers one. */
-	approval?: { id: string; status: string; expires_at: string; url: string };
+	approval?: { id: string; status: string; expires_at: string; url: string; approver?: "admin" | "operator" | "none" };
 	/** Whether the MCP result was flagged isError (a blocked action is). */
 	isError: boolean;
 }
@@ -71,6 +73,8 @@ export interface DemoContext {
 	client: Client;
 	health: Health;
 	mcpUrl: URL;
+	/** The approver link's secret, when this demo started the server itself (so it knows it). */
+	operatorSecret?: string;
 	/** Calls a guarded tool and returns its structuredContent, checked. */
 	call(tool: string, args: Record<string, unknown>): Promise<GuardResult>;
 }
@@ -215,7 +219,7 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			);
 			const started = Date.now();
 			try {
-				server = await startDevServer({ port, readyTimeoutMs: timeoutMs });
+				server = await startDevServer({ port, readyTimeoutMs: timeoutMs, operatorSecret: newOperatorSecret() });
 			} catch (error) {
 				throw new DemoError(error instanceof Error ? error.message : String(error));
 			}
@@ -243,7 +247,13 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			throw new DemoError(`Could not open an MCP session at ${mcpUrl}${hint}: ${message}`);
 		}
 		const connected = client;
-		const ctx: DemoContext = { client: connected, health, mcpUrl, call: (tool, args) => callGuarded(connected, tool, args) };
+		const ctx: DemoContext = {
+			client: connected,
+			health,
+			mcpUrl,
+			operatorSecret: server?.operatorSecret,
+			call: (tool, args) => callGuarded(connected, tool, args),
+		};
 
 		let allAsExpected = true;
 		for (const scenario of scenarios) {

@@ -33,7 +33,7 @@ function wrap(line: string, indent = "  "): string[] {
 	return out;
 }
 
-function print(...lines: string[]): void {
+export function print(...lines: string[]): void {
 	for (const line of lines) for (const l of wrap(line)) console.log(l);
 }
 

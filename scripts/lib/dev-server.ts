@@ -8,8 +8,10 @@
  * reach it. `--env-file` names an empty file, so wrangler reads neither
  * .dev.vars nor .env (for the Worker or for itself), and the two
  * CLOUDFLARE_* switches keep it from loading that file or process.env as secrets.
+ * The one exception is `npm run dev` (developerConfig): the developer's own server.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -26,6 +28,10 @@ export interface DevServer {
 	origin: string;
 	port: number;
 	pid: number | undefined;
+	/** The approver link's secret, when the server was started with one (see operatorSecret). */
+	operatorSecret?: string;
+	/** Resolves when wrangler has exited, with its exit code (null after a signal). */
+	exited: Promise<number | null>;
 	/** Everything wrangler printed so far. */
 	output(): string;
 	stop(): Promise<void>;
@@ -44,8 +50,38 @@ export interface DevServerOptions {
 	readyTimeoutMs?: number;
 	/** Attest the loopback bind to the Worker (DEV_LOOPBACK_BIND); default true. Tests of the refusal pass false. */
 	attestLoopback?: boolean;
-	/** Keep Durable Object state here (and leave it on stop), e.g. to restart on the same state; default a fresh temporary directory. */
+	/**
+	 * The approver link's secret (see newOperatorSecret): only its SHA-256 reaches
+	 * the Worker, as OPERATOR_TOKEN_SHA256; the secret is in no file and no argument.
+	 */
+	operatorSecret?: string;
+	/** Keep Durable Object state in this directory across starts; default: a fresh one, removed on stop. */
 	persistTo?: string;
+	/** Also copy wrangler's output to this process's stdout/stderr (for `npm run dev`). */
+	echo?: boolean;
+	/**
+	 * Read the developer's .dev.vars (or .env) as plain `wrangler dev` does. Only for
+	 * `npm run dev`, the developer's own server; tests, demos and benchmarks never do.
+	 */
+	developerConfig?: boolean;
+}
+
+/** A fresh random secret for the approver link of one server run. */
+export function newOperatorSecret(): string {
+	return `op_${randomBytes(32).toString("base64url")}`;
+}
+
+export function sha256Hex(text: string): string {
+	return createHash("sha256").update(text).digest("hex");
+}
+
+/** Whether nothing listens on 127.0.0.1:port (so a /health answer there would be someone else's). */
+export function portIsFree(port: number): Promise<boolean> {
+	return new Promise((resolveFree) => {
+		const server = createServer();
+		server.once("error", () => resolveFree(false));
+		server.listen(port, "127.0.0.1", () => server.close(() => resolveFree(true)));
+	});
 }
 
 export function freePort(): Promise<number> {
@@ -62,11 +98,17 @@ export function freePort(): Promise<number> {
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
 	const wrangler = join(BIN, "wrangler");
 	if (!existsSync(wrangler)) throw new Error(`${wrangler} is missing: run \`npm install\` first.`);
+	if (options.port !== undefined && !(await portIsFree(options.port))) {
+		throw new Error(
+			`Port ${options.port} on 127.0.0.1 is already in use (another \`npm run dev\`?). Stop it, or choose another port: PORT=8931 npm run dev, or npm run dev -- --port 8931.`,
+		);
+	}
 	const port = options.port ?? (await freePort());
 	const inspectorPort = await freePort();
-	// A fresh state directory unless the caller keeps its own: every start begins with empty Durable Objects.
+	// By default a fresh state directory: every start begins with empty Durable Objects.
 	const persist = options.persistTo ?? mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
-	const noEnvFile = join(mkdtempSync(join(tmpdir(), "edge-guard-env-")), "empty.env");
+	const scratch = mkdtempSync(join(tmpdir(), "edge-guard-env-"));
+	const noEnvFile = join(scratch, "empty.env");
 	writeFileSync(noEnvFile, "");
 	const args = [
 		"dev",
@@ -78,8 +120,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		String(inspectorPort),
 		"--persist-to",
 		persist,
-		"--env-file",
-		noEnvFile,
+		...(options.developerConfig ? [] : ["--env-file", noEnvFile]),
 		"--show-interactive-dev-session=false",
 		"--log-level",
 		"log",
@@ -87,8 +128,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	if (options.config) args.push("--config", options.config);
 	// The attestation that wrangler dev listens on loopback only: without MCP_AUTH_TOKENS the Worker serves
 	// nobody without it, since it cannot see the peer's address itself.
-	if (options.attestLoopback !== false) args.push("--var", `DEV_LOOPBACK_BIND:${LOOPBACK_IP}`);
-	for (const [k, v] of Object.entries(options.vars ?? {})) args.push("--var", `${k}:${v}`);
+	const vars: Record<string, string> = {};
+	if (options.attestLoopback !== false) vars.DEV_LOOPBACK_BIND = LOOPBACK_IP;
+	Object.assign(vars, options.vars);
+	if (options.operatorSecret) vars.OPERATOR_TOKEN_SHA256 = sha256Hex(options.operatorSecret);
+	for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
 
 	const child: ChildProcess = spawn(wrangler, args, {
 		cwd: ROOT,
@@ -101,17 +145,16 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 			WRANGLER_SEND_METRICS: "false",
 			NO_COLOR: "1",
 			CI: "true",
-			CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false",
-			CLOUDFLARE_INCLUDE_PROCESS_ENV: "false",
+			...(options.developerConfig ? {} : { CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false", CLOUDFLARE_INCLUDE_PROCESS_ENV: "false" }),
 		},
 	});
 	let log = "";
-	child.stdout?.on("data", (d) => (log += d));
-	child.stderr?.on("data", (d) => (log += d));
+	child.stdout?.on("data", (d) => ((log += d), options.echo && process.stdout.write(d)));
+	child.stderr?.on("data", (d) => ((log += d), options.echo && process.stderr.write(d)));
 	let exited = false;
-	const exit = new Promise<void>((done) => {
-		child.once("exit", () => ((exited = true), done()));
-		child.once("error", (error) => ((log += `spawn error: ${error.message}\n`), (exited = true), done()));
+	const exit = new Promise<number | null>((done) => {
+		child.once("exit", (code) => ((exited = true), done(code)));
+		child.once("error", (error) => ((log += `spawn error: ${error.message}\n`), (exited = true), done(1)));
 	});
 	const origin = `http://${LOOPBACK_IP}:${port}`;
 
@@ -140,7 +183,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		const deadline = Date.now() + STOP_GRACE_MS;
 		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 		if (!options.persistTo) rmSync(persist, { recursive: true, force: true });
-		rmSync(dirname(noEnvFile), { recursive: true, force: true });
+		rmSync(scratch, { recursive: true, force: true });
 	};
 	const kill = async () => {
 		stopped = true;
@@ -149,7 +192,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		const deadline = Date.now() + STOP_GRACE_MS;
 		while (groupExists() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 	};
-	const server: DevServer = { origin, port, pid: child.pid, output: () => log, stop, killNow: () => signalGroup("SIGKILL"), kill };
+	const server: DevServer = {
+		origin,
+		port,
+		pid: child.pid,
+		operatorSecret: options.operatorSecret,
+		exited: exit,
+		output: () => log,
+		stop,
+		killNow: () => signalGroup("SIGKILL"),
+		kill,
+	};
 
 	const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
 	while (Date.now() < deadline && !exited) {
@@ -161,7 +214,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	}
 	await stop();
 	const why = exited ? "wrangler dev exited before it was ready" : `wrangler dev did not become ready on ${origin} in time`;
-	throw new Error(`${why}. Its last output:\n${tail(redact(log, options.vars))}`);
+	throw new Error(`${why}. Its last output:\n${tail(redact(log, { ...options.vars, operator: options.operatorSecret ?? "" }))}`);
 }
 
 function tail(text: string, lines = 40): string {

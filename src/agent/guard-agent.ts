@@ -11,6 +11,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { McpAgent } from "agents/mcp";
+import { approverOf } from "../auth/operator";
 import type { RequestCaller } from "../auth/request-caller";
 import { type Env, readConfig } from "../config";
 import type { ApprovalDesk } from "../guard/approvals";
@@ -58,6 +59,12 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		const config = readConfig(this.env);
 		const authority = createAuthority(config);
 		const store = () => this.env.APPROVALS.get(this.env.APPROVALS.idFromName("global"));
+		// Who can approve here (admins, the operator of `npm run dev`, or nobody), for the refusal's words.
+		const approver = approverOf(this.env);
+		// The approver link of `npm run dev` is on 127.0.0.1: links to requests use the same origin, so the
+		// signed-in page can open them (localhost would be another origin, with its own sessionStorage).
+		const pageOrigin = (origin: string) =>
+			approver === "operator" ? origin.replace(/^http:\/\/(localhost|\[::1\])(?=:|$)/, "http://127.0.0.1") : origin;
 		// The principal's own objects: limits and audit trail follow it across sessions.
 		const principal = owner?.principal ?? "";
 		const budgets = this.env.BUDGETS.get(this.env.BUDGETS.idFromName(principal));
@@ -101,7 +108,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 				maxRetries: config.maxRetries,
 				runtime: { principal: caller.principal, role: caller.role, sessionId },
 				approvals: {
-					open: (request) => store().open(request, caller.approvalsOrigin),
+					open: async (request) => ({ ...(await store().open(request, pageOrigin(caller.approvalsOrigin))), approver }),
 					consume: (id, expected) => store().consume(id, expected),
 				} satisfies ApprovalDesk,
 				budget,

@@ -10,10 +10,11 @@
  * must still be a loopback name, so a DNS-rebinding page is refused too.
  */
 import { readEdgeConfig } from "../config";
+import { loopbackOperator, type OperatorEnv } from "./operator";
 import { jsonError } from "../http";
 import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
 
-export interface AuthEnv {
+export interface AuthEnv extends OperatorEnv {
 	MCP_AUTH_TOKENS?: string;
 	LOCAL_ROLE?: string;
 	DEV_LOOPBACK_BIND?: string;
@@ -82,7 +83,7 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 	return { ok: true, caller };
 }
 
-function authenticateLoopback(request: Request, env: AuthEnv): AuthResult {
+async function authenticateLoopback(request: Request, env: AuthEnv): Promise<AuthResult> {
 	if (!readEdgeConfig(env).loopbackBind) {
 		return {
 			ok: false,
@@ -101,6 +102,9 @@ function authenticateLoopback(request: Request, env: AuthEnv): AuthResult {
 			),
 		};
 	}
+	// The person at the `npm run dev` terminal, on the approvals API only (see operator.ts).
+	const operator = await loopbackOperator(request, env);
+	if (operator) return operator;
 	const role = (ROLES as readonly string[]).includes(env.LOCAL_ROLE ?? "") ? (env.LOCAL_ROLE as Role) : "developer";
 	return { ok: true, caller: { principal: "local", role, credential: "loopback" } };
 }

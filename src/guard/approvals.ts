@@ -5,11 +5,16 @@
 import { createHash } from "node:crypto";
 import type { Decision } from "./decision";
 
+/** Who can grant approvals on this server: another admin (tokens), the operator (`npm run dev`'s approver link), or nobody. */
+export type Approver = "admin" | "operator" | "none";
+
 export interface ApprovalTicket {
 	id: string;
 	status: "pending";
 	expires_at: string;
 	url: string;
+	/** Who can grant it; absent means another admin. */
+	approver?: Approver;
 	/**
 	 * The principal's oldest pending requests that were expired to make room
 	 * (at most `limit` may be pending at once). The pipeline turns this into a

@@ -34,6 +34,12 @@ export interface ApprovalRecord {
 	reason: string;
 	request_id: string;
 	policy_version: string;
+	/** What the authority said besides its verdict, for the person deciding. */
+	risk_score: number | null;
+	high_risk: boolean;
+	issues: { code: string; severity: string; message: string }[];
+	questions: string[];
+	guardrails: string[];
 	created_at: string;
 	expires_at: string;
 	decided_by: string | null;
@@ -125,6 +131,9 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			);
 			CREATE INDEX IF NOT EXISTS approval_events_by_id ON approval_events (approval_id, at);
 		`);
+		// Added later: risk, issues and questions (JSON), so approvers see what the authority asked.
+		const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('approvals')").toArray();
+		if (!columns.some((c) => c.name === "details")) ctx.storage.sql.exec("ALTER TABLE approvals ADD COLUMN details TEXT");
 	}
 
 	#ttlMs(): number {
@@ -166,8 +175,8 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		}
 		sql.exec(
 			`INSERT INTO approvals (id, status, principal, role, tool, arguments, arguments_sha256, kind, verdict, decision,
-			   reason, request_id, policy_version, created_at, expires_at)
-			 VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			   reason, request_id, policy_version, created_at, expires_at, details)
+			 VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id,
 			request.principal,
 			request.role,
@@ -183,6 +192,13 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			d.policy_version,
 			now,
 			expires,
+			JSON.stringify({
+				risk_score: d.risk_score,
+				high_risk: d.high_risk,
+				issues: d.issues,
+				questions: d.questions,
+				guardrails: d.guardrails,
+			}),
 		);
 		this.#event(id, "requested", request.principal, now);
 		await this.#retention.arm();
@@ -317,6 +333,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			.exec<Row>("SELECT action, actor, at, note FROM approval_events WHERE approval_id = ? ORDER BY at", row.id)
 			.toArray()
 			.map((e) => ({ action: String(e.action), actor: String(e.actor), at: iso(e.at)!, note: (e.note as string | null) ?? null }));
+		const details = row.details ? (JSON.parse(String(row.details)) as Partial<ApprovalRecord>) : {};
 		return {
 			id: String(row.id),
 			status: expired ? "expired" : stored,
@@ -332,6 +349,11 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			reason: String(row.reason),
 			request_id: String(row.request_id),
 			policy_version: String(row.policy_version),
+			risk_score: details.risk_score ?? null,
+			high_risk: details.high_risk ?? false,
+			issues: details.issues ?? [],
+			questions: details.questions ?? [],
+			guardrails: details.guardrails ?? [],
 			created_at: iso(row.created_at)!,
 			expires_at: iso(row.expires_at)!,
 			decided_by: (row.decided_by as string | null) ?? null,

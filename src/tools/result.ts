@@ -3,6 +3,7 @@
  * programs, and a text block for people in the seed's familiar format.
  * A blocked call never shows the action's output, because it has none.
  */
+import type { ApprovalTicket } from "../guard/approvals";
 import type { Decision } from "../guard/decision";
 import type { GuardOutcome } from "../guard/pipeline";
 
@@ -57,7 +58,7 @@ export function renderOutcome(
 	if (attempt) lines.push(attemptLine(attempt));
 	if (approval) {
 		lines.push(
-			`Approval requested (${approval.id}): a person other than you, with the admin role, can approve it at ${approval.url} until ${approval.expires_at}.`,
+			approvalLine(approval),
 			`Once approved, call ${toolName} again with the same arguments plus "approvalId": "${approval.id}". It can be used once.`,
 		);
 	}
@@ -66,6 +67,19 @@ export function renderOutcome(
 	// asked, or a query that could not be answered, is an error for the caller.
 	const isError = kind === "query" ? decision.decision === "ERROR" : action.status !== "executed";
 	return { content: [{ type: "text", text: lines.join("\n") }], structuredContent: structured, ...(isError ? { isError } : {}) };
+}
+
+/** Where and by whom the approval can be granted, truthfully for this server's mode. */
+function approvalLine(approval: ApprovalTicket): string {
+	const { id, url, expires_at } = approval;
+	switch (approval.approver) {
+		case "operator":
+			return `Approval requested (${id}): the operator can approve it with the approver link printed by npm run dev (this request: ${url}) until ${expires_at}.`;
+		case "none":
+			return `Approval requested (${id}), but nobody can approve it on this server: it has no MCP_AUTH_TOKENS and was not started with npm run dev, which prints an approver link. It expires at ${expires_at}.`;
+		default:
+			return `Approval requested (${id}): a person other than you, with the admin role, can approve it at ${url} until ${expires_at}.`;
+	}
 }
 
 /** The server's count and the agent's claim, each named as what it is. */

@@ -69,7 +69,16 @@ export const decisionOutputShape = {
 	notes: z.array(z.string()).describe("Ignored claims, approvals used, and the like"),
 	retry_after_seconds: z.number().optional().describe("For a rate-limited call: when to try again"),
 	approval: z
-		.object({ id: z.string(), status: z.literal("pending"), expires_at: z.string(), url: z.string() })
+		.object({
+			id: z.string(),
+			status: z.literal("pending"),
+			expires_at: z.string(),
+			url: z.string(),
+			approver: z
+				.enum(["admin", "operator", "none"])
+				.optional()
+				.describe("Who can grant it: another admin, the operator (npm run dev's approver link), or nobody on this server"),
+		})
 		.optional()
 		.describe("A pending approval a person can grant; retry with approvalId once it is approved"),
 };

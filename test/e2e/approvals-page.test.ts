@@ -77,9 +77,10 @@ describe("/approvals in headless Chromium", () => {
 
 		await card.locator("input.note").fill("read it, fine to publish");
 		await card.locator("button.approve").click();
-		await expect.poll(() => page.textContent("#status")).toContain("Approved publish-content for alice");
-		// it left the pending list
-		await expect.poll(() => page.locator(`#approval-${approval.id}`).count()).toBe(0);
+		await card.locator(".confirm button.confirm-yes").click();
+		// the result is shown on the card the admin clicked
+		await expect.poll(() => card.locator(".result").textContent()).toContain("Approved publish-content for alice");
+		expect(await card.locator(".badge").first().textContent()).toBe("approved");
 
 		const done = (await alice.callTool({ name: "publish-content", arguments: { ...args, approvalId: approval.id } })) as Result;
 		expect(done.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });

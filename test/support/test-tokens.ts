@@ -43,3 +43,10 @@ export function tokenTableOf(tokens: readonly TestToken[]): string {
 	for (const { token, principal, role } of tokens) table[createHash("sha256").update(token).digest("hex")] = { principal, role };
 	return JSON.stringify(table);
 }
+
+/** The approver link's secret of test servers (in production `npm run dev` mints a fresh one per start). */
+export const TEST_OPERATOR_SECRET = "op_test_operator_secret_000000000000000000005";
+
+export function operatorHashHex(secret = TEST_OPERATOR_SECRET): string {
+	return createHash("sha256").update(secret).digest("hex");
+}

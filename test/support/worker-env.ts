@@ -25,6 +25,7 @@ const VARIABLES: Record<Variable, true> = {
 	ALLOWED_ORIGINS: true,
 	MAX_SESSIONS_PER_PRINCIPAL: true,
 	DEV_LOOPBACK_BIND: true,
+	OPERATOR_TOKEN_SHA256: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 
