@@ -9,7 +9,8 @@ function workerProject(name: string, include: string[], bindings: Record<string,
 	return {
 		logLevel: "error" as const, // quiet warnings about dependencies' missing source maps
 		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings } })],
-		test: { name, include, exclude },
+		// The policy engine is loaded before each file's tests (see the setup file).
+		test: { name, include, exclude, setupFiles: ["./test/worker/support/warm-policy.ts"] },
 	};
 }
 

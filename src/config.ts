@@ -30,6 +30,8 @@ export interface Env {
 	RATE_LIMIT_PER_MINUTE?: string;
 	AUDIT_STORE_ARGUMENTS?: string;
 	AUDIT_RETENTION_DAYS?: string;
+	/** Cedar policy text (var or secret) replacing the bundled policies/default.cedar. */
+	GUARD_POLICY?: string;
 }
 
 export type Mode = "stage0" | "simulated";

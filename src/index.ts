@@ -14,6 +14,8 @@ import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
 import { type Env, readConfig } from "./config";
 import { jsonError, jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
+import { localPolicyFor } from "./policy/workerd";
+import { policyLogLine, policyStatus } from "./policy/source";
 import { SERVER_INFO } from "./server-info";
 import { sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
@@ -34,6 +36,8 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 			? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
 			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 	);
+	const policy = localPolicyFor(startupEnv as Partial<Env>);
+	(policy.error ? console.error : console.log)(policyLogLine(policy));
 }
 
 export default {
@@ -57,6 +61,7 @@ export default {
 				},
 				stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
 				max_retries: config.maxRetries,
+				local_policy: policyStatus(localPolicyFor(env)),
 				authentication: env.MCP_AUTH_TOKENS?.trim() ? "bearer" : "loopback-only",
 			});
 		}

@@ -13,8 +13,9 @@ import type { AuditTrail } from "../guard/audit";
 import { AuditOutbox } from "./audit-outbox";
 import type { PrincipalBudget } from "../guard/budgets";
 import { createAuthority } from "../guard/authority";
-import { roleMayEverUse } from "../guard/local-rules";
+import { isListed } from "../guard/local-policy";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
+import { localPolicyFor } from "../policy/workerd";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
 import { registerAuditLogTool } from "../tools/audit-log";
@@ -87,8 +88,11 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			complete: (id, outcome, error) => outbox.complete(id, outcome, error),
 		};
 		const runtime = { principal: props.principal, role: props.role, sessionId: this.getSessionId() };
+		// Parsed once per isolate; a broken set refuses every call (see GuardDeps.policy).
+		const policy = localPolicyFor(this.env);
 		const deps: GuardDeps = {
 			authority,
+			policy,
 			loops: this,
 			maxRetries: config.maxRetries,
 			runtime,
@@ -97,8 +101,8 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			audit,
 			auditArguments: config.auditArguments,
 		};
-		// A caller sees only the tools its role could ever be allowed to run.
-		const visible = TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects));
+		// A caller sees only the tools the local policy could ever let it run.
+		const visible = TOOLS.filter((tool) => isListed(policy, runtime, tool));
 		registerGuardedTools(this.server, visible, () => deps);
 		registerAuditLogTool(this.server, async (query) => {
 			await outbox.settle(); // the caller's latest decisions first
