@@ -114,3 +114,44 @@ export function toCedarValue(value: unknown, type: CedarType): unknown {
 		}
 	}
 }
+
+/**
+ * The argument names a policy reads (`context.arguments.NAME`, `context.arguments has NAME`), from its JSON
+ * form; "all" when it uses `context.arguments` in any other way. Arguments no policy reads are not passed to
+ * Cedar at all: less to convert per call, and equal calls become equal requests (see the decision cache).
+ */
+export function argumentsReadBy(policyJson: unknown): Set<string> | "all" {
+	const names = new Set<string>();
+	let all = false;
+	const isContextArguments = (e: unknown): boolean => {
+		const dot = (e as { "."?: { left?: unknown; attr?: unknown } } | null)?.["."];
+		return dot?.attr === "arguments" && (dot.left as { Var?: unknown } | undefined)?.Var === "context";
+	};
+	const visit = (node: unknown): void => {
+		if (all || node === null || typeof node !== "object") return;
+		if (Array.isArray(node)) return node.forEach(visit);
+		const record = node as Record<string, unknown>;
+		if (isContextArguments(record)) {
+			all = true; // context.arguments used whole
+			return;
+		}
+		for (const op of [".", "has"] as const) {
+			const inner = record[op] as { left?: unknown; attr?: unknown } | undefined;
+			if (inner && isContextArguments(inner.left)) {
+				const attr = Array.isArray(inner.attr) ? inner.attr[0] : inner.attr;
+				if (typeof attr === "string") names.add(attr);
+				else all = true;
+				return;
+			}
+		}
+		Object.values(record).forEach(visit);
+	};
+	visit(policyJson);
+	return all ? "all" : names;
+}
+
+/** The type restricted to the named attributes. */
+export function onlyAttributes(type: CedarType & { type: "Record" }, names: Set<string> | "all"): CedarType & { type: "Record" } {
+	if (names === "all") return type;
+	return { type: "Record", attributes: Object.fromEntries(Object.entries(type.attributes).filter(([name]) => names.has(name))) };
+}

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/web";
 import type { DeterminingPolicy, LocalPolicy, PolicyCall, PolicyCaller, PolicyOutcome, PolicyTool } from "../guard/local-policy";
-import { argumentsType, type CedarType, type JsonSchema, toCedarValue } from "./arguments";
+import { argumentsReadBy, argumentsType, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
 
 /** The part of cedar-wasm the engine uses (the web and nodejs builds have the same API). */
 export type Cedar = Pick<
@@ -40,6 +40,8 @@ const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Frida
 const CALL_TOOL = { type: "Action", id: "call_tool" };
 const LIST_TOOLS = { type: "Action", id: "list_tools" };
 const LIST_CACHE_LIMIT = 1000;
+/** Decisions remembered per isolate: Cedar is deterministic, so an equal request gets the equal answer. */
+const DECISION_CACHE_LIMIT = 2000;
 
 /** The id of a policy text: a short SHA-256, stable across isolates and deployments. */
 export function policySetId(text: string): string {
@@ -120,6 +122,7 @@ interface Loaded {
 	reasons: Map<string, string>;
 	/** The policies by id, as the engine evaluates them. */
 	policies: Record<string, string>;
+	/** Only the arguments some policy reads. */
 	argumentsType: CedarType & { type: "Record" };
 	hasPermit: boolean;
 }
@@ -129,6 +132,7 @@ export class CedarLocalPolicy implements LocalPolicy {
 	readonly warning?: string;
 	readonly #loaded?: Loaded;
 	readonly #listed = new Map<string, boolean>();
+	readonly #decided = new Map<string, PolicyOutcome>();
 
 	constructor(
 		private readonly cedar: Cedar,
@@ -178,6 +182,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 		const policies: Record<string, string> = {};
 		const cedarIds: string[] = [];
 		let hasPermit = false;
+		const read = new Set<string>();
+		let readAll = false;
 		let cursor = 0;
 		parts.policies.forEach((policyText, index) => {
 			const start = text.indexOf(policyText, cursor);
@@ -192,6 +198,9 @@ export class CedarLocalPolicy implements LocalPolicy {
 			reasons.set(policyId, json.json.annotations?.reason ?? "");
 			cedarIds.push(policyId);
 			if (json.json.effect === "permit") hasPermit = true;
+			const names = argumentsReadBy(json.json);
+			if (names === "all") readAll = true;
+			else for (const name of names) read.add(name);
 		});
 
 		const validated = cedar.validate({ schema: schema.json, policies: { staticPolicies: text }, validationSettings: { mode: "strict" } });
@@ -208,7 +217,7 @@ export class CedarLocalPolicy implements LocalPolicy {
 
 		const preparsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
 		if (preparsed.type === "failure") throw new Failure(describeError("the policy set could not be prepared", text, preparsed.errors));
-		return { reasons, policies, argumentsType: args, hasPermit };
+		return { reasons, policies, argumentsType: onlyAttributes(args, readAll ? "all" : read), hasPermit };
 	}
 
 	decide(call: PolicyCall): PolicyOutcome {
@@ -226,24 +235,35 @@ export class CedarLocalPolicy implements LocalPolicy {
 			if (call.environment !== undefined) context.environment = call.environment;
 			if (call.retryCount !== undefined && Number.isSafeInteger(call.retryCount)) context.retryCount = call.retryCount;
 
-			const asIs = this.#authorize(entities, call, context);
-			if (asIs.kind === "error" || asIs.allowed) return asIs.kind === "error" ? asIs : { kind: "permitted" };
-			// Refused: would an approval for this exact call permit it?
-			const approved = this.#authorize(entities, call, { ...context, approved: true });
-			if (approved.kind === "error") return approved;
-			// In the text's order (the reasons map keeps it), whatever order Cedar reports them in.
-			const determining = new Set(asIs.determining);
-			const policies = [...loaded.reasons].filter(([id]) => determining.has(id)).map(([id, reason]) => ({ id, reason }));
-			if (approved.allowed) return { kind: "needs-approval", policies };
-			const reason = !loaded.hasPermit
-				? "the policy set has no permit, so it permits nothing"
-				: policies.length === 0
-					? "no policy permits this call"
-					: "forbidden";
-			return { kind: "forbidden", policies, reason };
+			// The key is the whole request Cedar would see, so a hit is the answer Cedar would give.
+			const key = JSON.stringify([entities, context]);
+			const known = this.#decided.get(key);
+			if (known) return known;
+			const outcome = this.#decide(loaded, entities, call, context);
+			if (this.#decided.size >= DECISION_CACHE_LIMIT) this.#decided.delete(this.#decided.keys().next().value!);
+			this.#decided.set(key, outcome);
+			return outcome;
 		} catch (error) {
 			return { kind: "error", reason: `the policy could not be evaluated: ${error instanceof Error ? error.message : String(error)}` };
 		}
+	}
+
+	#decide(loaded: Loaded, entities: [CedarEntity, CedarEntity], call: PolicyCall, context: Record<string, unknown>): PolicyOutcome {
+		const asIs = this.#authorize(entities, call, context);
+		if (asIs.kind === "error" || asIs.allowed) return asIs.kind === "error" ? asIs : { kind: "permitted" };
+		// Refused: would an approval for this exact call permit it?
+		const approved = this.#authorize(entities, call, { ...context, approved: true });
+		if (approved.kind === "error") return approved;
+		// In the text's order (the reasons map keeps it), whatever order Cedar reports them in.
+		const determining = new Set(asIs.determining);
+		const policies = [...loaded.reasons].filter(([id]) => determining.has(id)).map(([id, reason]) => ({ id, reason }));
+		if (approved.allowed) return { kind: "needs-approval", policies };
+		const reason = !loaded.hasPermit
+			? "the policy set has no permit, so it permits nothing"
+			: policies.length === 0
+				? "no policy permits this call"
+				: "forbidden";
+		return { kind: "forbidden", policies, reason };
 	}
 
 	#authorize(

@@ -1,7 +1,8 @@
 /** The Cedar engine: fails closed on a broken set, names what decided, and passes arguments without guessing. */
 import { describe, expect, it } from "vitest";
 import { describeCall, type PolicyCall } from "../../src/guard/local-policy";
-import { argumentsType, toCedarValue } from "../../src/policy/arguments";
+import { argumentsReadBy, argumentsType, toCedarValue } from "../../src/policy/arguments";
+import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { lineAndColumn } from "../../src/policy/engine";
 import { loadPolicy } from "../../src/policy/node";
 
@@ -93,6 +94,32 @@ unless { principal has groups && principal.groups.contains("release") };`);
 		expect(call()).toBe("forbidden");
 		expect(call({ readOnlyHint: true })).toBe("forbidden"); // destructiveHint absent: unknown, so destructive
 		expect(call({ readOnlyHint: true, destructiveHint: false })).toBe("permitted");
+	});
+});
+
+describe("the arguments passed to Cedar", () => {
+	const read = (text: string) => {
+		const json = cedar.policyToJson(text);
+		if (json.type !== "success") throw new Error("bad policy");
+		return argumentsReadBy(json.json);
+	};
+
+	it("are the ones some policy reads, by attribute or by has", () => {
+		expect(read('forbid (principal, action, resource) when { context.arguments has a && context.arguments.b.c == "x" };')).toEqual(new Set(["a", "b"]));
+		expect(read("forbid (principal, action, resource) when { context.approved };")).toEqual(new Set());
+	});
+
+	it("are all of them when a policy uses the whole record", () => {
+		expect(read("forbid (principal, action, resource) when { context.arguments == {} };")).toBe("all");
+		expect(read("forbid (principal, action, resource) when { context.arguments has a.b };")).toEqual(new Set(["a"]));
+	});
+
+	it("give the same decision from the cache as from Cedar, for equal requests only", () => {
+		const policy = loadPolicy(`${PERMIT}@id("no-billing") forbid (principal, action == Action::"call_tool", resource) when { context.arguments has serviceName && context.arguments.serviceName == "billing" };`);
+		for (let i = 0; i < 3; i++) {
+			expect(policy.decide(deployCall({ serviceName: "billing", changes: `v${i}` })).kind).toBe("forbidden");
+			expect(policy.decide(deployCall({ serviceName: "search", changes: `v${i}` })).kind).toBe("permitted");
+		}
 	});
 });
 
