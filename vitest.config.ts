@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { BROKEN_POLICY, TEAM_POLICY } from "./test/support/policies.ts";
 import { tokenTableJson } from "./test/support/test-tokens.ts";
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
@@ -23,13 +24,23 @@ export default defineConfig({
 			// The guard core and the tool definitions: pure modules, no Worker.
 			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts"] } },
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
-			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
+			workerProject("worker", ["test/worker/**/*.test.ts"], {}, [
+				"test/worker/stage0/**",
+				"test/worker/auth/**",
+				"test/worker/limits/**",
+				"test/worker/policy/**",
+				"test/worker/policy-broken/**",
+			]),
 			// Remote mode: Stage0 mocked at fetch, a short timeout.
 			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
 			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
+			// A team's own policy set in GUARD_POLICY (simulated mode, loopback callers).
+			workerProject("worker-policy", ["test/worker/policy/**/*.test.ts"], { GUARD_POLICY: TEAM_POLICY }),
+			// A GUARD_POLICY that does not validate: everything is refused.
+			workerProject("worker-policy-broken", ["test/worker/policy-broken/**/*.test.ts"], { GUARD_POLICY: BROKEN_POLICY }),
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote, Chromium.
 				test: {
