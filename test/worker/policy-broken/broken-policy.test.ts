@@ -28,6 +28,7 @@ describe("a broken policy set", () => {
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "local-rule", executed: false, policy_version: `simulated-${id}` });
 		expect(r.structuredContent!.reason).toMatch(new RegExp(`^The local policy set ${id} cannot be used, so nothing is allowed: .*line 3, column 45`));
 		expect(r.structuredContent).not.toHaveProperty("result");
+		expect(r.content[0].text).toMatch(/^⛔ TOOL CALL BLOCKED: research-topic \(the local policy set cannot be used\)/);
 	});
 
 	it("keeps the tools listed, so a caller reads why its calls are refused", async () => {
