@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadPolicy } from "../src/policy/node";
-import { describeOutcome, runCase, type PolicyTestCase } from "../src/policy/policy-tests";
+import { runCase, type PolicyTestCase } from "../src/policy/policy-tests";
 
 const USAGE =
 	"usage: npm run policy:explain -- --principal NAME --role ROLE --tool TOOL [--args JSON] [--groups a,b] [--at ISO-TIME] [--policy FILE]\n" +
