@@ -48,7 +48,7 @@ export default defineConfig({
 					environment: "node",
 					include: ["test/e2e/**/*.test.ts"],
 					testTimeout: 60_000,
-					hookTimeout: 90_000,
+					hookTimeout: 150_000, // starting wrangler dev (see scripts/lib/dev-server.ts)
 					fileParallelism: false,
 				},
 			},

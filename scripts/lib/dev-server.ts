@@ -114,7 +114,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	};
 	const server: DevServer = { origin, port, pid: child.pid, output: () => log, stop, killNow: () => signalGroup("SIGKILL") };
 
-	const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+	// Generous: the bundle carries cedar-wasm's 4 MB module, and a loaded machine starts it slowly.
+	const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
 	while (Date.now() < deadline && !exited) {
 		try {
 			const res = await fetch(`${origin}/health`, { signal: AbortSignal.timeout(1000) });
@@ -122,8 +123,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		} catch {}
 		await new Promise((r) => setTimeout(r, 250));
 	}
-	await stop();
+	// Said before stop(), which ends the process itself.
 	const why = exited ? "wrangler dev exited before it was ready" : `wrangler dev did not become ready on ${origin} in time`;
+	await stop();
 	throw new Error(`${why}. Its last output:\n${tail(redact(log, options.vars))}`);
 }
 
