@@ -155,3 +155,35 @@ export function onlyAttributes(type: CedarType & { type: "Record" }, names: Set<
 	if (names === "all") return type;
 	return { type: "Record", attributes: Object.fromEntries(Object.entries(type.attributes).filter(([name]) => names.has(name))) };
 }
+
+/**
+ * The context attributes a policy reads (`context.NAME`, `context has NAME`); "all" when it uses `context`
+ * whole. Unread ones (say, the hour, or the retry count) are left out of the request, so they cannot make
+ * equal decisions look different to the decision cache.
+ */
+export function contextReadBy(policyJson: unknown): Set<string> | "all" {
+	const names = new Set<string>();
+	let all = false;
+	const isContext = (e: unknown) => (e as { Var?: unknown } | null)?.Var === "context";
+	const visit = (node: unknown): void => {
+		if (all || node === null || typeof node !== "object") return;
+		if (Array.isArray(node)) return node.forEach(visit);
+		const record = node as Record<string, unknown>;
+		if (isContext(record)) {
+			all = true;
+			return;
+		}
+		for (const op of [".", "has"] as const) {
+			const inner = record[op] as { left?: unknown; attr?: unknown } | undefined;
+			if (inner && isContext(inner.left)) {
+				const attr = Array.isArray(inner.attr) ? inner.attr[0] : inner.attr;
+				if (typeof attr === "string") names.add(attr);
+				else all = true;
+				return;
+			}
+		}
+		Object.values(record).forEach(visit);
+	};
+	visit(policyJson);
+	return all ? "all" : names;
+}

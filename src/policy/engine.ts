@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/web";
 import type { DeterminingPolicy, LocalPolicy, PolicyCall, PolicyCaller, PolicyOutcome, PolicyTool } from "../guard/local-policy";
-import { argumentsReadBy, argumentsType, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
+import { argumentsReadBy, argumentsType, contextReadBy, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
 
 /** The part of cedar-wasm the engine uses (the web and nodejs builds have the same API). */
 export type Cedar = Pick<
@@ -124,6 +124,8 @@ interface Loaded {
 	policies: Record<string, string>;
 	/** Only the arguments some policy reads. */
 	argumentsType: CedarType & { type: "Record" };
+	/** The context attributes some policy reads ("all" when one uses the context whole). */
+	contextRead: Set<string> | "all";
 	hasPermit: boolean;
 }
 
@@ -184,6 +186,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 		let hasPermit = false;
 		const read = new Set<string>();
 		let readAll = false;
+		const contextRead = new Set<string>();
+		let contextReadAll = false;
 		let cursor = 0;
 		parts.policies.forEach((policyText, index) => {
 			const start = text.indexOf(policyText, cursor);
@@ -201,6 +205,9 @@ export class CedarLocalPolicy implements LocalPolicy {
 			const names = argumentsReadBy(json.json);
 			if (names === "all") readAll = true;
 			else for (const name of names) read.add(name);
+			const attributes = contextReadBy(json.json);
+			if (attributes === "all") contextReadAll = true;
+			else for (const name of attributes) contextRead.add(name);
 		});
 
 		const validated = cedar.validate({ schema: schema.json, policies: { staticPolicies: text }, validationSettings: { mode: "strict" } });
@@ -217,7 +224,13 @@ export class CedarLocalPolicy implements LocalPolicy {
 
 		const preparsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
 		if (preparsed.type === "failure") throw new Failure(describeError("the policy set could not be prepared", text, preparsed.errors));
-		return { reasons, policies, argumentsType: onlyAttributes(args, readAll ? "all" : read), hasPermit };
+		return {
+			reasons,
+			policies,
+			argumentsType: onlyAttributes(args, readAll ? "all" : read),
+			contextRead: contextReadAll ? "all" : contextRead,
+			hasPermit,
+		};
 	}
 
 	decide(call: PolicyCall): PolicyOutcome {
@@ -234,6 +247,9 @@ export class CedarLocalPolicy implements LocalPolicy {
 			};
 			if (call.environment !== undefined) context.environment = call.environment;
 			if (call.retryCount !== undefined && Number.isSafeInteger(call.retryCount)) context.retryCount = call.retryCount;
+			// What no policy reads cannot change a decision: left out (`approved` stays, the second evaluation sets it).
+			const read = loaded.contextRead;
+			if (read !== "all") for (const name of Object.keys(context)) if (name !== "approved" && !read.has(name)) delete context[name];
 
 			// The key is the whole request Cedar would see, so a hit is the answer Cedar would give.
 			const key = JSON.stringify([entities, context]);

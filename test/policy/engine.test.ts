@@ -1,7 +1,7 @@
 /** The Cedar engine: fails closed on a broken set, names what decided, and passes arguments without guessing. */
 import { describe, expect, it } from "vitest";
 import { describeCall, type PolicyCall } from "../../src/guard/local-policy";
-import { argumentsReadBy, argumentsType, toCedarValue } from "../../src/policy/arguments";
+import { argumentsReadBy, argumentsType, contextReadBy, toCedarValue } from "../../src/policy/arguments";
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { lineAndColumn } from "../../src/policy/engine";
 import { loadPolicy } from "../../src/policy/node";
@@ -107,6 +107,16 @@ describe("the arguments passed to Cedar", () => {
 	it("are the ones some policy reads, by attribute or by has", () => {
 		expect(read('forbid (principal, action, resource) when { context.arguments has a && context.arguments.b.c == "x" };')).toEqual(new Set(["a", "b"]));
 		expect(read("forbid (principal, action, resource) when { context.approved };")).toEqual(new Set());
+	});
+
+	it("leave out the context attributes no policy reads (the default set reads no hour), without changing decisions", () => {
+		const json = cedar.policyToJson('forbid (principal, action, resource) when { context has environment && context.hour > 3 } unless { context.approved };');
+		expect(json.type === "success" && contextReadBy(json.json)).toEqual(new Set(["environment", "hour", "approved"]));
+		const bundled = loadPolicy();
+		for (const hour of [0, 9, 23]) {
+			const at = Date.parse(`2026-11-25T${String(hour).padStart(2, "0")}:00:00Z`);
+			expect(bundled.decide(deployCall({ environment: "production" }, { environment: "production", at })).kind).toBe("needs-approval");
+		}
 	});
 
 	it("are all of them when a policy uses the whole record", () => {
