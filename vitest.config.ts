@@ -1,17 +1,49 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { unstable_readConfig } from "wrangler";
 import { defineConfig } from "vitest/config";
 import { BROKEN_POLICY, TEAM_POLICY } from "./test/support/policies.ts";
+import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
 import { tokenTableJson } from "./test/support/test-tokens.ts";
+import { hermeticBindings } from "./test/support/worker-env.ts";
+
+// Tests never read a developer's .dev.vars or .env. The plugin loads .dev.vars
+// (or, without one, .env) under wrangler.toml's vars and has no switch for it,
+// but its `miniflare.bindings` win: so every project sets every variable the
+// Worker reads (test/support/worker-env.ts), and .env is not read at all
+// (CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV, Wrangler's documented switch; it also
+// reaches the `wrangler dev` runs of the e2e tests, which ignore both files anyway).
+process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
+const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.toml" }).vars;
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
 
-/** The whole Worker inside workerd, with some bindings set on top of wrangler.toml. */
-function workerProject(name: string, include: string[], bindings: Record<string, string> = {}, exclude: string[] = []) {
+/** The whole Worker inside workerd: wrangler.toml's vars, no secrets, then the project's own bindings. */
+function workerProject(
+	name: string,
+	include: string[],
+	bindings: Record<string, string> = {},
+	exclude: string[] = [],
+	outboundService?: (request: Request) => Promise<Response>,
+) {
 	return {
 		logLevel: "error" as const, // quiet warnings about dependencies' missing source maps
-		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings } })],
-		// The policy engine is loaded before each file's tests (see the setup file).
-		test: { name, include, exclude, setupFiles: ["./test/worker/support/warm-policy.ts"] },
+		plugins: [
+			cloudflareTest({
+				wrangler: { configPath: "./wrangler.toml" },
+				miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings), outboundService },
+			}),
+		],
+		// Every project checks that it got exactly the variables it set.
+		// Generous timeouts: the first request of a file bundles and starts the Worker, slow on a busy machine.
+		test: {
+			name,
+			include: [...new Set([...include, "test/worker/hermetic-env.test.ts"])],
+			exclude,
+			testTimeout: 60_000,
+			hookTimeout: 60_000,
+			// The policy engine (cedar-wasm) is loaded before each file's tests (see the setup file).
+			setupFiles: ["./test/worker/support/warm-policy.ts"],
+		},
 	};
 }
 
@@ -22,7 +54,13 @@ export default defineConfig({
 		silent: "passed-only",
 		projects: [
 			// The guard core and the tool definitions: pure modules, no Worker.
-			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts"] } },
+			{
+				test: {
+					name: "unit",
+					environment: "node",
+					include: ["test/*.test.ts", "test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts", "test/scripts/**/*.test.ts", "test/support/**/*.test.ts"],
+				},
+			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
 			workerProject("worker", ["test/worker/**/*.test.ts"], {}, [
 				"test/worker/stage0/**",
@@ -31,8 +69,8 @@ export default defineConfig({
 				"test/worker/policy/**",
 				"test/worker/policy-broken/**",
 			]),
-			// Remote mode: Stage0 mocked at fetch, a short timeout.
-			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }),
+			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
+			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.

@@ -63,7 +63,8 @@ const deferVague: Scenario = async (ctx) => {
 	scenario(
 		"An agent receives a vague request without clear success criteria or value proposition. Stage0 DEFERs to request more context before proceeding.",
 	);
-	const r = await ask(ctx, "check-authorization", { goal: "help me", sideEffects: [], successCriteria: ["Task completed"] });
+	// As the scenario says: no success criteria, no side effects, a goal that names no outcome.
+	const r = await ask(ctx, "check-authorization", { goal: "help me think", sideEffects: [] });
 	return closing(
 		r,
 		{
@@ -73,8 +74,11 @@ const deferVague: Scenario = async (ctx) => {
 				"Request is too vague to evaluate value",
 				"Success criteria are unclear",
 				"More context is needed before execution",
-				...(r.questions.length > 0 ? ["The clarifying questions above must be answered first"] : []),
 			],
+			problem: (r) =>
+				r.issues.some((i) => i.code === "UNCLEAR_VALUE_SIGNAL") || r.reason.startsWith("UNCLEAR_VALUE_SIGNAL")
+					? undefined
+					: "the DEFER is not UNCLEAR_VALUE_SIGNAL",
 		},
 		"query",
 	);
@@ -114,7 +118,8 @@ const deferLoop: Scenario = async (ctx) => {
 	if (!last) return false;
 	decisionBlock(last);
 
-	const retried = last.attempt?.retry_count ?? maxRetries;
+	// The server's own count (the demo claims nothing; retry_count would include an agent's claim).
+	const retried = last.attempt?.counted_retries ?? maxRetries;
 	return closing(last, {
 		verdict: "DEFER",
 		toolLabel: "the retry",

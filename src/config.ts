@@ -6,6 +6,7 @@
  * would weaken the guard, so it is never accepted).
  */
 
+import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";
 import type { AuditLog } from "./state/audit-log";
 import type { BudgetStore } from "./state/budget-store";
@@ -30,6 +31,8 @@ export interface Env {
 	RATE_LIMIT_PER_MINUTE?: string;
 	AUDIT_STORE_ARGUMENTS?: string;
 	AUDIT_RETENTION_DAYS?: string;
+	/** Pending approval requests one principal may have open; one more expires its oldest. */
+	MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string;
 	/** Cedar policy text (var or secret) replacing the bundled policies/default.cedar. */
 	GUARD_POLICY?: string;
 }
@@ -41,10 +44,14 @@ export interface GuardConfig {
 	/** Present only in stage0 mode. Never log or return it. */
 	apiKey?: string;
 	baseUrl: string;
+	/** Why STAGE0_BASE_URL cannot be used (then every Stage0 call fails closed with it). */
+	baseUrlProblem?: string;
 	timeoutMs: number;
 	maxRetries: number;
 	/** Store redacted arguments in the audit trail (otherwise only their hash). */
 	auditArguments: boolean;
+	/** Problems with the configuration a person should hear about at start-up (never a secret's value). */
+	warnings: string[];
 }
 
 export const DEFAULT_BASE_URL = "https://api.signalpulse.org";
@@ -58,15 +65,37 @@ function positiveInt(raw: string | undefined, fallback: number, max: number): nu
 	return n;
 }
 
+/**
+ * Values that stand for a key rather than being one: the examples' `your_api_key_here` and its
+ * kin, `<...>`, `changeme`, `xxx`. Sending one to Stage0 would only fail every call as "could not
+ * be reached" or "rejected the API key", so it counts as no key at all.
+ */
+const PLACEHOLDER_KEY =
+	/^(?:your[\s_-]*(?:stage0[\s_-]*)?(?:api[\s_-]*)?key(?:[\s_-]*here)?|<[^>]*>|\$\{?[A-Z][A-Z0-9_]*\}?|change[\s_-]*me|replace[\s_-]*me|placeholder|todo|x{3,}|\.{3}|…)$/i;
+
+export function isPlaceholderKey(value: string): boolean {
+	return PLACEHOLDER_KEY.test(value.trim());
+}
+
 export function readConfig(env: Partial<Env>): GuardConfig {
-	const apiKey = env.STAGE0_API_KEY?.trim() || undefined;
+	const warnings: string[] = [];
+	let apiKey = env.STAGE0_API_KEY?.trim() || undefined;
+	if (apiKey && isPlaceholderKey(apiKey)) {
+		apiKey = undefined;
+		warnings.push(
+			"STAGE0_API_KEY holds a placeholder from an example, not a key, so the server runs in SIMULATED mode. " +
+				"Put your real key in .dev.vars (or `wrangler secret put STAGE0_API_KEY`), or remove the line.",
+		);
+	}
 	const baseUrl = (env.STAGE0_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, "");
 	return {
 		mode: apiKey ? "stage0" : "simulated",
 		apiKey,
 		baseUrl,
+		baseUrlProblem: stage0BaseUrlProblem(baseUrl),
 		timeoutMs: positiveInt(env.STAGE0_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 60_000),
 		maxRetries: positiveInt(env.MAX_RETRIES, DEFAULT_MAX_RETRIES, 1000),
 		auditArguments: env.AUDIT_STORE_ARGUMENTS?.trim().toLowerCase() === "true",
+		warnings,
 	};
 }

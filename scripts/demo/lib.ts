@@ -10,6 +10,8 @@
  * If nothing answers at <origin of MCP_URL>/health, the demo starts
  * `wrangler dev --ip 127.0.0.1 --port <port of MCP_URL>` itself, in its own
  * process group, and stops that whole group when it is done (or interrupted).
+ * That server reads neither .dev.vars nor .env (scripts/lib/dev-server.ts): it
+ * runs in simulated mode without tokens. For Stage0 or tokens, run `npm run dev` first.
  * A server that was already running is used as it is and left running.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -54,7 +56,7 @@ export interface GuardResult {
 	guardrails: string[];
 	source: "stage0" | "simulated" | "local-rule" | "fault";
 	executed: boolean;
-	attempt?: { number: number; retry_count: number; max_retries: number };
+	attempt?: { number: number; retry_count: number; max_retries: number; counted_retries: number; claimed_retry_count?: number };
 	result?: Record<string, unknown>;
 	error?: string;
 	/** Things the server wants the caller to know (ignored claims, approvals used). */
@@ -208,7 +210,9 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			}
 			const port = Number(mcpUrl.port || 80);
 			const timeoutMs = startupTimeoutMs();
-			note(`Nothing answers at ${origin}/health (${probe.detail}); starting \`wrangler dev --ip 127.0.0.1 --port ${port}\`...`);
+			note(
+				`Nothing answers at ${origin}/health (${probe.detail}); starting \`wrangler dev --ip 127.0.0.1 --port ${port}\` without .dev.vars (simulated mode, no tokens; for Stage0 or tokens, start \`npm run dev\` first)...`,
+			);
 			const started = Date.now();
 			try {
 				server = await startDevServer({ port, readyTimeoutMs: timeoutMs });

@@ -2,9 +2,15 @@
  * Starts the Worker with `wrangler dev` on loopback, for demos, end-to-end
  * tests and benchmarks, and stops it again (its whole process group, so no
  * workerd is left behind).
+ *
+ * The Worker gets wrangler.toml's vars and the `vars` given here, nothing else:
+ * a developer's .dev.vars, .env or shell (their tokens, their Stage0 key) never
+ * reach it. `--env-file` names an empty file, so wrangler reads neither
+ * .dev.vars nor .env (for the Worker or for itself), and the two
+ * CLOUDFLARE_* switches keep it from loading that file or process.env as secrets.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -52,6 +58,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 	const inspectorPort = await freePort();
 	// A fresh state directory: every start begins with empty Durable Objects.
 	const persist = mkdtempSync(join(tmpdir(), "edge-guard-dev-"));
+	const noEnvFile = join(persist, "empty.env");
+	writeFileSync(noEnvFile, "");
 	const args = [
 		"dev",
 		"--ip",
@@ -62,6 +70,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		String(inspectorPort),
 		"--persist-to",
 		persist,
+		"--env-file",
+		noEnvFile,
 		"--show-interactive-dev-session=false",
 		"--log-level",
 		"log",
@@ -74,7 +84,15 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		detached: true, // its own process group, so stop() ends workerd too
 		stdio: ["ignore", "pipe", "pipe"],
 		// The project's bin first (as under `npm run`), so wrangler runs on the project's Node 24.
-		env: { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", CI: "true" },
+		env: {
+			...process.env,
+			PATH: `${BIN}${delimiter}${process.env.PATH ?? ""}`,
+			WRANGLER_SEND_METRICS: "false",
+			NO_COLOR: "1",
+			CI: "true",
+			CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false",
+			CLOUDFLARE_INCLUDE_PROCESS_ENV: "false",
+		},
 	});
 	let log = "";
 	child.stdout?.on("data", (d) => (log += d));

@@ -22,6 +22,7 @@ import type { PrincipalBudget } from "./budgets";
 import { type Authority, type Decision, faultDecision, type PolicyIssue } from "./decision";
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
 import { describeCall, type LocalPolicy, type PolicyOutcome, policyWords } from "./local-policy";
+import { normalizeLoopKey } from "./loop-key";
 
 /** What a tool's MCP annotations say about it. A hint that is absent is unknown, never the safe value. */
 export interface ToolAnnotations {
@@ -88,7 +89,16 @@ export interface GuardOutcome<Output> {
 	decision: Decision;
 	action: ActionOutcome<Output>;
 	/** The server's attempt number, for loop tools. */
-	attempt?: { number: number; retry_count: number; max_retries: number };
+	attempt?: {
+		number: number;
+		/** What Stage0 is sent and the limit applies to: the larger of the two below. */
+		retry_count: number;
+		max_retries: number;
+		/** Earlier attempts the server counted itself. */
+		counted_retries: number;
+		/** The agent's own retryCount, when it gave one (it can raise retry_count, never lower it). */
+		claimed_retry_count?: number;
+	};
 	/** A pending approval a person can grant for this exact call. */
 	approval?: ApprovalTicket;
 	/** Things the caller should know: ignored claims, an approval that was used. */
@@ -198,7 +208,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	const offerApproval = async (decision: Decision, kind: "authority" | "rule" | "loop") => {
 		if (!deps.approvals || tool.kind !== "action") return undefined;
 		try {
-			return await deps.approvals.open({
+			const { superseded, ...ticket } = await deps.approvals.open({
 				principal: deps.runtime.principal,
 				role: deps.runtime.role,
 				tool: tool.name,
@@ -207,6 +217,12 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 				decision,
 				kind,
 			});
+			for (const id of superseded?.ids ?? []) {
+				notes.push(
+					`Your oldest pending approval request ${id} was expired: at most ${superseded!.limit} may be pending at once (MAX_PENDING_APPROVALS_PER_PRINCIPAL).`,
+				);
+			}
+			return ticket;
 		} catch {
 			notes.push("No approval request could be recorded; try again later.");
 			return undefined;
@@ -279,8 +295,18 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	let attempt: GuardOutcome<Output>["attempt"];
 	if (tool.loop) {
 		let number: number;
+		let key: string;
 		try {
-			const key = tool.loop.key(args);
+			// Variants a person reads as the same id share one budget (see loop-key.ts).
+			key = normalizeLoopKey(tool.loop.key(args));
+		} catch {
+			return outcome(serverFault(deps, "The retry counter could not be updated, so the attempt was not allowed."));
+		}
+		if (key === "") {
+			const reason = "The workflow id is empty once invisible, control and formatting characters are removed; use an id with visible characters.";
+			return outcome(localDecision(deps, "DENY", "INVALID_LOOP_KEY", reason, "HIGH"));
+		}
+		try {
 			const [inSession, acrossSessions] = await Promise.all([
 				deps.loops.reserveAttempt(tool.name, key),
 				deps.budget?.reserveLoopAttempt(tool.name, key) ?? 0,
@@ -289,8 +315,16 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		} catch {
 			return outcome(serverFault(deps, "The retry counter could not be updated, so the attempt was not allowed."));
 		}
-		const retryCount = Math.max(number - 1, tool.loop.claimedRetryCount(args) ?? 0);
-		attempt = { number, retry_count: retryCount, max_retries: deps.maxRetries };
+		const counted = number - 1;
+		const claimed = tool.loop.claimedRetryCount(args);
+		const retryCount = Math.max(counted, claimed ?? 0);
+		attempt = {
+			number,
+			retry_count: retryCount,
+			max_retries: deps.maxRetries,
+			counted_retries: counted,
+			...(claimed !== undefined ? { claimed_retry_count: claimed } : {}),
+		};
 		extraContext.retry_count = retryCount;
 		// The policy sees the server's count, never the agent's alone.
 		policy = askPolicy(retryCount);
@@ -298,13 +332,13 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		if (refused) return { ...refused, attempt };
 		intent = { ...intent, constraints: [...(intent.constraints ?? []), `max_retries: ${deps.maxRetries}`] };
 		if (retryCount >= deps.maxRetries && !approval) {
-			const decision = loopThresholdDecision(retryCount, deps);
+			const decision = loopThresholdDecision(counted, claimed, deps);
 			return outcome(decision, { attempt, approval: await offerApproval(decision, "loop") });
 		}
 	}
 
 	// 6. The authority has the last word, also over an approval.
-	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval);
+	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval, argsHash);
 	let decision: Decision;
 	try {
 		decision = await deps.authority.check(request);
@@ -376,15 +410,28 @@ function localDecision(
 	};
 }
 
-/** The server's own loop limit: it holds whatever the authority would say. */
-function loopThresholdDecision(retryCount: number, deps: GuardDeps): Decision {
+/**
+ * The server's own loop limit: it holds whatever the authority would say. The
+ * reason tells the server's count from the agent's claim: a claim can raise the
+ * count, and then it is the agent's number, not one the server counted.
+ */
+function loopThresholdDecision(counted: number, claimed: number | undefined, deps: GuardDeps): Decision {
+	const where = `per session and across all of ${deps.runtime.principal}'s sessions`;
+	const limit = `the limit is ${deps.maxRetries} (MAX_RETRIES)`;
+	const byClaim = claimed !== undefined && claimed > counted;
+	const what = byClaim
+		? `the agent says this workflow has been retried ${claimed} times (its retryCount); the server counted ${counted} earlier ${counted === 1 ? "attempt" : "attempts"} (${where}). The higher number counts, and ${limit}`
+		: `this workflow has been retried ${counted} times (counted by the server, ${where}); ${limit}`;
+	const retryCount = byClaim ? claimed : counted;
 	return localDecision(
 		deps,
 		"DEFER",
 		"LOOP_THRESHOLD_EXCEEDED",
-		`LOOP_THRESHOLD_EXCEEDED: this workflow has been retried ${retryCount} times (counted per session and across all of ${deps.runtime.principal}'s sessions); the limit is ${deps.maxRetries} (MAX_RETRIES). A person should look before it runs again.`,
+		`LOOP_THRESHOLD_EXCEEDED: ${what}. A person should look before it runs again.`,
 		"MEDIUM",
 		["Why has this workflow failed repeatedly?", "Should the root cause be fixed before another retry?"],
-		`Retry count ${retryCount} reached the server's limit of ${deps.maxRetries}`,
+		byClaim
+			? `Retry count ${retryCount} (claimed by the agent; the server counted ${counted}) reached the server's limit of ${deps.maxRetries}`
+			: `Retry count ${retryCount} reached the server's limit of ${deps.maxRetries}`,
 	);
 }

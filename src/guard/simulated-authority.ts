@@ -6,7 +6,10 @@
  * (approval_status "approved" with approved_by), so the approval flow can be
  * tried without a key too. It is deterministic for a
  * given request (only `request_id` is fresh) and pure: no I/O, no clock.
- * Precedence: DENY before DEFER before ALLOW.
+ * Precedence: DENY before DEFER before ALLOW, except that a vague goal with
+ * no side effect needing guardrails is DEFERred with clarifying questions even
+ * without success criteria (the seed's DEFER demo: "a vague request without
+ * clear success criteria"); a clear goal without criteria is still DENIED.
  */
 import type { Authority, CheckRequest, Decision, PolicyIssue } from "./decision";
 
@@ -36,9 +39,12 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 		questions: [] as string[],
 	};
 	const sideEffects = request.side_effects.map((s) => s.trim().toLowerCase()).filter(Boolean);
+	const guarded = sideEffects.filter((s) => !HARMLESS_SIDE_EFFECTS.has(s));
+	// Asking what the caller wants is the right answer to a vague request; a side effect that needs guardrails is still denied.
+	const askWhatIsWanted = guarded.length === 0 && isVagueGoal(request.goal);
 
 	// DENY: nothing to judge success by.
-	if (request.success_criteria.filter((c) => c.trim()).length === 0) {
+	if (request.success_criteria.filter((c) => c.trim()).length === 0 && !askWhatIsWanted) {
 		return {
 			...base,
 			verdict: "DENY",
@@ -55,7 +61,6 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 	const approved = typeof approvedBy === "string" && approvedBy.length > 0;
 
 	// DENY: side effects without approval guardrails.
-	const guarded = sideEffects.filter((s) => !HARMLESS_SIDE_EFFECTS.has(s));
 	if (guarded.length > 0 && !approved) {
 		const list = guarded.map((s) => `'${s}'`).join(", ");
 		const issues: PolicyIssue[] = [

@@ -54,7 +54,7 @@ export function renderOutcome(
 	} else if (kind === "action") {
 		lines.push(notRunExplanation(decision));
 	}
-	if (attempt) lines.push(`Attempt ${attempt.number} (retry count ${attempt.retry_count} of at most ${attempt.max_retries}).`);
+	if (attempt) lines.push(attemptLine(attempt));
 	if (approval) {
 		lines.push(
 			`Approval requested (${approval.id}): a person other than you, with the admin role, can approve it at ${approval.url} until ${approval.expires_at}.`,
@@ -66,6 +66,13 @@ export function renderOutcome(
 	// asked, or a query that could not be answered, is an error for the caller.
 	const isError = kind === "query" ? decision.decision === "ERROR" : action.status !== "executed";
 	return { content: [{ type: "text", text: lines.join("\n") }], structuredContent: structured, ...(isError ? { isError } : {}) };
+}
+
+/** The server's count and the agent's claim, each named as what it is. */
+function attemptLine(a: NonNullable<GuardOutcome<unknown>["attempt"]>): string {
+	const counted = `${a.counted_retries} earlier ${a.counted_retries === 1 ? "attempt" : "attempts"} counted by the server`;
+	const claim = a.claimed_retry_count !== undefined ? `, ${a.claimed_retry_count} claimed by the agent` : "";
+	return `Attempt ${a.number} (retry count ${a.retry_count} of at most ${a.max_retries}: ${counted}${claim}).`;
 }
 
 function headline(toolName: string, kind: "action" | "query", d: Decision): string {

@@ -55,7 +55,13 @@ export const decisionOutputShape = {
 	source: z.enum(["stage0", "simulated", "local-rule", "fault"]),
 	executed: z.boolean().describe("Whether the tool's action ran"),
 	attempt: z
-		.object({ number: z.number(), retry_count: z.number(), max_retries: z.number() })
+		.object({
+			number: z.number(),
+			retry_count: z.number().describe("The count the limit applies to: the larger of counted_retries and claimed_retry_count"),
+			max_retries: z.number(),
+			counted_retries: z.number().describe("Earlier attempts the server counted itself"),
+			claimed_retry_count: z.number().optional().describe("The agent's own retryCount, when given"),
+		})
 		.optional()
 		.describe("The server's own attempt count, for loop tools"),
 	result: z.record(z.string(), z.unknown()).optional().describe("The action's output; present only when it ran"),

@@ -7,33 +7,19 @@ import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
+import { launchChromium } from "../support/chromium";
 import { TOKENS, tokenTableJson } from "../support/test-tokens";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let server: DevServer;
 let browser: Browser;
 
 beforeAll(async () => {
 	server = await startDevServer({ vars: { MCP_AUTH_TOKENS: tokenTableJson() } });
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		args: [
-			"--headless",
-			"--no-sandbox",
-			"--disable-gpu",
-			"--disable-quic",
-			"--no-first-run",
-			"--disable-background-networking",
-			"--disable-component-update",
-			"--disable-sync",
-		],
-	});
 });
 afterAll(async () => {
-	await browser?.close();
 	await server?.stop();
 });
 
@@ -50,6 +36,14 @@ async function connectAs(who: keyof typeof TOKENS) {
 type Result = { structuredContent?: Record<string, any>; isError?: boolean };
 
 describe("/approvals in headless Chromium", () => {
+	// Without a browser this fails with the install instruction (never skipped).
+	beforeAll(async () => {
+		browser = await launchChromium();
+	});
+	afterAll(async () => {
+		await browser?.close();
+	});
+
 	it("an admin approves a held publish on the page; the agent's retry then succeeds once", async () => {
 		const alice = await connectAs("alice");
 		// Arguments are attacker-controlled: the page must show them as text.

@@ -1,4 +1,8 @@
-/** The README's demos, run as a user would, against a running server. */
+/**
+ * The README's demos, run as a user would, against a running server: one whose
+ * STAGE0_API_KEY is still the example's placeholder (an old .dev.vars copied
+ * unchanged), which must run in simulated mode and say why.
+ */
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +10,7 @@ import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
 
 let server: DevServer;
 beforeAll(async () => {
-	server = await startDevServer();
+	server = await startDevServer({ vars: { STAGE0_API_KEY: "your_api_key_here" } });
 });
 afterAll(async () => {
 	await server?.stop();
@@ -20,6 +24,15 @@ function demo(name: string) {
 	});
 	return { code: run.status, out: run.stdout };
 }
+
+describe("a placeholder STAGE0_API_KEY", () => {
+	it("is no key: simulated mode, and a start-up warning that never shows the value", async () => {
+		const health = await (await fetch(`${server.origin}/health`)).json();
+		expect(health).toMatchObject({ mode: "simulated", stage0: null });
+		await expect.poll(() => server.output(), { timeout: 10_000 }).toContain("WARNING: STAGE0_API_KEY holds a placeholder");
+		expect(server.output()).not.toContain("your_api_key_here");
+	});
+});
 
 describe("npm run demo:*", () => {
 	it("demo:allow prints an ALLOW from the server", () => {
@@ -43,8 +56,15 @@ describe("npm run demo:*", () => {
 	it("demo:defer prints a DEFER with questions, and the loop threshold", () => {
 		const { code, out } = demo("defer");
 		expect(code).toBe(0);
-		expect(out).toContain("UNCLEAR_VALUE_SIGNAL");
-		expect(out).toContain("? What is the specific outcome you want to achieve?");
+		// the vague request: no success criteria sent, and the seed's DEFER with its two questions
+		const vague = out.slice(out.indexOf("DEMO: DEFER Scenario - Unclear/Vague Request"), out.indexOf("DEMO: DEFER Scenario - Loop"));
+		expect(vague).toContain('MCP tool call: check-authorization {"goal":"help me think","sideEffects":[]}');
+		expect(vague).toMatch(/Verdict: DEFER\nDecision: DEFER\nReason: UNCLEAR_VALUE_SIGNAL: Task\s+appears\s+under-specified\s+for\s+reliable\s+value\s+delivery\./);
+		expect(vague).toContain("Risk Score: 35");
+		expect(vague).toContain(
+			"Clarifying questions:\n  ? What is the specific outcome you want to achieve?\n  ? What constraints or requirements should be considered?",
+		);
+		expect(vague).toContain("⏸️ TOOL CALL DEFERRED\nThe agent should NOT proceed automatically.");
 		expect(out).toContain("LOOP_THRESHOLD_EXCEEDED");
 		expect(out).toContain("⏸️ TOOL CALL DEFERRED");
 		// run twice against the same server: still a full loop, not an inherited count

@@ -160,6 +160,23 @@ describe("guardedCall: loop tools", () => {
 		expect(high.attempt).toMatchObject({ number: 1, retry_count: 7 });
 	});
 
+	it("says which count is the agent's claim and which the server counted", async () => {
+		const d = deps(scripted("ALLOW")); // maxRetries 3
+		const first = await guardedCall(loopTool(9).tool, { x: "claimed" }, d);
+		expect(first.decision.verdict).toBe("DEFER");
+		expect(first.attempt).toEqual({ number: 1, retry_count: 9, max_retries: 3, counted_retries: 0, claimed_retry_count: 9 });
+		expect(first.decision.reason).toContain("the agent says this workflow has been retried 9 times (its retryCount)");
+		expect(first.decision.reason).toContain("the server counted 0 earlier attempts");
+		expect(first.decision.reason).not.toMatch(/has been retried 9 times \(counted/);
+		expect(first.decision.issues[0].message).toContain("claimed by the agent; the server counted 0");
+
+		const { tool } = loopTool();
+		for (let i = 0; i < 3; i++) await guardedCall(tool, { x: "counted" }, d);
+		const fourth = await guardedCall(tool, { x: "counted" }, d);
+		expect(fourth.attempt).toEqual({ number: 4, retry_count: 3, max_retries: 3, counted_retries: 3 });
+		expect(fourth.decision.reason).toContain("this workflow has been retried 3 times (counted by the server,");
+	});
+
 	it("keeps separate counts per loop key", async () => {
 		const d = deps(new SimulatedAuthority());
 		const { tool } = loopTool();

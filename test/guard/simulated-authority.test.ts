@@ -73,8 +73,34 @@ describe("simulated authority (the seed's demo expectations)", () => {
 		}
 	});
 
+	it("defers a vague request without success criteria with the seed's reason, risk and two questions", () => {
+		for (const goal of ["help me think", "help me", "幫我想一下"]) {
+			const d = simulateDecision(request({ goal, success_criteria: [] }), "id");
+			expect(d).toMatchObject({
+				verdict: "DEFER",
+				decision: "DEFER",
+				reason: "UNCLEAR_VALUE_SIGNAL: Task appears under-specified for reliable value delivery.",
+				risk_score: 35,
+				high_risk: false,
+			});
+			expect(d.issues.map((i) => i.code)).toEqual(["UNCLEAR_VALUE_SIGNAL"]);
+			expect(d.questions).toEqual([
+				"What is the specific outcome you want to achieve?",
+				"What constraints or requirements should be considered?",
+			]);
+		}
+	});
+
+	it("a vague goal takes precedence over missing criteria; a clear goal without criteria is still denied", () => {
+		expect(simulateDecision(request({ goal: "help me think", success_criteria: [] }), "id").issues[0].code).toBe("UNCLEAR_VALUE_SIGNAL");
+		expect(simulateDecision(request({ goal: "help me think", side_effects: ["loop"], success_criteria: [] }), "id").verdict).toBe("DEFER");
+		const clear = simulateDecision(request({ goal: "Summarize the weekly incident report", success_criteria: [] }), "id");
+		expect(clear).toMatchObject({ verdict: "DENY", decision: "NO_GO" });
+		expect(clear.issues[0].code).toBe("MISSING_SUCCESS_CRITERIA");
+	});
+
 	it("puts DENY before DEFER before ALLOW", () => {
-		// vague + publish + missing criteria: the DENY for criteria wins
+		// vague + publish + missing criteria: a side effect needing guardrails keeps the DENY
 		expect(simulateDecision(request({ goal: "help me", side_effects: ["publish"], success_criteria: [] }), "id").issues[0].code).toBe(
 			"MISSING_SUCCESS_CRITERIA",
 		);

@@ -87,6 +87,17 @@ describe("guarded calls in simulated mode", () => {
 		expect(r.content[0].text).toContain("? What is the specific outcome you want to achieve?");
 	});
 
+	it("check-authorization DEFERs a vague request that has no success criteria (the seed's DEFER demo)", async () => {
+		const r = await call(client, "check-authorization", { goal: "help me think", sideEffects: [] });
+		expect(r.isError).toBeFalsy();
+		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", decision: "DEFER", risk_score: 35 });
+		expect(r.structuredContent!.issues[0].code).toBe("UNCLEAR_VALUE_SIGNAL");
+		expect(r.structuredContent!.questions).toEqual([
+			"What is the specific outcome you want to achieve?",
+			"What constraints or requirements should be considered?",
+		]);
+	});
+
 	it("check-authorization DENYs a goal without success criteria", async () => {
 		const r = await call(client, "check-authorization", { goal: "Summarize the weekly incident report", sideEffects: [] });
 		expect(r.structuredContent!.issues[0].code).toBe("MISSING_SUCCESS_CRITERIA");
@@ -105,6 +116,15 @@ describe("retry-workflow counts attempts in the session", () => {
 		const last = await call(client, "retry-workflow", { workflowId: "nightly-etl" });
 		expect(last.structuredContent!.issues[0].code).toBe("LOOP_THRESHOLD_EXCEEDED");
 		expect(last.isError).toBe(true);
+	});
+
+	it("a first attempt with retryCount 9 says the 9 is the agent's claim, not the server's count", async () => {
+		const r = await call(client, "retry-workflow", { workflowId: "claimed-nine", retryCount: 9 });
+		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", executed: false });
+		expect(r.structuredContent!.attempt).toEqual({ number: 1, retry_count: 9, max_retries: 5, counted_retries: 0, claimed_retry_count: 9 });
+		expect(r.structuredContent!.reason).toContain("the agent says this workflow has been retried 9 times");
+		expect(r.structuredContent!.reason).toContain("the server counted 0 earlier attempts");
+		expect(r.content[0].text).toContain("Attempt 1 (retry count 9 of at most 5: 0 earlier attempts counted by the server, 9 claimed by the agent).");
 	});
 
 	it("lets no more than MAX_RETRIES through when 20 calls arrive at once", async () => {
