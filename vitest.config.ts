@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { unstable_readConfig } from "wrangler";
 import { defineConfig } from "vitest/config";
+import { BROKEN_POLICY, TEAM_POLICY } from "./test/support/policies.ts";
 import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
 import { operatorHashHex, tokenTableJson } from "./test/support/test-tokens.ts";
 import { hermeticBindings } from "./test/support/worker-env.ts";
@@ -36,7 +37,15 @@ function workerProject(
 		],
 		// Every project checks that it got exactly the variables it set.
 		// Generous timeouts: the first request of a file bundles and starts the Worker, slow on a busy machine.
-		test: { name, include: [...new Set([...include, "test/worker/hermetic-env.test.ts"])], exclude, testTimeout: 60_000, hookTimeout: 60_000 },
+		test: {
+			name,
+			include: [...new Set([...include, "test/worker/hermetic-env.test.ts"])],
+			exclude,
+			testTimeout: 60_000,
+			hookTimeout: 60_000,
+			// The policy engine (cedar-wasm) is loaded before each file's tests (see the setup file).
+			setupFiles: ["./test/worker/support/warm-policy.ts"],
+		},
 	};
 }
 
@@ -51,7 +60,7 @@ export default defineConfig({
 				test: {
 					name: "unit",
 					environment: "node",
-					include: ["test/*.test.ts", "test/guard/**/*.test.ts", "test/tools/**/*.test.ts", "test/scripts/**/*.test.ts", "test/support/**/*.test.ts"],
+					include: ["test/*.test.ts", "test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts", "test/scripts/**/*.test.ts", "test/support/**/*.test.ts"],
 				},
 			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
@@ -60,6 +69,8 @@ export default defineConfig({
 				"test/worker/auth/**",
 				"test/worker/limits/**",
 				"test/worker/operator/**",
+				"test/worker/policy/**",
+				"test/worker/policy-broken/**",
 			]),
 			// Loopback-only, started as `npm run dev` does: with an approver link's secret (its SHA-256).
 			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], { ...LOOPBACK, OPERATOR_TOKEN_SHA256: operatorHashHex() }),
@@ -74,6 +85,10 @@ export default defineConfig({
 			}),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
 			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
+			// A team's own policy set in GUARD_POLICY (simulated mode, loopback callers).
+			workerProject("worker-policy", ["test/worker/policy/**/*.test.ts"], { ...LOOPBACK, GUARD_POLICY: TEAM_POLICY }),
+			// A GUARD_POLICY that does not validate: everything is refused.
+			workerProject("worker-policy-broken", ["test/worker/policy-broken/**/*.test.ts"], { ...LOOPBACK, GUARD_POLICY: BROKEN_POLICY }),
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote, Chromium.
 				test: {
@@ -81,7 +96,7 @@ export default defineConfig({
 					environment: "node",
 					include: ["test/e2e/**/*.test.ts"],
 					testTimeout: 60_000,
-					hookTimeout: 90_000,
+					hookTimeout: 150_000, // starting wrangler dev (see scripts/lib/dev-server.ts)
 					fileParallelism: false,
 				},
 			},

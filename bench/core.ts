@@ -4,7 +4,7 @@
  * and src/tools/* unchanged.
  *
  * "Decision" = one guardedCall(): hash the arguments, ask the rate limit,
- * apply the local rule table, describe the call (intent), build the check
+ * ask the local policy (the bundled Cedar set, pre-parsed), describe the call (intent), build the check
  * request, ask the authority, write the audit record, act on the verdict. The
  * headline figure is the simulated-mode research-topic decision
  * (SimulatedAuthority with its real crypto.randomUUID request ids), with the
@@ -20,10 +20,11 @@ import type { AuditEntry, AuditTrail } from "../src/guard/audit";
 import type { PrincipalBudget } from "../src/guard/budgets";
 import { type CheckRequest, Stage0AnswerSchema } from "../src/guard/decision";
 import { buildCheckRequest, type CallRuntime, type Intent } from "../src/guard/intent";
-import { applyLocalRules } from "../src/guard/local-rules";
+import { describeCall } from "../src/guard/local-policy";
 import { type GuardDeps, guardedCall, type LoopCounter } from "../src/guard/pipeline";
 import { SimulatedAuthority, simulateDecision } from "../src/guard/simulated-authority";
 import { Stage0Client } from "../src/guard/stage0-client";
+import { loadPolicy } from "../src/policy/node";
 import { TOOLS, type ToolDefinition } from "../src/tools/definitions";
 import { renderOutcome } from "../src/tools/result";
 import { median, round } from "./stats";
@@ -68,6 +69,22 @@ async function measure(name: string, what: string, fn: () => unknown, isAsync: b
 	for (let s = 0; s < SAMPLES; s++) perOp.push((await runBatch(perSample)) / perSample);
 	const nsPerOp = median(perOp);
 	return { name, what, ns_per_op: round(nsPerOp, 1), ops_per_s: Math.round(1e9 / nsPerOp), samples: SAMPLES, iterations_per_sample: perSample };
+}
+
+/**
+ * The p50 of single timed calls (a latency, where measure() gives a throughput):
+ * after a warm-up, `n` calls each timed on its own.
+ */
+function singleCallP50(name: string, what: string, fn: () => unknown, n = 20_000): CoreResult {
+	for (let i = 0; i < 2_000; i++) sink = fn();
+	const times = new Float64Array(n);
+	for (let i = 0; i < n; i++) {
+		const t0 = process.hrtime.bigint();
+		sink = fn();
+		times[i] = Number(process.hrtime.bigint() - t0);
+	}
+	const p50 = median([...times]);
+	return { name, what, ns_per_op: round(p50, 1), ops_per_s: Math.round(1e9 / p50), samples: n, iterations_per_sample: 1 };
 }
 
 /** What the pipeline sends: the tool's intent, side effects defaulting to the tool's declared ones. */
@@ -145,7 +162,8 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		complete: async () => {},
 	};
 	const simulated = new SimulatedAuthority();
-	const simDeps: GuardDeps = { authority: simulated, loops: memoryLoops, maxRetries: 5, runtime, budget, audit };
+	const policy = loadPolicy();
+	const simDeps: GuardDeps = { authority: simulated, policy, loops: memoryLoops, maxRetries: 5, runtime, budget, audit };
 	// For the counter path: a limit so high that every attempt is under it.
 	const simDepsNoLimit: GuardDeps = { ...simDeps, maxRetries: Number.MAX_SAFE_INTEGER };
 	const limitDeps: GuardDeps = { ...simDeps, loops: overLimit };
@@ -177,6 +195,16 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	expect("audit written", seq > 0, true);
 	expect("same digest", createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"), await argumentsHash(researchArgs));
 
+	// The local policy's questions, described as the pipeline describes them (Date.now() per call, as there).
+	const deploy = tool("deploy-changes");
+	const deployArgs = { serviceName: "billing", environment: "production", changes: "v2" };
+	const researchPolicyCall = () => describeCall(research, [], researchArgs, undefined, runtime, Date.now());
+	const deployPolicyCall = () => describeCall(deploy, ["deploy"], deployArgs, { environment: "production" }, runtime, Date.now());
+	const viewerPolicyCall = () => describeCall(publish, ["publish"], publishArgs, undefined, viewer, Date.now());
+	expect("policy permits research", policy.decide(researchPolicyCall()).kind, "permitted");
+	expect("policy holds a production deploy", policy.decide(deployPolicyCall()).kind, "needs-approval");
+	expect("policy forbids a viewer's publish", policy.decide(viewerPolicyCall()).kind, "forbidden");
+
 	let wf = 0;
 	const realTimeout = AbortSignal.timeout;
 	// The proposed fix for argumentsHash, applied for the ablation only: the same
@@ -204,8 +232,9 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		["ablation: research-topic, sync SHA-256", "the headline decision with crypto.subtle.digest replaced by node:crypto's synchronous SHA-256", () => guardedCall(research, researchArgs, simDeps), true, syncDigest],
 		["ablation: Stage0 client, sync SHA-256", "the Stage0-client decision, same replacement", () => guardedCall(research, researchArgs, stage0Deps), true, syncDigest],
 		["part: intent + buildCheckRequest", "tool.intent(args), default side effects, then buildCheckRequest()", () => buildCheckRequest(research.name, describe(research, researchArgs), runtime), false],
-		["part: local rule table (read-only)", "applyLocalRules(): developer, no side effects", () => applyLocalRules({ role: "developer", sideEffects: [] }), false],
-		["part: local rule table (deploy)", "applyLocalRules(): developer deploys to production", () => applyLocalRules({ role: "developer", sideEffects: ["deploy"], environment: "production" }), false],
+		["part: local policy (permitted)", "LocalPolicy.decide(): developer, research-topic, bundled Cedar set (one evaluation)", () => policy.decide(researchPolicyCall()), false],
+		["part: local policy (deploy, approval)", "LocalPolicy.decide(): developer deploys to production (refused, then evaluated as approved)", () => policy.decide(deployPolicyCall()), false],
+		["part: local policy (viewer, forbidden)", "LocalPolicy.decide(): viewer publishes (refused twice)", () => policy.decide(viewerPolicyCall()), false],
 		["part: argumentsHash (crypto.subtle)", "SHA-256 of the canonical arguments, as the pipeline computes it for every call", () => argumentsHash(researchArgs), true],
 		["part: canonicalJson", "the hashed text alone", () => canonicalJson(researchArgs), false],
 		["part: node:crypto SHA-256 (sync)", "the same digest with node:crypto createHash (available in Workers with nodejs_compat)", () => createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"), false],
@@ -245,6 +274,19 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		}
 		results.push(r);
 		log(`  ${name.padEnd(44)} ${String(r.ns_per_op).padStart(9)} ns/op  ${r.ops_per_s.toLocaleString("en-US").padStart(12)} /s`);
+	}
+	// The local policy's target is a latency: p50 of single decisions (equal requests are remembered per isolate).
+	let uncached = 0;
+	for (const [name, what, fn] of [
+		["p50: local policy (permitted)", "median of 20,000 single LocalPolicy.decide() calls: developer, research-topic", researchPolicyCall],
+		["p50: local policy (deploy, approval)", "the same, developer deploys to production (two evaluations)", deployPolicyCall],
+		// Every request new (another principal each time): Cedar evaluates, nothing is remembered.
+		["p50: local policy, uncached (permitted)", "the same as the first, a new principal per call: one Cedar evaluation each", () => ({ ...researchPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } })],
+		["p50: local policy, uncached (approval)", "the same as the second, a new principal per call: two Cedar evaluations each", () => ({ ...deployPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } })],
+	] as const) {
+		const r = singleCallP50(name, what, () => policy.decide(fn()));
+		results.push(r);
+		log(`  ${name.padEnd(44)} ${String(r.ns_per_op).padStart(9)} ns p50`);
 	}
 	void sink;
 	return results;

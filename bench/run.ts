@@ -325,6 +325,13 @@ async function main(): Promise<void> {
 			met: headline.ops_per_s >= 200_000,
 		},
 		{
+			id: "local-policy-p50",
+			target: "local policy decision (Cedar, pre-parsed): p50 < 50 us",
+			value: round(core.find((c) => c.name === "p50: local policy (permitted)")!.ns_per_op / 1000),
+			unit: "us",
+			met: core.find((c) => c.name === "p50: local policy (permitted)")!.ns_per_op < 50_000,
+		},
+		{
 			id: "throughput-32",
 			target: "32 sessions: guarded calls/s >= 0.8 x ping calls/s",
 			value: ratio(concAt(32, "guarded").calls_per_s, concAt(32, "ping").calls_per_s),

@@ -47,6 +47,8 @@ export interface Env {
 	DEV_LOOPBACK_BIND?: string;
 	/** Pending approval requests one principal may have open; one more expires its oldest. */
 	MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string;
+	/** Cedar policy text (var or secret) replacing the bundled policies/default.cedar. */
+	GUARD_POLICY?: string;
 }
 
 export type Mode = "stage0" | "simulated";

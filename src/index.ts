@@ -17,6 +17,8 @@ import { authenticate } from "./auth/authenticate";
 import { type RequestCaller, withCallerHeader } from "./auth/request-caller";
 import { type EdgeConfig, type Env, readConfig, readEdgeConfig } from "./config";
 import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
+import { localPolicyFor } from "./policy/workerd";
+import { policyLogLine, policyStatus } from "./policy/source";
 import { SERVER_INFO } from "./server-info";
 import { newSessionId, sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
@@ -40,6 +42,8 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 	);
 	for (const warning of config.warnings) console.warn(`stage0-edge-guard: WARNING: ${warning}`);
+	const policy = localPolicyFor(startupEnv as Partial<Env>);
+	(policy.error ? console.error : console.log)(policyLogLine(policy));
 	const access = accessMode(startupEnv as Partial<Env>);
 	if (access === "refusing") {
 		console.warn(
@@ -150,6 +154,7 @@ function describeServer(env: Env): Response {
 		},
 		stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
 		max_retries: config.maxRetries,
+		local_policy: policyStatus(localPolicyFor(env)),
 		authentication: accessMode(env),
 	});
 }

@@ -204,7 +204,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		kill,
 	};
 
-	const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+	// Generous: the bundle carries cedar-wasm's 4 MB module, and a loaded machine starts it slowly.
+	const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
 	while (Date.now() < deadline && !exited) {
 		try {
 			const res = await fetch(`${origin}/health`, { signal: AbortSignal.timeout(1000) });
@@ -212,8 +213,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 		} catch {}
 		await new Promise((r) => setTimeout(r, 250));
 	}
-	await stop();
+	// Said before stop(), which ends the process itself.
 	const why = exited ? "wrangler dev exited before it was ready" : `wrangler dev did not become ready on ${origin} in time`;
+	await stop();
 	throw new Error(`${why}. Its last output:\n${tail(redact(log, { ...options.vars, operator: options.operatorSecret ?? "" }))}`);
 }
 

@@ -19,8 +19,9 @@ import type { AuditTrail } from "../guard/audit";
 import { AuditOutbox } from "./audit-outbox";
 import type { PrincipalBudget } from "../guard/budgets";
 import { createAuthority } from "../guard/authority";
-import { roleMayEverUse } from "../guard/local-rules";
+import { isListed } from "../guard/local-policy";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
+import { localPolicyFor } from "../policy/workerd";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
 import { registerAuditLogTool } from "../tools/audit-log";
@@ -98,12 +99,15 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			complete: (id, outcome, error) => outbox.complete(id, outcome, error),
 		};
 		const sessionId = this.getSessionId();
+		// Parsed once per isolate; a broken set refuses every call (see GuardDeps.policy).
+		const policy = localPolicyFor(this.env);
 		// Everything a call needs, for the caller of THAT call: its role is re-resolved by
 		// the Worker on every request. A caller that is not the session's owner gets nothing.
 		const depsFor = (caller: RequestCaller): GuardDeps | undefined => {
 			if (!owner || caller.credential !== owner.credential || caller.principal !== owner.principal) return undefined;
 			return {
 				authority,
+				policy,
 				loops: this,
 				maxRetries: config.maxRetries,
 				runtime: { principal: caller.principal, role: caller.role, sessionId },
@@ -122,9 +126,9 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			await outbox.settle(); // the caller's latest decisions first
 			return auditLog.query({ ...query, principal });
 		});
-		// A caller sees and may call only the tools its role could ever be allowed to run.
+		// A caller sees and may call only the tools the local policy could ever let it run.
 		gateToolRequests(this.server, {
-			hiddenFrom: (role, name) => TOOLS.some((tool) => tool.name === name && !roleMayEverUse(role, tool.sideEffects)),
+			hiddenFrom: (caller, name) => TOOLS.some((tool) => tool.name === name && !isListed(policy, caller, tool)),
 			depsFor,
 		});
 	}

@@ -4,7 +4,7 @@
  * not leak a credential.
  */
 import { z } from "zod";
-import { ROLES, type RoleName } from "../guard/local-rules";
+import { ROLES, type RoleName } from "../guard/local-policy";
 
 export { ROLES };
 export type Role = RoleName;

@@ -25,6 +25,8 @@ export interface AuditEntry {
 	latency_ms: number;
 	outcome: ActionStatus;
 	approval_id?: string;
+	/** The id of the local policy set in force (see LocalPolicy.id), whoever decided. */
+	local_policy: string;
 }
 
 export interface AuditTrail {

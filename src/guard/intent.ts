@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { GrantedApproval } from "./approvals";
 import { redactSecretText } from "./audit";
 import type { CheckRequest } from "./decision";
-import type { RoleName } from "./local-rules";
+import type { RoleName } from "./local-policy";
 
 /** Only the approval system may state these. */
 const APPROVAL_FACTS = ["approved_by", "approved_at", "approval_reason"] as const;
@@ -60,6 +60,8 @@ export interface CallRuntime {
 	/** Who is calling, as authenticated by the transport (never what the agent says). */
 	principal: string;
 	role: RoleName;
+	/** The caller's groups, when its identity has any (the local policy reads them). */
+	groups?: readonly string[];
 	/** The MCP session; doubles as Stage0's run_id. */
 	sessionId: string;
 }

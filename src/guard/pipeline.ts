@@ -7,10 +7,11 @@
  * only here. The order of the steps is the policy:
  *
  *   1. the caller's rate limit (so a runaway agent never reaches Stage0)
- *   2. local rules that forbid outright (no approval can lift them)
+ *   2. the local policy: what it forbids outright (no approval can lift it)
  *   3. a presented approval, used up atomically
- *   4. local rules that need an approval
+ *   4. the local policy: what it permits only with an approval
  *   5. the loop counters (session and principal), reserved before anything is asked
+ *      (for loop tools the local policy is asked again, with the server's retry count)
  *   6. the authority (Stage0 or the simulator), with the true role and approval
  *   7. the audit record, written before the action (if it cannot be written, nothing runs)
  *   8. the action, on ALLOW only, and then its outcome in the audit record
@@ -20,7 +21,7 @@ import { type AuditEntry, type AuditTrail, redactSecrets } from "./audit";
 import type { PrincipalBudget } from "./budgets";
 import { type Authority, type Decision, faultDecision, type PolicyIssue } from "./decision";
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
-import { applyLocalRules } from "./local-rules";
+import { describeCall, type LocalPolicy, type PolicyOutcome, policyWords } from "./local-policy";
 import { normalizeLoopKey } from "./loop-key";
 
 /** What a tool's MCP annotations say about it. A hint that is absent is unknown, never the safe value. */
@@ -64,6 +65,8 @@ export interface LoopCounter {
 
 export interface GuardDeps {
 	authority: Authority;
+	/** The local policy set (restrict only): asked before the authority, and named in every audit record. */
+	policy: LocalPolicy;
 	loops: LoopCounter;
 	maxRetries: number;
 	runtime: CallRuntime;
@@ -103,8 +106,6 @@ export interface GuardOutcome<Output> {
 	/** For a rate-limited call: when to try again. */
 	retry_after_seconds?: number;
 }
-
-export const LOCAL_POLICY_VERSION = "edge-guard-local-v1";
 
 type WithApproval<Args> = Args & { approvalId?: string };
 
@@ -174,6 +175,7 @@ function auditEntry(
 		risk_score: d.risk_score,
 		latency_ms: d.latency_ms,
 		outcome: status,
+		local_policy: deps.policy.id,
 		...(approvalId ? { approval_id: approvalId } : {}),
 	};
 }
@@ -242,11 +244,27 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		}
 	}
 
-	// 2. What the role may never do.
-	const rules = applyLocalRules({ role: deps.runtime.role, sideEffects: intent.side_effects, environment: intent.context?.environment });
-	if (rules.kind === "forbidden") {
-		return outcome(localDecision(deps, "DENY", "ROLE_NOT_PERMITTED", `Refused by local rule '${rules.rule}': ${rules.reason}.`, "HIGH"));
-	}
+	// 2. What the local policy never permits. A broken policy set refuses everything.
+	const askPolicy = (retryCount?: number) =>
+		deps.policy.decide(describeCall(tool, intent.side_effects, args, intent.context, deps.runtime, Date.now(), retryCount));
+	let policy = askPolicy();
+	const refusedOutright = (p: PolicyOutcome) => {
+		if (p.kind === "error") return outcome(policyErrorDecision(deps, p.reason));
+		if (p.kind === "forbidden") {
+			const reason = p.policies.length > 0 ? `Refused by ${policyWords(p.policies)}.` : `Refused by the local policy: ${p.reason}.`;
+			return outcome(localDecision(deps, "DENY", "LOCAL_POLICY_FORBIDS", reason, "HIGH", [], undefined, p.policies));
+		}
+		return undefined;
+	};
+	const holdForApproval = async (p: PolicyOutcome) => {
+		if (p.kind !== "needs-approval") return undefined;
+		const decision = localDecision(deps, "DEFER", "APPROVAL_REQUIRED", `Held by ${policyWords(p.policies)}.`, "MEDIUM", [
+			"Has a person other than the requester approved this exact change?",
+		], undefined, p.policies);
+		return outcome(decision, { approval: await offerApproval(decision, "rule") });
+	};
+	const forbidden = refusedOutright(policy);
+	if (forbidden) return forbidden;
 
 	// 3. An approval, if one is presented: used up now, whatever follows.
 	let approval: GrantedApproval | undefined;
@@ -264,12 +282,10 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		notes.push(`Approval ${approval.id} by ${approval.approved_by} used (it cannot be used again).`);
 	}
 
-	// 4. What the role may do only with an approval.
-	if (rules.kind === "needs-approval" && !approval) {
-		const decision = localDecision(deps, "DEFER", "APPROVAL_REQUIRED", `Held by local rule '${rules.rule}': ${rules.reason}.`, "MEDIUM", [
-			"Has a person other than the requester approved this exact change?",
-		]);
-		return outcome(decision, { approval: await offerApproval(decision, "rule") });
+	// 4. What the local policy permits only with an approval.
+	if (!approval) {
+		const held = await holdForApproval(policy);
+		if (held) return held;
 	}
 
 	// 5. Loops: reserve before asking, so parallel calls each get their own number.
@@ -310,6 +326,10 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 			...(claimed !== undefined ? { claimed_retry_count: claimed } : {}),
 		};
 		extraContext.retry_count = retryCount;
+		// The policy sees the server's count, never the agent's alone.
+		policy = askPolicy(retryCount);
+		const refused = refusedOutright(policy) ?? (approval ? undefined : await holdForApproval(policy));
+		if (refused) return { ...refused, attempt };
 		intent = { ...intent, constraints: [...(intent.constraints ?? []), `max_retries: ${deps.maxRetries}`] };
 		if (retryCount >= deps.maxRetries && !approval) {
 			const decision = loopThresholdDecision(counted, claimed, deps);
@@ -348,8 +368,20 @@ function serverFault(deps: GuardDeps, reason: string, requestId: string = crypto
 	return deps.authority.mode === "simulated" ? { ...decision, policy_version: `simulated-${decision.policy_version}` } : decision;
 }
 
-function localPolicyVersion(deps: GuardDeps): string {
-	return deps.authority.mode === "simulated" ? `simulated-${LOCAL_POLICY_VERSION}` : LOCAL_POLICY_VERSION;
+/** Local decisions carry the local policy set's id (marked simulated in simulated mode). */
+/** The policy_version of a decision made on this server (local policy, protocol refusals). */
+export function localPolicyVersion(deps: Pick<GuardDeps, "authority" | "policy">): string {
+	return deps.authority.mode === "simulated" ? `simulated-${deps.policy.id}` : deps.policy.id;
+}
+
+/** A local policy set that cannot be used refuses every call, and says why. */
+function policyErrorDecision(deps: GuardDeps, reason: string): Decision {
+	return {
+		...faultDecision(`The local policy set ${deps.policy.id} cannot be used, so nothing is allowed: ${reason}`, crypto.randomUUID(), 0),
+		policy_version: localPolicyVersion(deps),
+		issues: [{ code: "LOCAL_POLICY_ERROR", severity: "HIGH", message: reason }],
+		source: "local-rule",
+	};
 }
 
 function localDecision(
@@ -360,6 +392,7 @@ function localDecision(
 	severity: PolicyIssue["severity"],
 	questions: string[] = [],
 	message = reason,
+	policies: readonly { id: string; reason: string }[] = [],
 ): Decision {
 	return {
 		verdict,
@@ -369,7 +402,8 @@ function localDecision(
 		policy_version: localPolicyVersion(deps),
 		risk_score: verdict === "DENY" ? 80 : 60,
 		high_risk: verdict === "DENY",
-		issues: [{ code, severity, message }],
+		// A policy refusal lists every determining policy as its own issue.
+		issues: policies.length > 0 ? policies.map((p) => ({ code, severity, message: `${p.id}: ${p.reason}` })) : [{ code, severity, message }],
 		questions,
 		guardrails: [],
 		source: "local-rule",

@@ -82,6 +82,9 @@ export class AuditLog extends DurableObject<AuditEnv> {
 			CREATE INDEX IF NOT EXISTS records_by_request ON records (request_id);
 			CREATE UNIQUE INDEX IF NOT EXISTS records_once ON records (session_id, request_id, at);
 		`);
+		// Added with the Cedar policy layer: logs created before it get the column (older rows read as "unknown").
+		const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(records)").toArray();
+		if (!columns.some((c) => c.name === "local_policy")) ctx.storage.sql.exec("ALTER TABLE records ADD COLUMN local_policy TEXT");
 	}
 
 	/**
@@ -94,8 +97,8 @@ export class AuditLog extends DurableObject<AuditEnv> {
 		for (const { entry, outcome, error, completed_at } of records) {
 			sql.exec(
 				`INSERT INTO records (at, request_id, policy_version, source, principal, role, session_id, tool, args_sha256,
-				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at, local_policy)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (session_id, request_id, at) DO NOTHING`,
 				entry.at,
 				entry.request_id,
@@ -116,6 +119,7 @@ export class AuditLog extends DurableObject<AuditEnv> {
 				error,
 				entry.approval_id ?? null,
 				completed_at,
+				entry.local_policy ?? null,
 			);
 		}
 		await this.#retention.arm();
@@ -177,5 +181,6 @@ function toRecord(row: Row): AuditRecord {
 		error: (row.error as string | null) ?? null,
 		approval_id: (row.approval_id as string | null) ?? null,
 		completed_at: iso(row.completed_at),
+		local_policy: (row.local_policy as string | null) ?? "unknown",
 	};
 }

@@ -10,10 +10,9 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { callerOfMessage, type RequestCaller } from "../auth/request-caller";
-import type { Role } from "../auth/tokens";
 import { argumentsHash } from "../guard/approvals";
 import type { AuditEntry } from "../guard/audit";
-import { type GuardDeps, guardedCall, LOCAL_POLICY_VERSION } from "../guard/pipeline";
+import { type GuardDeps, guardedCall, localPolicyVersion } from "../guard/pipeline";
 import type { ToolDefinition } from "./definitions";
 import { renderOutcome } from "./result";
 import { approvalIdArgument, decisionOutputShape } from "./schema";
@@ -66,7 +65,7 @@ type TextResult = { content?: { type: string; text?: string }[]; isError?: boole
  *     that fail the tool's schema) counts against the rate limit and is
  *     recorded in the audit trail with `source: "protocol"`.
  */
-export function gateToolRequests(server: McpServer, gate: { hiddenFrom(role: Role, tool: string): boolean; depsFor: DepsForCaller }): void {
+export function gateToolRequests(server: McpServer, gate: { hiddenFrom(caller: GuardDeps["runtime"], tool: string): boolean; depsFor: DepsForCaller }): void {
 	const handlers = (server.server as unknown as { _requestHandlers: Map<string, RawHandler> })._requestHandlers;
 	const registered = (server as unknown as { _registeredTools: Record<string, { enabled: boolean }> })._registeredTools;
 	const listTools = handlers.get("tools/list");
@@ -76,7 +75,7 @@ export function gateToolRequests(server: McpServer, gate: { hiddenFrom(role: Rol
 	handlers.set("tools/list", async (request, extra) => {
 		const deps = depsForMessage(extra, gate.depsFor);
 		const result = (await listTools(request, extra)) as { tools: { name: string }[] };
-		return { ...result, tools: result.tools.filter((tool) => !gate.hiddenFrom(deps.runtime.role, tool.name)) };
+		return { ...result, tools: result.tools.filter((tool) => !gate.hiddenFrom(deps.runtime, tool.name)) };
 	});
 
 	handlers.set("tools/call", async (request, extra) => {
@@ -84,7 +83,7 @@ export function gateToolRequests(server: McpServer, gate: { hiddenFrom(role: Rol
 		const name = request.params?.name;
 		const args = request.params?.arguments;
 		if (typeof name !== "string") return callTool(request, extra); // the SDK answers a malformed call
-		if (!Object.hasOwn(registered, name) || !registered[name].enabled || gate.hiddenFrom(deps.runtime.role, name)) {
+		if (!Object.hasOwn(registered, name) || !registered[name].enabled || gate.hiddenFrom(deps.runtime, name)) {
 			// The same answer for a hidden tool as for one that does not exist: the role's tools are not disclosed.
 			return refusedBeforePipeline(deps, name, args, `MCP error -32602: Tool ${name.slice(0, 128)} not found`);
 		}
@@ -109,7 +108,8 @@ async function refusedBeforePipeline(deps: GuardDeps, tool: string, args: unknow
 	const entry: AuditEntry = {
 		at: Date.now(),
 		request_id: crypto.randomUUID(),
-		policy_version: deps.authority.mode === "simulated" ? `simulated-${LOCAL_POLICY_VERSION}` : LOCAL_POLICY_VERSION,
+		policy_version: localPolicyVersion(deps),
+		local_policy: deps.policy.id,
 		source: "protocol",
 		principal: deps.runtime.principal,
 		role: deps.runtime.role,

@@ -90,7 +90,10 @@ function attemptLine(a: NonNullable<GuardOutcome<unknown>["attempt"]>): string {
 }
 
 function headline(toolName: string, kind: "action" | "query", d: Decision): string {
-	if (d.decision === "ERROR") return `⛔ TOOL CALL BLOCKED: ${toolName} (no usable decision from the authority)`;
+	if (d.decision === "ERROR") {
+		const why = d.source === "local-rule" ? "the local policy set cannot be used" : "no usable decision from the authority";
+		return `⛔ TOOL CALL BLOCKED: ${toolName} (${why})`;
+	}
 	const verb = kind === "query" ? "WOULD BE" : "";
 	switch (d.verdict) {
 		case "ALLOW":

@@ -36,7 +36,7 @@ export const retryCount = z
 	.max(1_000_000)
 	.optional();
 
-export { ROLES } from "../guard/local-rules";
+export { ROLES } from "../guard/local-policy";
 export const APPROVAL_STATUSES = ["approved", "pending", "none"] as const;
 
 /** What every guarded tool returns in structuredContent. */

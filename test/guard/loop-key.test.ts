@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { normalizeLoopKey } from "../../src/guard/loop-key";
 import type { Authority, Decision } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
+import { loadPolicy } from "../../src/policy/node";
 
 /** Variants of "nightly-x" that each used to get a fresh MAX_RETRIES. */
 const VARIANTS = [
@@ -70,6 +71,7 @@ function loopDeps() {
 	};
 	const deps: GuardDeps = {
 		authority: allow,
+		policy: loadPolicy(),
 		maxRetries: 3,
 		runtime: { principal: "alice", role: "developer", sessionId: "s-1" },
 		loops: { reserveAttempt: (tool, key) => (keys.session.push(key), bump(session, `${tool}/${key}`)) },

@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { Authority, CheckRequest, Decision } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
 import { SimulatedAuthority } from "../../src/guard/simulated-authority";
+import { loadPolicy } from "../../src/policy/node";
+
+/** The bundled default policy set, as the server loads it. */
+const bundled = loadPolicy();
 
 function scripted(verdict: Decision["verdict"]): Authority & { seen: CheckRequest[] } {
 	const seen: CheckRequest[] = [];
@@ -41,6 +45,7 @@ function memoryLoops() {
 
 const deps = (authority: Authority, over: Partial<GuardDeps> = {}): GuardDeps => ({
 	authority,
+	policy: bundled,
 	loops: memoryLoops(),
 	maxRetries: 3,
 	runtime: { principal: "alice", role: "developer", sessionId: "s-1" },
@@ -317,6 +322,7 @@ describe("guardedCall: rate limit and audit", () => {
 		expect(audit.entries[0].outcome).toBe("executed");
 		expect(audit.entries[0].entry).toMatchObject({ principal: "alice", role: "developer", session_id: "s-1", tool: "do-thing", verdict: "ALLOW" });
 		expect(audit.entries[0].entry).not.toHaveProperty("arguments");
+		expect(audit.entries[0].entry.local_policy).toBe(bundled.id);
 	});
 
 	it("does not run the action when the audit record cannot be written", async () => {
@@ -337,5 +343,80 @@ describe("guardedCall: rate limit and audit", () => {
 		expect(runs).toEqual([]);
 		expect(out.decision.issues[0].code).toBe("RATE_LIMITED");
 		expect(out.retry_after_seconds).toBe(12);
+	});
+});
+
+describe("guardedCall: the local policy set", () => {
+	const desk = () => {
+		const consumed: string[] = [];
+		return {
+			consumed,
+			open: async () => ({ id: crypto.randomUUID(), status: "pending" as const, expires_at: "2030-01-01T00:00:00.000Z", url: "https://x/approvals" }),
+			consume: async (id: string) => {
+				consumed.push(id);
+				return { ok: true as const, approval: { id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" } };
+			},
+		};
+	};
+
+	it("refuses every call with ERROR when the policy set does not parse, before any approval is used or the authority asked", async () => {
+		const broken = loadPolicy('permit (principal, action, resource);\nforbid (principal, action resource);\n');
+		const authority = scripted("ALLOW");
+		const approvals = desk();
+		const { tool, runs } = spyTool({ sideEffects: [], intent: () => ({ goal: "read", success_criteria: ["ok"] }) });
+		const out = await guardedCall(tool, { x: "a", approvalId: "00000000-0000-4000-8000-000000000000" }, deps(authority, { policy: broken, approvals }));
+		expect(out.decision).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "local-rule", policy_version: broken.id });
+		expect(out.decision.reason).toMatch(/line 2, column 27: .*unexpected token `resource`/);
+		expect(out.approval).toBeUndefined();
+		expect(authority.seen).toHaveLength(0);
+		expect(approvals.consumed).toHaveLength(0);
+		expect(runs).toEqual([]);
+	});
+
+	it("names every determining policy in a refusal, as reason and as issues", async () => {
+		const policy = loadPolicy(`@id("all") permit (principal, action, resource);
+@id("no-publish") @reason("nobody publishes on this server")
+forbid (principal, action, resource) when { resource.sideEffects.contains("publish") };
+@id("no-open-world") @reason("tools that reach the outside world are off")
+forbid (principal, action, resource) when { resource.openWorld };`);
+		const { tool } = spyTool();
+		const out = await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), { policy, approvals: desk() }));
+		expect(out.decision).toMatchObject({ verdict: "DENY", decision: "NO_GO", policy_version: policy.id });
+		expect(out.decision.reason).toContain("local rule 'no-publish': nobody publishes on this server");
+		expect(out.decision.reason).toContain("local rule 'no-open-world': tools that reach the outside world are off");
+		expect(out.decision.issues.map((i) => i.message)).toEqual([
+			"no-publish: nobody publishes on this server",
+			"no-open-world: tools that reach the outside world are off",
+		]);
+		expect(out.approval).toBeUndefined();
+	});
+
+	it("says that a set without any permit permits nothing", async () => {
+		const policy = loadPolicy('@id("x") forbid (principal, action, resource) when { principal.role == "nobody" };');
+		expect(policy.warning).toMatch(/no permit/);
+		const { tool } = spyTool({ sideEffects: [], intent: () => ({ goal: "read", success_criteria: ["ok"] }) });
+		const out = await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), { policy }));
+		expect(out.decision).toMatchObject({ verdict: "DENY", decision: "NO_GO" });
+		expect(out.decision.reason).toMatch(/has no permit, so it permits nothing/);
+	});
+
+	it("gives the policy the server's retry count, so an agent that leaves out its own count cannot hide a loop", async () => {
+		const policy = loadPolicy(`@id("all") permit (principal, action, resource);
+@id("two-tries") @reason("a workflow is retried at most twice without a person")
+forbid (principal, action, resource) when { context has retryCount && context.retryCount >= 2 } unless { context.approved };`);
+		const authority = scripted("ALLOW");
+		const { tool, runs } = spyTool({
+			sideEffects: ["loop"],
+			intent: () => ({ goal: "retry", success_criteria: ["ok"] }),
+			loop: { key: ({ x }) => x, claimedRetryCount: () => undefined },
+		});
+		const d = deps(authority, { policy, maxRetries: 100, approvals: desk() });
+		const outcomes = [];
+		for (let i = 0; i < 3; i++) outcomes.push(await guardedCall(tool, { x: "wf" }, d));
+		expect(outcomes.map((o) => o.decision.verdict)).toEqual(["ALLOW", "ALLOW", "DEFER"]);
+		expect(outcomes[2].decision.reason).toMatch(/local rule 'two-tries'/);
+		expect(outcomes[2].attempt).toMatchObject({ number: 3, retry_count: 2 });
+		expect(outcomes[2].approval?.status).toBe("pending");
+		expect(runs).toEqual(["wf", "wf"]);
 	});
 });

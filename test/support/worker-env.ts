@@ -26,6 +26,7 @@ const VARIABLES: Record<Variable, true> = {
 	MAX_SESSIONS_PER_PRINCIPAL: true,
 	DEV_LOOPBACK_BIND: true,
 	OPERATOR_TOKEN_SHA256: true,
+	GUARD_POLICY: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 

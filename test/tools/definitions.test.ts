@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { argumentsHash } from "../../src/guard/approvals";
 import type { Authority, CheckRequest } from "../../src/guard/decision";
 import { guardedCall } from "../../src/guard/pipeline";
+import { loadPolicy } from "../../src/policy/node";
 import { TOOLS } from "../../src/tools/definitions";
 
 function recordingAuthority(): Authority & { seen: CheckRequest[] } {
@@ -38,6 +39,7 @@ async function checkSent(name: string, args: Record<string, unknown>) {
 	const authority = recordingAuthority();
 	await guardedCall(tool(name), args, {
 		authority,
+		policy: loadPolicy(),
 		loops: { reserveAttempt: () => 1 },
 		maxRetries: 5,
 		runtime: { principal: "alice", role: "admin", sessionId: "s-1" },

@@ -1,0 +1,359 @@
+/**
+ * The local policy as a Cedar policy set: loads (parses, validates against the
+ * schema, pre-parses once) and answers the guard core's LocalPolicy questions.
+ *
+ * Independent of how cedar-wasm was loaded: workerd passes the `web` build
+ * (src/policy/workerd.ts), Node the `nodejs` build (src/policy/node.ts).
+ * Fails closed: a set that does not parse or validate becomes a LocalPolicy
+ * whose every decision is an error naming the first problem (line, column);
+ * an evaluation error in any policy does the same for that call.
+ */
+import { createHash } from "node:crypto";
+import type * as CedarWasm from "@cedar-policy/cedar-wasm/web";
+import type { DeterminingPolicy, LocalPolicy, PolicyCall, PolicyCaller, PolicyOutcome, PolicyTool } from "../guard/local-policy";
+import { argumentsReadBy, argumentsType, contextReadBy, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
+
+/** The part of cedar-wasm the engine uses (the web and nodejs builds have the same API). */
+export type Cedar = Pick<
+	typeof CedarWasm,
+	| "checkParsePolicySet"
+	| "policySetTextToParts"
+	| "policyToJson"
+	| "schemaToJson"
+	| "validate"
+	| "preparsePolicySet"
+	| "statefulIsAuthorized"
+	| "isAuthorizedPartial"
+>;
+
+export interface PolicySetSource {
+	/** The Cedar policy text. */
+	text: string;
+	source: LocalPolicy["source"];
+	/** The schema stub (policies/schema.cedarschema); its `Arguments` type is generated from the tools. */
+	schemaText: string;
+	/** The input schemas (JSON Schema) of every tool the policy may be asked about. */
+	argumentSchemas: readonly JsonSchema[];
+}
+
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const CALL_TOOL = { type: "Action", id: "call_tool" };
+const LIST_TOOLS = { type: "Action", id: "list_tools" };
+const LIST_CACHE_LIMIT = 1000;
+/** Decisions remembered per isolate: Cedar is deterministic, so an equal request gets the equal answer. */
+const DECISION_CACHE_LIMIT = 2000;
+
+/** The id of a policy text: a short SHA-256, stable across isolates and deployments. */
+export function policySetId(text: string): string {
+	return `cedar-${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
+}
+
+/** "line L, column C" of a byte offset (Cedar reports UTF-8 byte offsets). */
+export function lineAndColumn(text: string, byteOffset: number): { line: number; column: number } {
+	const before = new TextDecoder().decode(new TextEncoder().encode(text).slice(0, Math.max(0, byteOffset)));
+	const lines = before.split("\n");
+	return { line: lines.length, column: lines[lines.length - 1]!.length + 1 };
+}
+
+interface CedarError {
+	message: string;
+	help?: string | null;
+	sourceLocations?: { start: number; end: number; label?: string | null }[];
+}
+
+/** The first error (by position), in words a person can act on: where, what, and Cedar's hint. */
+function describeError(what: string, text: string, errors: readonly CedarError[]): string {
+	const located = errors.map((e) => ({ e, at: e.sourceLocations?.[0]?.start ?? Number.MAX_SAFE_INTEGER }));
+	located.sort((a, b) => a.at - b.at);
+	const { e, at } = located[0] ?? { e: { message: "unknown error" }, at: Number.MAX_SAFE_INTEGER };
+	const label = e.sourceLocations?.[0]?.label;
+	const where = at === Number.MAX_SAFE_INTEGER ? "" : (({ line, column }) => ` at line ${line}, column ${column}`)(lineAndColumn(text, at));
+	const detail = [e.message, label, e.help].filter(Boolean).join("; ");
+	return `${what}${where}: ${detail}`;
+}
+
+class Failure extends Error {}
+
+interface CedarEntity {
+	uid: { type: string; id: string };
+	attrs: Record<string, unknown>;
+	parents: never[];
+}
+
+/** The principal and the resource of a request, as Cedar entities. */
+function entitiesOf(caller: PolicyCaller, tool: PolicyTool): [CedarEntity, CedarEntity] {
+	const hints = tool.annotations ?? {};
+	return [
+		{
+			uid: { type: "User", id: caller.principal },
+			attrs: { role: caller.role, ...(caller.groups && caller.groups.length > 0 ? { groups: [...caller.groups] } : {}) },
+			parents: [],
+		},
+		{
+			uid: { type: "Tool", id: tool.name },
+			attrs: {
+				server: tool.server,
+				// An absent hint is unknown: the unsafe value (MCP's own defaults).
+				readOnly: hints.readOnlyHint === true,
+				destructive: hints.destructiveHint !== false,
+				idempotent: hints.idempotentHint === true,
+				openWorld: hints.openWorldHint !== false,
+				sideEffects: [...new Set(tool.sideEffects.map((s) => s.trim().toLowerCase()).filter(Boolean))],
+			},
+			parents: [],
+		},
+	];
+}
+
+
+/** Loads a policy set. Never throws: a set that cannot be used comes back with `error` set. */
+export function loadPolicySet(cedar: Cedar, input: PolicySetSource): CedarLocalPolicy {
+	const id = policySetId(input.text);
+	try {
+		return new CedarLocalPolicy(cedar, id, input);
+	} catch (error) {
+		const reason = error instanceof Failure ? error.message : `the policy set could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
+		return CedarLocalPolicy.broken(cedar, id, input, reason);
+	}
+}
+
+interface Loaded {
+	/** Cedar's policy id (the @id annotation, or policyN) → the reason a person reads. */
+	reasons: Map<string, string>;
+	/** The policies by id, as the engine evaluates them. */
+	policies: Record<string, string>;
+	/** Only the arguments some policy reads. */
+	argumentsType: CedarType & { type: "Record" };
+	/** The context attributes some policy reads ("all" when one uses the context whole). */
+	contextRead: Set<string> | "all";
+	hasPermit: boolean;
+}
+
+export class CedarLocalPolicy implements LocalPolicy {
+	readonly error?: string;
+	readonly warning?: string;
+	readonly #loaded?: Loaded;
+	readonly #listed = new Map<string, boolean>();
+	readonly #decided = new Map<string, PolicyOutcome>();
+
+	constructor(
+		private readonly cedar: Cedar,
+		readonly id: string,
+		input: PolicySetSource,
+		brokenReason?: string,
+	) {
+		this.source = input.source;
+		if (brokenReason !== undefined) {
+			this.error = brokenReason;
+			return;
+		}
+		this.#loaded = this.#load(input);
+		if (!this.#loaded.hasPermit) this.warning = "the policy set has no permit, so it permits nothing: every guarded call is refused";
+	}
+
+	readonly source: LocalPolicy["source"];
+
+	static broken(cedar: Cedar, id: string, input: PolicySetSource, reason: string): CedarLocalPolicy {
+		return new CedarLocalPolicy(cedar, id, input, reason);
+	}
+
+	/** The names (for a report): id → reason, in the text's order. */
+	get policies(): DeterminingPolicy[] {
+		return [...(this.#loaded?.reasons ?? [])].map(([id, reason]) => ({ id, reason }));
+	}
+
+	#load(input: PolicySetSource): Loaded {
+		const { cedar, id } = this;
+		const { text } = input;
+
+		const schema = cedar.schemaToJson(input.schemaText);
+		if (schema.type === "failure") throw new Failure(describeError("the policy schema does not parse", input.schemaText, schema.errors));
+		const namespace = schema.json[""];
+		if (!namespace?.commonTypes?.Arguments) throw new Failure("the policy schema must declare `type Arguments` in the empty namespace");
+		const args = argumentsType(input.argumentSchemas);
+		namespace.commonTypes.Arguments = args as never;
+
+		const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
+		if (parsed.type === "failure") throw new Failure(describeError("the policy set does not parse", text, parsed.errors));
+		const parts = cedar.policySetTextToParts(text);
+		if (parts.type === "failure") throw new Failure(describeError("the policy set does not parse", text, parts.errors));
+		if (parts.policy_templates.length > 0) throw new Failure("the policy set contains templates, which the guard does not link: write static policies");
+
+		// Each policy under its @id, so results and the audit trail use the team's names.
+		const reasons = new Map<string, string>();
+		const policies: Record<string, string> = {};
+		const cedarIds: string[] = [];
+		let hasPermit = false;
+		const read = new Set<string>();
+		let readAll = false;
+		const contextRead = new Set<string>();
+		let contextReadAll = false;
+		let cursor = 0;
+		parts.policies.forEach((policyText, index) => {
+			const start = text.indexOf(policyText, cursor);
+			if (start >= 0) cursor = start + policyText.length;
+			const where = start >= 0 ? (({ line, column }) => ` (line ${line}, column ${column})`)(lineAndColumn(text, new TextEncoder().encode(text.slice(0, start)).length)) : "";
+			const json = cedar.policyToJson(policyText);
+			if (json.type === "failure") throw new Failure(describeError(`policy ${index + 1}${where} does not parse`, policyText, json.errors));
+			const annotated = json.json.annotations?.id;
+			const policyId = annotated ?? `policy${index}`;
+			if (policyId in policies) throw new Failure(`two policies have the id '${policyId}'${where}: each @id must be unique`);
+			policies[policyId] = policyText;
+			reasons.set(policyId, json.json.annotations?.reason ?? "");
+			cedarIds.push(policyId);
+			if (json.json.effect === "permit") hasPermit = true;
+			const names = argumentsReadBy(json.json);
+			if (names === "all") readAll = true;
+			else for (const name of names) read.add(name);
+			const attributes = contextReadBy(json.json);
+			if (attributes === "all") contextReadAll = true;
+			else for (const name of attributes) contextRead.add(name);
+		});
+
+		const validated = cedar.validate({ schema: schema.json, policies: { staticPolicies: text }, validationSettings: { mode: "strict" } });
+		if (validated.type === "failure") throw new Failure(describeError("the policy set does not validate", text, validated.errors));
+		if (validated.validationErrors.length > 0) {
+			// validate() names policies policy0, policy1, … in the text's order.
+			const first = validated.validationErrors
+				.map((v) => ({ v, at: v.error.sourceLocations?.[0]?.start ?? Number.MAX_SAFE_INTEGER }))
+				.sort((a, b) => a.at - b.at)[0]!.v;
+			const index = Number(/^policy(\d+)$/.exec(first.policyId)?.[1]);
+			const name = cedarIds[index] ?? first.policyId;
+			throw new Failure(describeError(`policy '${name}' does not validate against the schema`, text, [first.error]));
+		}
+
+		const preparsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
+		if (preparsed.type === "failure") throw new Failure(describeError("the policy set could not be prepared", text, preparsed.errors));
+		return {
+			reasons,
+			policies,
+			argumentsType: onlyAttributes(args, readAll ? "all" : read),
+			contextRead: contextReadAll ? "all" : contextRead,
+			hasPermit,
+		};
+	}
+
+	decide(call: PolicyCall): PolicyOutcome {
+		if (!this.#loaded) return { kind: "error", reason: this.error ?? "the policy set is not loaded" };
+		const loaded = this.#loaded;
+		try {
+			const entities = entitiesOf(call.caller, call.tool);
+			const date = new Date(call.at);
+			const context: Record<string, unknown> = {
+				arguments: toCedarValue(call.arguments, loaded.argumentsType) ?? {},
+				approved: false,
+				hour: date.getUTCHours(),
+				weekday: WEEKDAYS[date.getUTCDay()],
+			};
+			if (call.environment !== undefined) context.environment = call.environment;
+			if (call.retryCount !== undefined && Number.isSafeInteger(call.retryCount)) context.retryCount = call.retryCount;
+			// What no policy reads cannot change a decision: left out (`approved` stays, the second evaluation sets it).
+			const read = loaded.contextRead;
+			if (read !== "all") for (const name of Object.keys(context)) if (name !== "approved" && !read.has(name)) delete context[name];
+
+			// The key is the whole request Cedar would see, so a hit is the answer Cedar would give.
+			const key = JSON.stringify([entities, context]);
+			const known = this.#decided.get(key);
+			if (known) return known;
+			const outcome = this.#decide(loaded, entities, call, context);
+			if (this.#decided.size >= DECISION_CACHE_LIMIT) this.#decided.delete(this.#decided.keys().next().value!);
+			this.#decided.set(key, outcome);
+			return outcome;
+		} catch (error) {
+			return { kind: "error", reason: `the policy could not be evaluated: ${error instanceof Error ? error.message : String(error)}` };
+		}
+	}
+
+	#decide(loaded: Loaded, entities: [CedarEntity, CedarEntity], call: PolicyCall, context: Record<string, unknown>): PolicyOutcome {
+		const asIs = this.#authorize(entities, call, context);
+		if (asIs.kind === "error" || asIs.allowed) return asIs.kind === "error" ? asIs : { kind: "permitted" };
+		// Refused: would an approval for this exact call permit it?
+		const approved = this.#authorize(entities, call, { ...context, approved: true });
+		if (approved.kind === "error") return approved;
+		// In the text's order (the reasons map keeps it), whatever order Cedar reports them in.
+		const determining = new Set(asIs.determining);
+		const policies = [...loaded.reasons].filter(([id]) => determining.has(id)).map(([id, reason]) => ({ id, reason }));
+		if (approved.allowed) return { kind: "needs-approval", policies };
+		const reason = !loaded.hasPermit
+			? "the policy set has no permit, so it permits nothing"
+			: policies.length === 0
+				? "no policy permits this call"
+				: "forbidden";
+		return { kind: "forbidden", policies, reason };
+	}
+
+	#authorize(
+		entities: [CedarEntity, CedarEntity],
+		call: PolicyCall,
+		context: Record<string, unknown>,
+	): { kind: "error"; reason: string } | { kind: "answer"; allowed: boolean; determining: string[] } {
+		const answer = this.cedar.statefulIsAuthorized({
+			principal: entities[0]!.uid,
+			action: CALL_TOOL,
+			resource: entities[1]!.uid,
+			context: context as never,
+			preparsedPolicySetId: this.id,
+			entities: entities as never,
+		});
+		if (answer.type === "failure") {
+			return { kind: "error", reason: `the policy could not be evaluated: ${answer.errors.map((e) => e.message).join("; ")}` };
+		}
+		const { decision, diagnostics } = answer.response;
+		// Cedar skips a policy that fails to evaluate; a forbid skipped that way would open the door. Refuse instead.
+		if (diagnostics.errors.length > 0) {
+			const first = diagnostics.errors[0]!;
+			return { kind: "error", reason: `policy '${first.policyId}' failed on the call ${call.tool.name}: ${first.error.message}` };
+		}
+		return { kind: "answer", allowed: decision === "allow", determining: diagnostics.reason };
+	}
+
+	lists(caller: PolicyCaller, tool: PolicyTool): boolean {
+		// A broken set refuses every call with its reason; the tools stay listed so the caller can read it.
+		if (!this.#loaded) return true;
+		const key = JSON.stringify([caller.principal, caller.role, caller.groups ?? [], tool.name, tool.server, tool.annotations ?? {}, tool.sideEffects]);
+		let listed = this.#listed.get(key);
+		if (listed === undefined) {
+			listed = this.#lists(caller, tool, this.#loaded);
+			if (this.#listed.size >= LIST_CACHE_LIMIT) this.#listed.clear();
+			this.#listed.set(key, listed);
+		}
+		return listed;
+	}
+
+	#lists(caller: PolicyCaller, tool: PolicyTool, loaded: Loaded): boolean {
+		try {
+			const entities = entitiesOf(caller, tool);
+			// Could it ever be called? Every fact of the call unknown: only a definite deny hides it.
+			const unknown = (name: string) => ({ __extn: { fn: "unknown", arg: name } });
+			const partial = this.cedar.isAuthorizedPartial({
+				principal: entities[0]!.uid,
+				action: CALL_TOOL,
+				resource: entities[1]!.uid,
+				context: {
+					arguments: unknown("arguments"),
+					approved: unknown("approved"),
+					environment: unknown("environment"),
+					retryCount: unknown("retryCount"),
+					hour: unknown("hour"),
+					weekday: unknown("weekday"),
+				} as never,
+				policies: { staticPolicies: loaded.policies },
+				entities: entities as never,
+			});
+			if (partial.type === "failure" || partial.response.decision === "deny") return false;
+			// A forbid on list_tools hides it too (list_tools needs no permit: it only hides).
+			const listing = this.cedar.statefulIsAuthorized({
+				principal: entities[0]!.uid,
+				action: LIST_TOOLS,
+				resource: entities[1]!.uid,
+				context: {},
+				preparsedPolicySetId: this.id,
+				entities: entities as never,
+			});
+			if (listing.type === "failure" || listing.response.diagnostics.errors.length > 0) return false;
+			return listing.response.decision === "allow" || listing.response.diagnostics.reason.length === 0;
+		} catch {
+			return false;
+		}
+	}
+}

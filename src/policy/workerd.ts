@@ -1,0 +1,34 @@
+/**
+ * The local policy inside workerd: cedar-wasm's web build, its .wasm bundled
+ * by wrangler as a WebAssembly.Module and instantiated synchronously, and the
+ * policy set parsed once per isolate (again only when GUARD_POLICY or the
+ * tools change).
+ */
+import * as cedar from "@cedar-policy/cedar-wasm/web";
+// Not in the package's exports map, so by path. wrangler bundles a .wasm import as a compiled WebAssembly.Module
+// (its default export), while the package's .d.ts next to it describes the instantiated exports.
+// @ts-expect-error TS1192: the .d.ts has no default export
+import wasm from "../../node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm";
+import bundledPolicy from "../../policies/default.cedar";
+import schemaText from "../../policies/schema.cedarschema";
+import type { JsonSchema } from "./arguments";
+import { type CedarLocalPolicy, loadPolicySet } from "./engine";
+import { choosePolicyText } from "./source";
+import { BUILTIN_ARGUMENT_SCHEMAS } from "./tool-inputs";
+
+let initialized = false;
+let cached: { key: string; policy: CedarLocalPolicy } | undefined;
+
+/** The local policy in force for these bindings; extra argument schemas are those of upstream tools. */
+export function localPolicyFor(env: { GUARD_POLICY?: string }, extraArgumentSchemas: readonly JsonSchema[] = []): CedarLocalPolicy {
+	const { text, source } = choosePolicyText(env.GUARD_POLICY, bundledPolicy);
+	const key = extraArgumentSchemas.length > 0 ? `${text}\u0000${JSON.stringify(extraArgumentSchemas)}` : text;
+	if (cached?.key === key) return cached.policy;
+	if (!initialized) {
+		cedar.initSync({ module: wasm });
+		initialized = true;
+	}
+	const policy = loadPolicySet(cedar, { text, source, schemaText, argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...extraArgumentSchemas] });
+	cached = { key, policy };
+	return policy;
+}
