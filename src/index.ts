@@ -13,6 +13,8 @@ import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
 import { type Env, readConfig } from "./config";
+import { readGatewayConfig, scrubHeaderValues } from "./gateway/config";
+import { upstreamStatuses } from "./gateway/status";
 import { jsonError, jsonRpcError, limitBody, MAX_BODY_BYTES } from "./http";
 import { SERVER_INFO } from "./server-info";
 import { sessionNamespaceFor } from "./session-scope";
@@ -34,6 +36,13 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 			? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
 			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 	);
+	const gateway = readGatewayConfig(startupEnv as Partial<Env>);
+	if (gateway.upstreams.length > 0) console.log(`stage0-edge-guard: gateway in front of ${gateway.upstreams.map((u) => u.name).join(", ")}`);
+	if (gateway.guardMode === "shadow") {
+		console.warn(
+			"stage0-edge-guard: *** SHADOW MODE (GUARD_MODE=shadow) *** upstream tool calls are decided and recorded but run WHATEVER THE VERDICT; set GUARD_MODE=enforce to block",
+		);
+	}
 }
 
 export default {
@@ -43,6 +52,9 @@ export default {
 
 		if (request.method === "GET" && (pathname === "/" || pathname === "/health")) {
 			const config = readConfig(env);
+			const gateway = readGatewayConfig(env);
+			// GET / asks an upstream this isolate has not seen lately; /health (polled) only reports what is known.
+			const upstreams = await upstreamStatuses(gateway, pathname === "/", (text) => scrubHeaderValues(text, gateway.upstreams));
 			return Response.json({
 				name: SERVER_INFO.name,
 				version: SERVER_INFO.version,
@@ -58,6 +70,12 @@ export default {
 				stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
 				max_retries: config.maxRetries,
 				authentication: env.MCP_AUTH_TOKENS?.trim() ? "bearer" : "loopback-only",
+				guard_mode: gateway.guardMode,
+				...(gateway.guardMode === "shadow"
+					? { warning: "SHADOW MODE: upstream tool calls are decided and recorded, then run whatever the verdict (would_block in _meta and the audit trail)." }
+					: {}),
+				builtin_tools: gateway.builtinTools,
+				upstreams,
 			});
 		}
 		if (request.method === "GET" && pathname === "/approvals") return approvalsPage();

@@ -15,6 +15,8 @@ import type { PrincipalBudget } from "../guard/budgets";
 import { createAuthority } from "../guard/authority";
 import { roleMayEverUse } from "../guard/local-rules";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
+import { readGatewayConfig } from "../gateway/config";
+import { startSessionGateway } from "../gateway/session";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
 import { registerAuditLogTool } from "../tools/audit-log";
@@ -98,8 +100,11 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			auditArguments: config.auditArguments,
 		};
 		// A caller sees only the tools its role could ever be allowed to run.
-		const visible = TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects));
+		const gateway = readGatewayConfig(this.env);
+		const visible = gateway.builtinTools ? TOOLS.filter((tool) => roleMayEverUse(props.role, tool.sideEffects)) : [];
 		registerGuardedTools(this.server, visible, () => deps);
+		// Gateway mode: the upstreams' tools, through the same registration and pipeline (src/gateway/).
+		if (gateway.upstreams.length > 0) await startSessionGateway(this.server, gateway, props.role, () => deps);
 		registerAuditLogTool(this.server, async (query) => {
 			await outbox.settle(); // the caller's latest decisions first
 			return auditLog.query({ ...query, principal: props.principal });

@@ -25,6 +25,9 @@ export interface AuditEntry {
 	latency_ms: number;
 	outcome: ActionStatus;
 	approval_id?: string;
+	/** Present in shadow mode only: the call ran regardless; would enforce mode have blocked it? */
+	mode?: "shadow";
+	would_block?: boolean;
 }
 
 export interface AuditTrail {

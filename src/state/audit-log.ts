@@ -13,13 +13,16 @@ export interface AuditEnv {
 	AUDIT_RETENTION_DAYS?: string;
 }
 
-export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id"> {
+export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id" | "mode" | "would_block"> {
 	seq: number;
 	at: string;
 	arguments: Record<string, unknown> | null;
 	approval_id: string | null;
 	error: string | null;
 	completed_at: string | null;
+	/** Shadow mode only (absent in enforce mode): the call ran regardless; would enforce mode have blocked it? */
+	mode?: "shadow";
+	would_block?: boolean;
 }
 
 /** A final record, as a session's outbox ships it. */
@@ -82,6 +85,9 @@ export class AuditLog extends DurableObject<AuditEnv> {
 			CREATE INDEX IF NOT EXISTS records_by_request ON records (request_id);
 			CREATE UNIQUE INDEX IF NOT EXISTS records_once ON records (session_id, request_id, at);
 		`);
+		// Added with shadow mode: 1 or 0 for a call that ran in shadow mode, NULL in enforce mode.
+		const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('records')").toArray();
+		if (!columns.some((c) => c.name === "would_block")) ctx.storage.sql.exec("ALTER TABLE records ADD COLUMN would_block INTEGER");
 	}
 
 	/**
@@ -94,8 +100,8 @@ export class AuditLog extends DurableObject<AuditEnv> {
 		for (const { entry, outcome, error, completed_at } of records) {
 			sql.exec(
 				`INSERT INTO records (at, request_id, policy_version, source, principal, role, session_id, tool, args_sha256,
-				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at, would_block)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (session_id, request_id, at) DO NOTHING`,
 				entry.at,
 				entry.request_id,
@@ -116,6 +122,7 @@ export class AuditLog extends DurableObject<AuditEnv> {
 				error,
 				entry.approval_id ?? null,
 				completed_at,
+				entry.would_block === undefined ? null : entry.would_block ? 1 : 0,
 			);
 		}
 		await this.#retention.arm();
@@ -177,5 +184,6 @@ function toRecord(row: Row): AuditRecord {
 		error: (row.error as string | null) ?? null,
 		approval_id: (row.approval_id as string | null) ?? null,
 		completed_at: iso(row.completed_at),
+		...(row.would_block === null || row.would_block === undefined ? {} : { mode: "shadow" as const, would_block: row.would_block === 1 }),
 	};
 }
