@@ -20,7 +20,7 @@ export default defineConfig({
 		silent: "passed-only",
 		projects: [
 			// The guard core and the tool definitions: pure modules, no Worker.
-			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/tools/**/*.test.ts"] } },
+			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/tools/**/*.test.ts", "test/gateway/**/*.test.ts"] } },
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
 			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
 			// Remote mode: Stage0 mocked at fetch, a short timeout.
