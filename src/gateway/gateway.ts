@@ -111,7 +111,7 @@ export class Gateway {
 		}
 		const target = {
 			upstream,
-			forward: (tool: string, args: Record<string, unknown>) => connection.call(tool, args),
+			forward: (tool: string, args: Record<string, unknown>, options: { retrySafe: boolean }) => connection.call(tool, args, options),
 		};
 		const shadow = this.options.config.guardMode === "shadow";
 		for (const [name, { tool, fingerprint }] of wanted) {

@@ -41,7 +41,7 @@ function hints(annotations: UpstreamTool["annotations"]): ToolAnnotations | unde
 
 export interface ForwardTarget {
 	upstream: string;
-	forward(tool: string, args: Record<string, unknown>): Promise<unknown>;
+	forward(tool: string, args: Record<string, unknown>, options: { retrySafe: boolean }): Promise<unknown>;
 }
 
 /** The guarded definition of one upstream tool, or undefined for a name no client could call. */
@@ -72,7 +72,8 @@ export function upstreamToolDefinition(target: ForwardTarget, tool: UpstreamTool
 				context: { upstream: target.upstream, tool: tool.name, args_sha256: argumentsHash(args) },
 			};
 		},
-		run: (args) => target.forward(tool.name, args),
+		// Only a call the upstream says is read-only or idempotent may be sent twice.
+		run: (args) => target.forward(tool.name, args, { retrySafe: annotations?.readOnlyHint === true || annotations?.idempotentHint === true }),
 		render: (outcome) => renderForwarded(name, hasOutputSchema, outcome),
 	};
 }

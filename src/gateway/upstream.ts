@@ -35,7 +35,7 @@ export interface UpstreamStatus {
 export class UpstreamError extends Error {
 	constructor(
 		message: string,
-		readonly kind: "unreachable" | "timeout" | "protocol" | "too-large" | "vanished" | "misconfigured",
+		readonly kind: "unreachable" | "session-lost" | "timeout" | "protocol" | "too-large" | "vanished" | "misconfigured",
 	) {
 		super(message);
 	}
@@ -93,24 +93,23 @@ export class UpstreamConnection {
 		if (this.#client && Date.now() - this.#listedAt > this.refreshMs) this.refresh().catch(() => {});
 	}
 
-	/** Calls a tool by its upstream name. The result is the upstream's own, validated against its output schema by the client. */
-	async call(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
-		const client = await this.#connected();
+	/**
+	 * Calls a tool by its upstream name. The result is the upstream's own,
+	 * validated against its output schema by the client. A call that may be
+	 * repeated safely (read-only or idempotent, by the upstream's annotations) is
+	 * tried once more when the connection failed under it (e.g. a pooled
+	 * connection the upstream had just closed); any other call is not, since it
+	 * may have run.
+	 */
+	async call(tool: string, args: Record<string, unknown>, options: { retrySafe?: boolean } = {}): Promise<CallToolResult> {
 		let result: CallToolResult;
 		try {
-			result = (await client.callTool({ name: tool, arguments: args }, CallToolResultSchema, {
-				timeout: this.config.timeoutMs,
-				maxTotalTimeout: this.config.timeoutMs,
-			})) as CallToolResult;
+			result = await this.#callOnce(tool, args);
 		} catch (error) {
-			const failure = this.#describe(error, `calling '${tool}'`);
-			if (failure.kind === "unreachable") this.#drop(client, failure.message);
-			// A tool the upstream no longer has: say so, and stop offering it.
-			if (failure.kind === "protocol") {
-				const still = await this.refresh().then((tools) => tools.some((t) => t.name === tool)).catch(() => true);
-				if (!still) throw new UpstreamError(`upstream '${this.config.name}' no longer offers the tool '${tool}'`, "vanished");
-			}
-			throw failure;
+			// A lost session refused the call before it ran: any call may go again, on a new session.
+			const again = error instanceof UpstreamError && (error.kind === "session-lost" || (error.kind === "unreachable" && options.retrySafe));
+			if (!again) throw error;
+			result = await this.#callOnce(tool, args);
 		}
 		// An upstream answers an unknown tool with an error result: if the tool is gone from its list, say so.
 		if (result.isError) {
@@ -123,6 +122,29 @@ export class UpstreamConnection {
 		}
 		this.refreshIfStale();
 		return result;
+	}
+
+	async #callOnce(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
+		const client = await this.#connected();
+		try {
+			return (await client.callTool({ name: tool, arguments: args }, CallToolResultSchema, {
+				timeout: this.config.timeoutMs,
+				maxTotalTimeout: this.config.timeoutMs,
+			})) as CallToolResult;
+		} catch (error) {
+			const failure = this.#describe(error, `calling '${tool}'`);
+			// The upstream forgot the session (it restarted): the next call opens a new one.
+			if (failure.kind === "unreachable" && (error as { code?: unknown }).code === 404) {
+				this.#drop(client, failure.message);
+				throw new UpstreamError(`upstream '${this.config.name}' no longer knows the session (calling '${tool}')`, "session-lost");
+			}
+			// A JSON-RPC error for a tool the upstream no longer has: say so, and stop offering it.
+			if (failure.kind === "protocol") {
+				const still = await this.refresh().then((tools) => tools.some((t) => t.name === tool)).catch(() => true);
+				if (!still) throw new UpstreamError(`upstream '${this.config.name}' no longer offers the tool '${tool}'`, "vanished");
+			}
+			throw failure;
+		}
 	}
 
 	async close(): Promise<void> {

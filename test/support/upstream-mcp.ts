@@ -143,6 +143,10 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 		headers.push({ ...req.headers });
 		const url = new URL(req.url ?? "/", "http://127.0.0.1");
 		try {
+			// Counters for a process that runs this server in another process (the bench).
+			if (url.pathname === "/_stats") {
+				return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ calls, sessions }));
+			}
 			if (url.pathname === "/mcp") {
 				if (options.sseOnly) return void res.writeHead(405, { allow: "" }).end();
 				const body = req.method === "POST" ? await readJson(req) : undefined;
