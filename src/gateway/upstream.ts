@@ -116,12 +116,14 @@ export class UpstreamConnection {
 			const still = await this.refresh().then((tools) => tools.some((t) => t.name === tool)).catch(() => true);
 			if (!still) throw new UpstreamError(`upstream '${this.config.name}' no longer offers the tool '${tool}'`, "vanished");
 		}
-		const size = JSON.stringify(result).length;
-		if (size > MAX_UPSTREAM_RESPONSE_BYTES) {
+		const serialized = JSON.stringify(result);
+		if (serialized.length > MAX_UPSTREAM_RESPONSE_BYTES) {
 			throw new UpstreamError(`upstream '${this.config.name}' answered more than ${MAX_UPSTREAM_RESPONSE_BYTES} bytes`, "too-large");
 		}
 		this.refreshIfStale();
-		return result;
+		// The result is passed on unchanged, except for a header value it echoes: that never reaches the caller.
+		const scrubbed = this.hooks.scrub(serialized);
+		return scrubbed === serialized ? result : (JSON.parse(scrubbed) as CallToolResult);
 	}
 
 	async #callOnce(tool: string, args: Record<string, unknown>): Promise<CallToolResult> {

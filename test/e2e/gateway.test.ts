@@ -87,7 +87,7 @@ describe("gateway mode: listing", () => {
 		const client = await connect("alice");
 		const { tools } = await client.listTools();
 		const names = tools.map((t) => t.name);
-		for (const t of ["search", "delete-record", "touch", "slow", "report", "garbage"]) {
+		for (const t of ["search", "delete-record", "touch", "slow", "report", "whoami", "garbage"]) {
 			expect(names).toContain(`files.${t}`);
 			expect(names).toContain(`legacy.${t}`);
 		}
@@ -114,8 +114,8 @@ describe("gateway mode: listing", () => {
 		const text = await (await fetch(`${server.origin}/`)).text();
 		const body = JSON.parse(text);
 		const byName = Object.fromEntries(body.upstreams.map((u: { name: string }) => [u.name, u]));
-		expect(byName.files).toMatchObject({ state: "connected", tools: 6, transport: "streamable-http" });
-		expect(byName.legacy).toMatchObject({ state: "connected", tools: 6, transport: "sse" });
+		expect(byName.files).toMatchObject({ state: "connected", tools: 7, transport: "streamable-http" });
+		expect(byName.legacy).toMatchObject({ state: "connected", tools: 7, transport: "sse" });
 		expect(byName.down).toMatchObject({ state: "error", tools: 0 });
 		expect(byName.down.last_error).toContain("upstream 'down' is unreachable");
 		expect(body.guard_mode).toBe("enforce");
@@ -254,6 +254,15 @@ describe("gateway mode: calls", () => {
 		const opened = files.sessionsOpened();
 		for (let i = 0; i < 20; i++) await call(client, "files.search", { query: `q${i}` });
 		expect(files.sessionsOpened()).toBe(opened);
+		await client.close();
+	});
+
+	it("never passes an upstream's header value on to the caller, even when the upstream echoes it", async () => {
+		const client = await connect("alice");
+		const r = await call(client, "files.whoami", {});
+		expect(files.calls.whoami).toBeGreaterThan(0);
+		expect(r.content[0].text).toBe("you are [redacted]");
+		expect(JSON.stringify(r)).not.toContain("files-upstream-secret-0a1b2c3d");
 		await client.close();
 	});
 

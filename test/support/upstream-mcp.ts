@@ -6,8 +6,8 @@
  *
  * Tools: search (read-only), delete-record (destructive), touch (no
  * annotations), slow (read-only, waits), report (structuredContent with an
- * output schema), garbage (listed, but its calls are answered with bytes that
- * are not JSON-RPC).
+ * output schema), whoami (echoes the Authorization header it received),
+ * garbage (listed, but its calls are answered with bytes that are not JSON-RPC).
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -98,6 +98,11 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 					const structuredContent = { topic, count: 2, items: ["a", "b"] };
 					return { ...text(JSON.stringify(structuredContent)), structuredContent };
 				},
+			),
+			server.registerTool(
+				"whoami",
+				{ description: "Echoes the Authorization header it received (as a careless server might).", inputSchema: {}, annotations: { readOnlyHint: true } },
+				async (_args, extra) => (count("whoami"), text(`you are ${String(extra.requestInfo?.headers?.authorization ?? "nobody")}`)),
 			),
 			server.registerTool(
 				"garbage",
