@@ -94,7 +94,13 @@ interface ModeResult {
 async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnType<typeof startUpstream>>): Promise<ModeResult> {
 	const standin = mode === "stage0" ? await startStage0StandIn({ apiKey: "bench-gateway-standin-key" }) : undefined;
 	if (standin) onCleanup("stand-in", () => standin.close());
-	const vars = { ...workerVars(standin ? { apiKey: standin.apiKey, url: standin.url } : undefined), UPSTREAM_MCP_URL: upstream.url, GUARD_MODE: "enforce" };
+	const vars = {
+		...workerVars(standin ? { apiKey: standin.apiKey, url: standin.url } : undefined),
+		// The stand-in shares the bench's event loop with 64 clients: on a loaded machine it can be late; a latency bench must not fail closed.
+		STAGE0_TIMEOUT_MS: "30000",
+		UPSTREAM_MCP_URL: upstream.url,
+		GUARD_MODE: "enforce",
+	};
 	const worker = await startWorker(`gateway worker (${mode})`, vars, mode);
 	try {
 		// One session: interleaved rounds, every op once per round.

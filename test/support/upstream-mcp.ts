@@ -55,61 +55,59 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 
 	function newServer(): McpServer {
 		const server = new McpServer({ name: "test-upstream", version: "1.0.0" }, { capabilities: { tools: { listChanged: true } } });
-		[
-			server.registerTool(
-				"search",
-				{
-					title: "Search records",
-					description: "Find records matching a query.",
-					inputSchema: { query: z.string().min(1) },
-					annotations: { readOnlyHint: true, openWorldHint: false },
-				},
-				async ({ query }) => (count("search"), text(`found 3 records for ${query}`)),
-			),
-			server.registerTool(
-				"delete-record",
-				{
-					description: "Delete a record for good.",
-					inputSchema: { id: z.string() },
-					annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
-				},
-				async ({ id }) => (count("delete-record"), text(`deleted ${id}`)),
-			),
-			server.registerTool("touch", { description: "Touch a record.", inputSchema: { id: z.string() } }, async ({ id }) => (count("touch"), text(`touched ${id}`))),
-			server.registerTool(
-				"slow",
-				{ description: "Answers after ms milliseconds.", inputSchema: { ms: z.number().int().min(0) }, annotations: { readOnlyHint: true } },
-				async ({ ms }) => {
-					count("slow");
-					await new Promise((r) => setTimeout(r, ms));
-					return text(`waited ${ms} ms`);
-				},
-			),
-			server.registerTool(
-				"report",
-				{
-					description: "A report with structured content.",
-					inputSchema: { topic: z.string() },
-					outputSchema: { topic: z.string(), count: z.number(), items: z.array(z.string()) },
-					annotations: { readOnlyHint: true, openWorldHint: false },
-				},
-				async ({ topic }) => {
-					count("report");
-					const structuredContent = { topic, count: 2, items: ["a", "b"] };
-					return { ...text(JSON.stringify(structuredContent)), structuredContent };
-				},
-			),
-			server.registerTool(
-				"whoami",
-				{ description: "Echoes the Authorization header it received (as a careless server might).", inputSchema: {}, annotations: { readOnlyHint: true } },
-				async (_args, extra) => (count("whoami"), text(`you are ${String(extra.requestInfo?.headers?.authorization ?? "nobody")}`)),
-			),
-			server.registerTool(
-				"garbage",
-				{ description: "Its answers are not MCP.", inputSchema: {}, annotations: { readOnlyHint: true } },
-				async () => text("unreachable: the HTTP layer answers instead"),
-			),
-		];
+		server.registerTool(
+			"search",
+			{
+				title: "Search records",
+				description: "Find records matching a query.",
+				inputSchema: { query: z.string().min(1) },
+				annotations: { readOnlyHint: true, openWorldHint: false },
+			},
+			async ({ query }) => (count("search"), text(`found 3 records for ${query}`)),
+		);
+		server.registerTool(
+			"delete-record",
+			{
+				description: "Delete a record for good.",
+				inputSchema: { id: z.string() },
+				annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+			},
+			async ({ id }) => (count("delete-record"), text(`deleted ${id}`)),
+		);
+		server.registerTool("touch", { description: "Touch a record.", inputSchema: { id: z.string() } }, async ({ id }) => (count("touch"), text(`touched ${id}`)));
+		server.registerTool(
+			"slow",
+			{ description: "Answers after ms milliseconds.", inputSchema: { ms: z.number().int().min(0) }, annotations: { readOnlyHint: true } },
+			async ({ ms }) => {
+				count("slow");
+				await new Promise((r) => setTimeout(r, ms));
+				return text(`waited ${ms} ms`);
+			},
+		);
+		server.registerTool(
+			"report",
+			{
+				description: "A report with structured content.",
+				inputSchema: { topic: z.string() },
+				outputSchema: { topic: z.string(), count: z.number(), items: z.array(z.string()) },
+				annotations: { readOnlyHint: true, openWorldHint: false },
+			},
+			async ({ topic }) => {
+				count("report");
+				const structuredContent = { topic, count: 2, items: ["a", "b"] };
+				return { ...text(JSON.stringify(structuredContent)), structuredContent };
+			},
+		);
+		server.registerTool(
+			"whoami",
+			{ description: "Echoes the Authorization header it received (as a careless server might).", inputSchema: {}, annotations: { readOnlyHint: true } },
+			async (_args, extra) => (count("whoami"), text(`you are ${String(extra.requestInfo?.headers?.authorization ?? "nobody")}`)),
+		);
+		server.registerTool(
+			"garbage",
+			{ description: "Its answers are not MCP.", inputSchema: {}, annotations: { readOnlyHint: true } },
+			async () => text("unreachable: the HTTP layer answers instead"),
+		);
 		for (const name of extraTools) addTo(server, name);
 		for (const name of removed) removeFrom(server, name);
 		servers.add(server);
