@@ -1,14 +1,21 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
 import { tokenTableJson } from "./test/support/test-tokens.ts";
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
 
 /** The whole Worker inside workerd, with some bindings set on top of wrangler.toml. */
-function workerProject(name: string, include: string[], bindings: Record<string, string> = {}, exclude: string[] = []) {
+function workerProject(
+	name: string,
+	include: string[],
+	bindings: Record<string, string> = {},
+	exclude: string[] = [],
+	outboundService?: (request: Request) => Promise<Response>,
+) {
 	return {
 		logLevel: "error" as const, // quiet warnings about dependencies' missing source maps
-		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings } })],
+		plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, miniflare: { bindings, outboundService } })],
 		test: { name, include, exclude },
 	};
 }
@@ -23,8 +30,8 @@ export default defineConfig({
 			{ test: { name: "unit", environment: "node", include: ["test/guard/**/*.test.ts", "test/tools/**/*.test.ts", "test/gateway/**/*.test.ts"] } },
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
 			workerProject("worker", ["test/worker/**/*.test.ts"], {}, ["test/worker/stage0/**", "test/worker/auth/**", "test/worker/limits/**"]),
-			// Remote mode: Stage0 mocked at fetch, a short timeout.
-			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }),
+			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
+			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], { MCP_AUTH_TOKENS: tokenTableJson(), APPROVAL_TTL_SECONDS: "900" }),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.

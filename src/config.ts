@@ -7,6 +7,7 @@
  */
 
 import type { GatewayEnv } from "./gateway/config";
+import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";
 import type { AuditLog } from "./state/audit-log";
 import type { BudgetStore } from "./state/budget-store";
@@ -32,6 +33,8 @@ export interface Env extends GatewayEnv {
 	RATE_LIMIT_PER_MINUTE?: string;
 	AUDIT_STORE_ARGUMENTS?: string;
 	AUDIT_RETENTION_DAYS?: string;
+	/** Pending approval requests one principal may have open; one more expires its oldest. */
+	MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string;
 }
 
 export type Mode = "stage0" | "simulated";
@@ -41,6 +44,8 @@ export interface GuardConfig {
 	/** Present only in stage0 mode. Never log or return it. */
 	apiKey?: string;
 	baseUrl: string;
+	/** Why STAGE0_BASE_URL cannot be used (then every Stage0 call fails closed with it). */
+	baseUrlProblem?: string;
 	timeoutMs: number;
 	maxRetries: number;
 	/** Store redacted arguments in the audit trail (otherwise only their hash). */
@@ -65,6 +70,7 @@ export function readConfig(env: Partial<Env>): GuardConfig {
 		mode: apiKey ? "stage0" : "simulated",
 		apiKey,
 		baseUrl,
+		baseUrlProblem: stage0BaseUrlProblem(baseUrl),
 		timeoutMs: positiveInt(env.STAGE0_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 60_000),
 		maxRetries: positiveInt(env.MAX_RETRIES, DEFAULT_MAX_RETRIES, 1000),
 		auditArguments: env.AUDIT_STORE_ARGUMENTS?.trim().toLowerCase() === "true",

@@ -31,7 +31,9 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 // The start-up line: which mode this isolate decides in (never the key).
 {
 	const config = readConfig(startupEnv as Partial<Env>);
-	console.log(
+	if (config.mode === "stage0" && config.baseUrlProblem) {
+		console.error(`stage0-edge-guard: STAGE0_BASE_URL is not usable: ${config.baseUrlProblem}. Every guarded call will be refused.`);
+	} else console.log(
 		config.mode === "stage0"
 			? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
 			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",

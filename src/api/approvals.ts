@@ -1,6 +1,8 @@
 /**
  * The approvals JSON API, for approvers and requesters (all bearer-authenticated):
- *   GET  /api/approvals?status=pending     admins: every request; others: their own
+ *   GET  /api/approvals?status=pending&limit=50&cursor=…
+ *                                          admins: every request; others: their own. Newest first,
+ *                                          paged ({ approvals, next_cursor, viewer }), arguments cut
  *   GET  /api/approvals/:id                admins, or the requester
  *   POST /api/approvals/:id/approve        an admin who is not the requester, body { note? }
  *   POST /api/approvals/:id/reject         likewise
@@ -8,13 +10,28 @@
 import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
-import type { ApprovalRecord, DecideResult } from "../state/approval-store";
+import { type ApprovalPage, type ApprovalRecord, type DecideResult, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
 import { jsonError } from "../http";
 
 const StatusSchema = z.enum(["pending", "approved", "rejected", "used", "expired"]);
 const DecisionBodySchema = z.object({ note: z.string().max(1000, "note must be at most 1000 characters").optional() }).strict();
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** The cursor is opaque to clients: base64url of "<created_at ms>.<id>". */
+function encodeCursor(position: ListPosition): string {
+	return btoa(`${position.created_at}.${position.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): ListPosition | undefined {
+	let text: string;
+	try {
+		text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+	} catch {
+		return undefined;
+	}
+	const match = /^(\d{1,16})\.([0-9a-f-]{36})$/.exec(text);
+	return match && ID.test(match[2]) ? { created_at: Number(match[1]), id: match[2] } : undefined;
+}
 
 export async function handleApprovalsApi(request: Request, env: Env, caller: Caller): Promise<Response> {
 	const url = new URL(request.url);
@@ -28,8 +45,18 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 		const rawStatus = url.searchParams.get("status");
 		const status = rawStatus === null ? undefined : StatusSchema.safeParse(rawStatus);
 		if (status && !status.success) return jsonError(400, "invalid_status", "status must be pending, approved, rejected, used or expired.");
-		const approvals = await store.list({ status: status?.data, principal: isAdmin ? undefined : caller.principal });
-		return Response.json({ approvals, viewer: caller });
+		const rawLimit = url.searchParams.get("limit");
+		const limit = rawLimit === null ? DEFAULT_LIST_LIMIT : /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+		if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) {
+			return jsonError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).`);
+		}
+		const rawCursor = url.searchParams.get("cursor");
+		const after = rawCursor === null ? undefined : decodeCursor(rawCursor);
+		if (rawCursor !== null && !after) {
+			return jsonError(400, "invalid_cursor", "cursor is not one this server returned: use next_cursor of the previous page, or start without it.");
+		}
+		const page = (await store.list({ status: status?.data, principal: isAdmin ? undefined : caller.principal, limit, after })) as ApprovalPage;
+		return Response.json({ approvals: page.approvals, next_cursor: page.next ? encodeCursor(page.next) : null, viewer: caller });
 	}
 
 	const [id, action, ...extra] = parts;

@@ -4,7 +4,6 @@
  * forwarded only by the pipeline, and rendered as the upstream's own result
  * plus the guard's decision in `_meta.guard`.
  */
-import { argumentsHash } from "../guard/approvals";
 import { redactSecrets } from "../guard/audit";
 import type { GuardOutcome, ToolAnnotations } from "../guard/pipeline";
 import type { JsonSchemaObject } from "../tools/json-schema";
@@ -69,7 +68,8 @@ export function upstreamToolDefinition(target: ForwardTarget, tool: UpstreamTool
 				goal: `Call the tool "${title ?? tool.name}" (${tool.name}) of the upstream MCP server "${target.upstream}" with arguments ${summary}`,
 				success_criteria: [`The upstream "${target.upstream}" runs ${tool.name} as requested and returns its result`],
 				constraints: sideEffects.length === 0 ? ["read_only"] : [],
-				context: { upstream: target.upstream, tool: tool.name, args_sha256: argumentsHash(args) },
+				// args_sha256 is added by the pipeline, from the same canonical arguments approvals and the audit trail use.
+				context: { upstream: target.upstream, tool: tool.name },
 			};
 		},
 		// Only a call the upstream says is read-only or idempotent may be sent twice.

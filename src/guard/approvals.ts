@@ -10,6 +10,12 @@ export interface ApprovalTicket {
 	status: "pending";
 	expires_at: string;
 	url: string;
+	/**
+	 * The principal's oldest pending requests that were expired to make room
+	 * (at most `limit` may be pending at once). The pipeline turns this into a
+	 * note for the caller; it is not part of the ticket the caller sees.
+	 */
+	superseded?: { ids: string[]; limit: number };
 }
 
 export interface ApprovalRequest {
@@ -37,16 +43,44 @@ export interface ApprovalDesk {
 	consume(id: string, expected: { principal: string; tool: string; argsHash: string }): Promise<ConsumeResult>;
 }
 
-/** JSON with sorted keys: the same arguments always hash the same. */
+/**
+ * JSON with sorted keys: the same arguments always hash the same, and
+ * different ones never do (the text parses back to the value). Members that
+ * are undefined are dropped, as JSON drops them, and -0 is written 0 (as in
+ * RFC 8785). Anything JSON cannot carry (NaN, Infinity, undefined or a hole
+ * in an array, a bigint, a function, a Date, a Map, ...) is refused with a
+ * TypeError rather than written like some other value.
+ */
 export function canonicalJson(value: unknown): string {
-	if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-	if (value && typeof value === "object") {
-		const entries = Object.entries(value as Record<string, unknown>)
-			.filter(([, v]) => v !== undefined)
-			.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-		return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+	switch (typeof value) {
+		case "string":
+		case "boolean":
+			return JSON.stringify(value);
+		case "number":
+			if (!Number.isFinite(value)) throw new TypeError(`arguments must be JSON: ${value} is not a JSON number`);
+			return JSON.stringify(value);
+		case "object": {
+			if (value === null) return "null";
+			if (Array.isArray(value)) {
+				const items: string[] = [];
+				for (let i = 0; i < value.length; i++) {
+					if (!(i in value) || value[i] === undefined) throw new TypeError("arguments must be JSON: an array has an undefined item");
+					items.push(canonicalJson(value[i]));
+				}
+				return `[${items.join(",")}]`;
+			}
+			const proto = Object.getPrototypeOf(value);
+			if (proto !== Object.prototype && proto !== null) {
+				throw new TypeError(`arguments must be JSON: a ${proto?.constructor?.name ?? "non-plain"} object is not`);
+			}
+			const entries = Object.entries(value as Record<string, unknown>)
+				.filter(([, v]) => v !== undefined)
+				.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+			return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+		}
+		default:
+			throw new TypeError(`arguments must be JSON: a ${typeof value} is not`);
 	}
-	return JSON.stringify(value);
 }
 
 /**

@@ -49,6 +49,24 @@ const SECRET_VALUE = [
 	/\bBearer\s+[A-Za-z0-9._~+/=-]{12,}/i,
 ];
 
+/** The same patterns, to cut secrets out of free text, plus `password=...`-style assignments. */
+const SECRET_IN_TEXT = SECRET_VALUE.map(
+	(p) =>
+		new RegExp(
+			// A private key is cut out whole, up to its END line (or the end of the text).
+			p.source.replace("-----BEGIN [A-Z ]*PRIVATE KEY-----", "-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+			`g${p.flags}`,
+		),
+);
+const SECRET_ASSIGNMENT = new RegExp(`\\b((?:${SECRET_KEY.source})[\\w-]*\\s*[:=]\\s*)("[^"]*"|'[^']*'|[^\\s,;]+)`, "gi");
+
+/** Free text with every secret-looking part replaced by `[redacted]`, the rest kept. */
+export function redactSecretText(text: string): string {
+	let out = text.replace(SECRET_ASSIGNMENT, "$1[redacted]");
+	for (const pattern of SECRET_IN_TEXT) out = out.replace(pattern, "[redacted]");
+	return out;
+}
+
 /** Replaces values that look like secrets, and values under secret-sounding keys. */
 export function redactSecrets(value: unknown, key = ""): unknown {
 	if (key && SECRET_KEY.test(key)) return "[redacted]";

@@ -3,15 +3,22 @@
  * about the call (its runtime) into the body of a Stage0 /check request.
  *
  * Runtime facts are written last, so nothing a tool or an agent supplies can
- * overwrite who is calling, with which role, under which approval, or which
- * tool is running.
+ * overwrite who is calling, with which role, under which approval, which tool
+ * is running, or which arguments (their hash) and payload the check is about.
+ * Stage0 sees the payload only as a bounded, redacted summary with its hash, so
+ * an ALLOW is about this content and no other.
  */
+import { createHash } from "node:crypto";
 import type { GrantedApproval } from "./approvals";
+import { redactSecretText } from "./audit";
 import type { CheckRequest } from "./decision";
 import type { RoleName } from "./local-rules";
 
 /** Only the approval system may state these. */
 const APPROVAL_FACTS = ["approved_by", "approved_at", "approval_reason"] as const;
+
+/** How much of a payload Stage0 sees, in characters (code points), before "…". */
+export const PAYLOAD_EXCERPT_CHARS = 500;
 
 export interface Intent {
 	goal: string;
@@ -22,6 +29,31 @@ export interface Intent {
 	/** Tool-specific facts (environment, resource scope, ...). */
 	context?: Record<string, unknown>;
 	pro?: boolean;
+	/** What the action would publish or deploy: Stage0 gets its summary (payload_summary), never the whole. */
+	payload?: string;
+}
+
+/** What Stage0 is told about a payload: enough to decide on this content, never a secret in it. */
+export interface PayloadSummary {
+	sha256: string;
+	/** In UTF-16 code units, as the tool's argument limits count. */
+	length: number;
+	/** The start of the payload, secrets redacted, at most PAYLOAD_EXCERPT_CHARS characters plus "…". */
+	excerpt: string;
+	truncated: boolean;
+}
+
+export function summarizePayload(payload: string): PayloadSummary {
+	const redacted = redactSecretText(payload);
+	// Slice by code points (a bounded prefix first), so no character is cut in two.
+	const chars = Array.from(redacted.slice(0, PAYLOAD_EXCERPT_CHARS * 2 + 1)).slice(0, PAYLOAD_EXCERPT_CHARS + 1);
+	const truncated = chars.length > PAYLOAD_EXCERPT_CHARS;
+	return {
+		sha256: createHash("sha256").update(payload).digest("hex"),
+		length: payload.length,
+		excerpt: truncated ? `${chars.slice(0, PAYLOAD_EXCERPT_CHARS).join("")}…` : chars.join(""),
+		truncated,
+	};
 }
 
 export interface CallRuntime {
@@ -38,6 +70,8 @@ export function buildCheckRequest(
 	runtime: CallRuntime,
 	extraContext: Record<string, unknown> = {},
 	approval?: GrantedApproval,
+	/** SHA-256 of the call's canonical arguments (argumentsHash): what approvals and the audit trail are bound to. */
+	argsHash?: string,
 ): CheckRequest {
 	const context: Record<string, unknown> = {
 		...intent.context,
@@ -50,6 +84,10 @@ export function buildCheckRequest(
 		request_channel: "mcp",
 		approval_status: approval ? "approved" : "none",
 	};
+	delete context.args_sha256;
+	delete context.payload_summary;
+	if (argsHash !== undefined) context.args_sha256 = argsHash;
+	if (intent.payload !== undefined) context.payload_summary = summarizePayload(intent.payload);
 	for (const key of APPROVAL_FACTS) delete context[key];
 	if (approval) Object.assign(context, { approved_by: approval.approved_by, approved_at: approval.approved_at });
 	return {

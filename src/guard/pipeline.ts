@@ -27,6 +27,7 @@ import type { PrincipalBudget } from "./budgets";
 import { type Authority, type Decision, faultDecision, type PolicyIssue } from "./decision";
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
 import { applyLocalRules } from "./local-rules";
+import { normalizeLoopKey } from "./loop-key";
 
 /** What a tool's MCP annotations say about it. A hint that is absent is unknown, never the safe value. */
 export interface ToolAnnotations {
@@ -211,7 +212,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		// In shadow mode the call runs anyway: a request for approval would only ask people to approve the past.
 		if (!deps.approvals || tool.kind !== "action" || deps.shadow) return undefined;
 		try {
-			return await deps.approvals.open({
+			const { superseded, ...ticket } = await deps.approvals.open({
 				principal: deps.runtime.principal,
 				role: deps.runtime.role,
 				tool: tool.name,
@@ -220,6 +221,12 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 				decision,
 				kind,
 			});
+			for (const id of superseded?.ids ?? []) {
+				notes.push(
+					`Your oldest pending approval request ${id} was expired: at most ${superseded!.limit} may be pending at once (MAX_PENDING_APPROVALS_PER_PRINCIPAL).`,
+				);
+			}
+			return ticket;
 		} catch {
 			notes.push("No approval request could be recorded; try again later.");
 			return undefined;
@@ -278,8 +285,18 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	let attempt: GuardOutcome<Output>["attempt"];
 	if (tool.loop) {
 		let number: number;
+		let key: string;
 		try {
-			const key = tool.loop.key(args);
+			// Variants a person reads as the same id share one budget (see loop-key.ts).
+			key = normalizeLoopKey(tool.loop.key(args));
+		} catch {
+			return outcome(serverFault(deps, "The retry counter could not be updated, so the attempt was not allowed."));
+		}
+		if (key === "") {
+			const reason = "The workflow id is empty once invisible, control and formatting characters are removed; use an id with visible characters.";
+			return outcome(localDecision(deps, "DENY", "INVALID_LOOP_KEY", reason, "HIGH"));
+		}
+		try {
 			const [inSession, acrossSessions] = await Promise.all([
 				deps.loops.reserveAttempt(tool.name, key),
 				deps.budget?.reserveLoopAttempt(tool.name, key) ?? 0,
@@ -299,7 +316,7 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	}
 
 	// 6. The authority has the last word, also over an approval.
-	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval);
+	const request = buildCheckRequest(tool.name, intent, deps.runtime, extraContext, approval, argsHash);
 	let decision: Decision;
 	try {
 		decision = await deps.authority.check(request);

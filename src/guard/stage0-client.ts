@@ -3,9 +3,13 @@
  *
  * Fail closed: every way this can go wrong (network, timeout, HTTP error, a body
  * that is not JSON, a verdict that is missing or unknown, an ALLOW that
- * contradicts itself) becomes a DENY with decision ERROR and a reason a person
- * can act on. The API key is sent as `x-api-key` and never appears in a reason:
- * Stage0's own error text is redacted before it is shown.
+ * contradicts itself, a redirect, an answer over 1 MB) becomes a DENY with
+ * decision ERROR and a reason a person can act on.
+ *
+ * The API key is sent as `x-api-key`, only to STAGE0_BASE_URL's origin: the URL
+ * is checked before any call, and redirects are never followed (a redirect
+ * would carry the key, and the check, to a host that could answer ALLOW). Every
+ * string taken from Stage0's answer has the key removed before anyone sees it.
  */
 import {
 	type Authority,
@@ -17,6 +21,8 @@ import {
 } from "./decision";
 
 export const MAX_CHECK_BODY_BYTES = 1_000_000;
+/** Stage0's answer is read up to this size; a larger one is a fault, and reading stops there. */
+export const MAX_ANSWER_BYTES = 1_000_000;
 /** A retry is worth trying only if at least this much of the budget is left. */
 const MIN_RETRY_BUDGET_MS = 250;
 
@@ -28,6 +34,27 @@ export interface Stage0ClientOptions {
 	newRequestId?: () => string;
 }
 
+/**
+ * Why a STAGE0_BASE_URL cannot be used, or undefined if it can: https, or
+ * plain http only to this machine (a local stand-in), and nothing that could
+ * send the key elsewhere or leak it (credentials, a query, a fragment).
+ */
+export function stage0BaseUrlProblem(raw: string): string | undefined {
+	let url: URL;
+	try {
+		url = new URL(raw);
+	} catch {
+		return `${JSON.stringify(raw.slice(0, 100))} is not a valid URL (expected e.g. https://api.signalpulse.org)`;
+	}
+	const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+	if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+		return `it must use https (plain http only for localhost, 127.x.x.x or [::1]), not ${url.protocol}//${url.host}`;
+	}
+	if (url.username || url.password) return "it must not carry a user name or password";
+	if (url.search || url.hash || raw.includes("?") || raw.includes("#")) return "it must not carry a query or fragment";
+	return undefined;
+}
+
 type Attempt =
 	| { kind: "answer"; answer: Stage0Answer }
 	| { kind: "failure"; reason: string; transient: boolean; stage0RequestId?: string };
@@ -36,13 +63,20 @@ export class Stage0Client implements Authority {
 	readonly mode = "stage0" as const;
 	readonly #apiKey: string;
 	readonly #url: string;
+	/** Set when STAGE0_BASE_URL cannot be used: every check fails closed with it. */
+	readonly #configProblem: string | undefined;
+	readonly #keyPattern: RegExp | undefined;
 	readonly #timeoutMs: number;
 	readonly #fetch: typeof fetch;
 	readonly #newRequestId: () => string;
 
 	constructor(options: Stage0ClientOptions) {
 		this.#apiKey = options.apiKey;
-		this.#url = `${options.baseUrl}/check`;
+		const problem = stage0BaseUrlProblem(options.baseUrl);
+		this.#configProblem = problem && `STAGE0_BASE_URL is not usable: ${problem}. No call is sent to Stage0 until it is fixed.`;
+		this.#url = problem ? "" : `${options.baseUrl.replace(/\/+$/, "")}/check`;
+		// The key in any letter case; JSON escapes are already decoded when this is applied.
+		this.#keyPattern = options.apiKey ? new RegExp(options.apiKey.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi") : undefined;
 		this.#timeoutMs = options.timeoutMs;
 		// Resolve fetch at call time by default so test spies on globalThis apply.
 		this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
@@ -53,6 +87,7 @@ export class Stage0Client implements Authority {
 		const requestId = this.#newRequestId();
 		const started = Date.now();
 		const deadline = started + this.#timeoutMs;
+		if (this.#configProblem) return faultDecision(this.#configProblem, requestId, 0);
 		const body = JSON.stringify(request);
 		if (new TextEncoder().encode(body).byteLength > MAX_CHECK_BODY_BYTES) {
 			return faultDecision(
@@ -68,18 +103,19 @@ export class Stage0Client implements Authority {
 			if (attempt > 1 && remaining < MIN_RETRY_BUDGET_MS) break;
 			const outcome = await this.#attempt(body, requestId, remaining);
 			if (outcome.kind === "answer") {
-				return toDecision(outcome.answer, requestId, Date.now() - started);
+				return toDecision(redactAnswer(outcome.answer, (text) => this.#redact(text)), requestId, Date.now() - started);
 			}
 			last = outcome;
 			if (!outcome.transient) break;
 		}
-		return faultDecision(last!.reason, last!.stage0RequestId ?? requestId, Date.now() - started);
+		const stage0RequestId = last!.stage0RequestId && this.#redact(last!.stage0RequestId);
+		return faultDecision(last!.reason, stage0RequestId ?? requestId, Date.now() - started);
 	}
 
 	async #attempt(body: string, requestId: string, budgetMs: number): Promise<Attempt> {
 		const signal = AbortSignal.timeout(Math.max(1, budgetMs));
 		let response: Response;
-		let text: string;
+		let text: string | undefined;
 		// The signal aborts the fetch; the race makes the deadline hold even if
 		// something below ignores the signal.
 		const deadline = new Promise<never>((_, reject) => {
@@ -100,8 +136,10 @@ export class Stage0Client implements Authority {
 						},
 						body,
 						signal,
+						// Never follow: a redirect would take the key and the check to another host.
+						redirect: "manual",
 					});
-					return [r, await r.text()] as const;
+					return [r, isRedirect(r) ? (r.body?.cancel().catch(() => {}), undefined) : await readCapped(r, MAX_ANSWER_BYTES)] as const;
 				})(),
 				deadline,
 			]);
@@ -119,6 +157,13 @@ export class Stage0Client implements Authority {
 			return { kind: "failure", reason: "Stage0 could not be reached (network error).", transient: true };
 		}
 
+		if (isRedirect(response)) {
+			const status = response.status > 0 ? ` (HTTP ${response.status})` : "";
+			return { kind: "failure", reason: `Stage0 answered with a redirect${status}; the check was not sent on.`, transient: false };
+		}
+		if (text === undefined) {
+			return { kind: "failure", reason: "Stage0's answer was larger than 1 MB, so it was not used.", transient: false };
+		}
 		let json: unknown;
 		try {
 			json = JSON.parse(text);
@@ -127,7 +172,7 @@ export class Stage0Client implements Authority {
 		}
 		const stage0RequestId = readString(json, "request_id");
 
-		if (!response.ok) {
+		if (response.status !== 200) {
 			return { kind: "failure", ...this.#httpFailure(response, json), stage0RequestId };
 		}
 		if (json === undefined) {
@@ -180,6 +225,8 @@ export class Stage0Client implements Authority {
 			}
 			case status >= 500:
 				return { reason: `Stage0 is unavailable (HTTP ${status})${detail ? `: ${detail}` : "."}`, transient: true };
+			case status >= 200 && status < 300:
+				return { reason: `Stage0 answered with HTTP ${status} instead of 200, so its answer was not used.`, transient: false };
 			default:
 				return { reason: `Stage0 refused the request (HTTP ${status})${detail ? `: ${detail}` : "."}`, transient: false };
 		}
@@ -192,8 +239,65 @@ export class Stage0Client implements Authority {
 	}
 
 	#redact(text: string): string {
-		return this.#apiKey ? text.split(this.#apiKey).join("[redacted]") : text;
+		return this.#keyPattern ? text.replace(this.#keyPattern, "[redacted]") : text;
 	}
+}
+
+/** A 3xx, or what a runtime returns for a redirect it was told not to follow. */
+function isRedirect(response: Response): boolean {
+	return (response.type as string) === "opaqueredirect" || (response.status >= 300 && response.status <= 399);
+}
+
+/**
+ * The body as text, or undefined if it is larger than `cap` bytes: a declared
+ * Content-Length over the cap is not read at all, and a stream is read only
+ * until it passes the cap.
+ */
+async function readCapped(response: Response, cap: number): Promise<string | undefined> {
+	const declared = Number(response.headers.get("content-length"));
+	if (Number.isFinite(declared) && declared > cap) {
+		await response.body?.cancel().catch(() => {});
+		return undefined;
+	}
+	if (!response.body) return "";
+	const reader = response.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let size = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		size += value.byteLength;
+		if (size > cap) {
+			await reader.cancel().catch(() => {});
+			return undefined;
+		}
+		chunks.push(value);
+	}
+	const bytes = new Uint8Array(size);
+	let offset = 0;
+	for (const chunk of chunks) {
+		bytes.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return new TextDecoder().decode(bytes);
+}
+
+/** Every string of the answer that can reach a person, a record or a log, passed through `redact`. */
+function redactAnswer(answer: Stage0Answer, redact: (text: string) => string): Stage0Answer {
+	const r = (text: string | undefined) => (text === undefined ? undefined : redact(text));
+	const list = (items: string[] | undefined) => items?.map(redact);
+	return {
+		...answer,
+		reason: r(answer.reason),
+		request_id: r(answer.request_id),
+		policy_version: r(answer.policy_version),
+		policy_pack_version: r(answer.policy_pack_version),
+		decision_trace_summary: r(answer.decision_trace_summary),
+		issues: answer.issues?.map((i) => ({ code: redact(i.code), severity: redact(i.severity), message: redact(i.message) })),
+		clarifying_questions: list(answer.clarifying_questions),
+		defer_questions: list(answer.defer_questions),
+		guardrails: list(answer.guardrails),
+	};
 }
 
 function toDecision(answer: Stage0Answer, sentRequestId: string, latencyMs: number): Decision {

@@ -3,9 +3,16 @@
  * session that asked, and the person who grants them works on another
  * channel. One object holds them all, so "use once" is a single atomic
  * statement and pending requests can be listed in one place.
+ *
+ * Arguments are stored redacted (as in the audit trail); the hash they are
+ * bound to is the hash of the real arguments. No principal can bury the list:
+ * each may have at most MAX_PENDING_APPROVALS_PER_PRINCIPAL pending requests
+ * (one more expires its oldest), the list is paged, and its items carry
+ * arguments cut to LIST_ARGUMENT_CHARS per string.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ApprovalRequest, ApprovalTicket, ConsumeResult } from "../guard/approvals";
+import { redactSecrets } from "../guard/audit";
 import { RetentionAlarm, retentionCutoff } from "./retention";
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
@@ -16,7 +23,10 @@ export interface ApprovalRecord {
 	principal: string;
 	role: string;
 	tool: string;
+	/** Redacted; in a list, each string cut to LIST_ARGUMENT_CHARS (then `arguments_truncated`). */
 	arguments: Record<string, unknown>;
+	arguments_truncated: boolean;
+	/** SHA-256 of the real (unredacted) canonical arguments: what an approval is bound to. */
 	arguments_sha256: string;
 	kind: ApprovalRequest["kind"];
 	verdict: string;
@@ -37,9 +47,43 @@ export type DecideResult =
 	| { ok: true; approval: ApprovalRecord }
 	| { ok: false; status: 403 | 404 | 409; error: string; message: string };
 
+/** A position in the list (newest first): the created_at and id of the last item seen. */
+export interface ListPosition {
+	created_at: number;
+	id: string;
+}
+
+export interface ApprovalPage {
+	approvals: ApprovalRecord[];
+	/** Where the next page starts, or null on the last page. */
+	next: ListPosition | null;
+}
+
+export const DEFAULT_LIST_LIMIT = 50;
+export const MAX_LIST_LIMIT = 200;
+/** Strings in listed arguments are cut to this many characters, then "…". */
+export const LIST_ARGUMENT_CHARS = 200;
+export const DEFAULT_MAX_PENDING_PER_PRINCIPAL = 20;
+
 type Row = Record<string, SqlStorageValue>;
 
-type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: string };
+type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: string; MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string };
+
+/** Every string over `max` characters cut to `max` plus "…"; says whether anything was cut. */
+function truncateStrings(value: unknown, max: number): { value: unknown; truncated: boolean } {
+	if (typeof value === "string") {
+		return value.length > max ? { value: `${Array.from(value.slice(0, max * 2)).slice(0, max).join("")}…`, truncated: true } : { value, truncated: false };
+	}
+	if (Array.isArray(value)) {
+		const items = value.map((v) => truncateStrings(v, max));
+		return { value: items.map((i) => i.value), truncated: items.some((i) => i.truncated) };
+	}
+	if (value && typeof value === "object") {
+		const entries = Object.entries(value).map(([k, v]) => [k, truncateStrings(v, max)] as const);
+		return { value: Object.fromEntries(entries.map(([k, i]) => [k, i.value])), truncated: entries.some(([, i]) => i.truncated) };
+	}
+	return { value, truncated: false };
+}
 
 export class ApprovalStore extends DurableObject<ApprovalEnv> {
 	readonly #retention: RetentionAlarm;
@@ -70,6 +114,8 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 				used_at INTEGER
 			);
 			CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_at);
+			CREATE INDEX IF NOT EXISTS approvals_by_time ON approvals (created_at, id);
+			CREATE INDEX IF NOT EXISTS approvals_by_principal ON approvals (principal, status, expires_at);
 			CREATE TABLE IF NOT EXISTS approval_events (
 				approval_id TEXT NOT NULL,
 				action TEXT NOT NULL,
@@ -86,6 +132,11 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		return (Number.isInteger(n) && n > 0 && n <= 7 * 24 * 3600 ? n : 900) * 1000;
 	}
 
+	#maxPending(): number {
+		const n = Number(this.env.MAX_PENDING_APPROVALS_PER_PRINCIPAL ?? DEFAULT_MAX_PENDING_PER_PRINCIPAL);
+		return Number.isInteger(n) && n > 0 && n <= 10_000 ? n : DEFAULT_MAX_PENDING_PER_PRINCIPAL;
+	}
+
 	#event(id: string, action: string, actor: string, at: number, note: string | null = null) {
 		this.ctx.storage.sql.exec("INSERT INTO approval_events VALUES (?, ?, ?, ?, ?)", id, action, actor, at, note);
 	}
@@ -95,7 +146,25 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		const now = Date.now();
 		const expires = now + this.#ttlMs();
 		const d = request.decision;
-		this.ctx.storage.sql.exec(
+		const sql = this.ctx.storage.sql;
+		// Make room first: the principal's oldest pending requests expire now, so
+		// one principal can never hold more than the cap (nor bury everyone else's).
+		const limit = this.#maxPending();
+		const superseded = sql
+			.exec<{ id: string }>(
+				`SELECT id FROM approvals WHERE principal = ? AND status = 'pending' AND expires_at > ?
+				 ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?`,
+				request.principal,
+				now,
+				limit - 1,
+			)
+			.toArray()
+			.map((row) => String(row.id));
+		for (const old of superseded) {
+			sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", now, old);
+			this.#event(old, "expired", "edge-guard", now, `more than ${limit} pending requests of ${request.principal} (MAX_PENDING_APPROVALS_PER_PRINCIPAL)`);
+		}
+		sql.exec(
 			`INSERT INTO approvals (id, status, principal, role, tool, arguments, arguments_sha256, kind, verdict, decision,
 			   reason, request_id, policy_version, created_at, expires_at)
 			 VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -103,7 +172,8 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			request.principal,
 			request.role,
 			request.tool,
-			JSON.stringify(request.args),
+			// Redacted, as in the audit trail; the hash stays that of the real arguments.
+			JSON.stringify(redactSecrets(request.args)),
 			request.argsHash,
 			request.kind,
 			d.verdict,
@@ -116,7 +186,13 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		);
 		this.#event(id, "requested", request.principal, now);
 		await this.#retention.arm();
-		return { id, status: "pending", expires_at: new Date(expires).toISOString(), url: `${origin}/approvals#${id}` };
+		return {
+			id,
+			status: "pending",
+			expires_at: new Date(expires).toISOString(),
+			url: `${origin}/approvals#${id}`,
+			...(superseded.length > 0 ? { superseded: { ids: superseded.reverse(), limit } } : {}),
+		};
 	}
 
 	/** Approvals are kept as long as audit records (AUDIT_RETENTION_DAYS after they expire), then pruned. */
@@ -133,10 +209,14 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		return row ? this.#toRecord(row, Date.now()) : null;
 	}
 
-	/** Newest first. `principal` limits the list to one requester. */
-	async list(filter: { status?: ApprovalStatus; principal?: string; limit?: number }): Promise<ApprovalRecord[]> {
+	/**
+	 * One page, newest first, starting after `after`. `principal` limits the
+	 * list to one requester. Arguments are cut for the list (the full, redacted
+	 * arguments are in `get`).
+	 */
+	async list(filter: { status?: ApprovalStatus; principal?: string; limit?: number; after?: ListPosition }): Promise<ApprovalPage> {
 		const now = Date.now();
-		const limit = Math.min(Math.max(filter.limit ?? 100, 1), 500);
+		const limit = Math.min(Math.max(Math.trunc(filter.limit ?? DEFAULT_LIST_LIMIT), 1), MAX_LIST_LIMIT);
 		const where: string[] = [];
 		const params: SqlStorageValue[] = [];
 		if (filter.principal) {
@@ -154,11 +234,23 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			where.push("status = ?");
 			params.push(filter.status);
 		}
-		const sql = `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC LIMIT ${limit}`;
-		return this.ctx.storage.sql
-			.exec<Row>(sql, ...params)
-			.toArray()
-			.map((row) => this.#toRecord(row, now));
+		if (filter.after) {
+			where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+			params.push(filter.after.created_at, filter.after.created_at, filter.after.id);
+		}
+		const sql = `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+			ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`;
+		const rows = this.ctx.storage.sql.exec<Row>(sql, ...params).toArray();
+		const page = rows.slice(0, limit);
+		const last = page.at(-1);
+		return {
+			approvals: page.map((row) => {
+				const record = this.#toRecord(row, now);
+				const cut = truncateStrings(record.arguments, LIST_ARGUMENT_CHARS);
+				return { ...record, arguments: cut.value as Record<string, unknown>, arguments_truncated: cut.truncated };
+			}),
+			next: rows.length > limit && last ? { created_at: Number(last.created_at), id: String(last.id) } : null,
+		};
 	}
 
 	/**
@@ -232,6 +324,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			role: String(row.role),
 			tool: String(row.tool),
 			arguments: JSON.parse(String(row.arguments)),
+			arguments_truncated: false,
 			arguments_sha256: String(row.arguments_sha256),
 			kind: row.kind as ApprovalRecord["kind"],
 			verdict: String(row.verdict),

@@ -58,8 +58,9 @@ const publishContent = defineTool({
 		channel: shortName("Where to publish, e.g. blog, twitter, newsletter"),
 	},
 	annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-	intent: ({ channel }) => ({
+	intent: ({ content, channel }) => ({
 		goal: `Publish content to the public channel "${channel}"`,
+		payload: content,
 		success_criteria: ["The content is published to the intended channel", "The content was reviewed before publication"],
 		constraints: ["approval required"],
 		context: { target_resources: [channel] },
@@ -97,8 +98,9 @@ const deployChanges = defineTool({
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
 	claims: ({ actorRole }) => ({ role: actorRole }),
-	intent: ({ serviceName, environment }) => ({
+	intent: ({ serviceName, environment, changes }) => ({
 		goal: `Deploy changes of service "${serviceName}" to ${environment}`,
+		payload: changes,
 		success_criteria: ["The deployment completes successfully", "The service stays healthy after the deployment"],
 		constraints: ["allowed_environment:staging,production"],
 		context: { environment },
@@ -126,8 +128,9 @@ const managedDeploy = defineTool({
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
 	claims: ({ actorRole, approvalStatus }) => ({ role: actorRole, approvalStatus }),
-	intent: ({ serviceName, environment, resourceScope }) => ({
+	intent: ({ serviceName, environment, changes, resourceScope }) => ({
 		goal: `Deploy changes of service "${serviceName}" to ${environment} under managed authorization`,
+		payload: changes,
 		success_criteria: ["The deployment completes successfully", "The service stays healthy after the deployment"],
 		constraints: ["approval required", "allowed_environment:development,staging,production"],
 		context: { environment, resource_scope: resourceScope ?? "service" },

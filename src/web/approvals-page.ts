@@ -82,8 +82,12 @@ function card(a, viewer) {
   row(dl, "Request ID", a.request_id);
   row(dl, "Policy version", a.policy_version);
   if (a.decided_by) row(dl, "Decided by", a.decided_by + " at " + a.decided_at + (a.note ? " — " + a.note : ""));
-  c.append(dl, el("div", { className: "muted", textContent: "Arguments (sha256 " + a.arguments_sha256.slice(0, 16) + "…)" }),
-    el("pre", { className: "args", textContent: JSON.stringify(a.arguments, null, 2) }));
+  const args = el("pre", { className: "args", textContent: JSON.stringify(a.arguments, null, 2) });
+  c.append(dl, el("div", { className: "muted", textContent: "Arguments (sha256 " + a.arguments_sha256.slice(0, 16) + "…)" }), args);
+  // The list cuts long arguments; an approver sees them whole before deciding.
+  if (a.arguments_truncated) api("/api/approvals/" + encodeURIComponent(a.id))
+    .then((b) => { args.textContent = JSON.stringify(b.approval.arguments, null, 2); })
+    .catch(() => { args.textContent += " (cut for the list; the full arguments could not be loaded)"; });
   if (a.status === "pending" && viewer.role === "admin" && viewer.principal !== a.principal) {
     const note = el("input", { type: "text", placeholder: "Note (optional)", maxLength: 1000, className: "note" });
     const decide = (action) => async () => {

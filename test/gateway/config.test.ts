@@ -56,7 +56,7 @@ describe("what Stage0 is told about an upstream tool", () => {
 		expect(sideEffectsOf({})).toEqual(["write", "destructive", "external"]);
 	});
 
-	it("names the tool <upstream>.<tool>, asks with its title and redacted arguments, and puts upstream, tool and hash in the context", () => {
+	it("names the tool <upstream>.<tool>, asks with its title and redacted arguments, and puts upstream and tool in the context", () => {
 		const def = upstreamToolDefinition(
 			{ upstream: "files", forward: async () => ({}) },
 			{ name: "search", title: "Search records", inputSchema: { type: "object" }, annotations: { readOnlyHint: true } },
@@ -65,7 +65,7 @@ describe("what Stage0 is told about an upstream tool", () => {
 		const intent = def.intent({ query: "q", token: "secret-value" });
 		expect(intent.goal).toContain('"Search records" (search) of the upstream MCP server "files"');
 		expect(intent.goal).not.toContain("secret-value");
-		expect(intent.context).toMatchObject({ upstream: "files", tool: "search", args_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+		expect(intent.context).toEqual({ upstream: "files", tool: "search" });
 		expect(upstreamToolDefinition({ upstream: "files", forward: async () => ({}) }, { name: "bad name/x", inputSchema: { type: "object" } })).toBeUndefined();
 	});
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactSecrets } from "../../src/guard/audit";
+import { redactSecretText, redactSecrets } from "../../src/guard/audit";
 
 describe("redactSecrets", () => {
 	it("redacts values under secret-sounding keys, at any depth", () => {
@@ -26,5 +26,17 @@ describe("redactSecrets", () => {
 	it("keeps ordinary values", () => {
 		const args = { serviceName: "billing", environment: "production", changes: "bump the token bucket size to 50", count: 3 };
 		expect(redactSecrets(args)).toEqual(args);
+	});
+});
+
+describe("redactSecretText", () => {
+	it("cuts secrets out of free text and keeps the rest", () => {
+		const key = `sk-${"abcdefghijklmnopqrstu"}`;
+		expect(redactSecretText(`deploy with ${key} today`)).toBe("deploy with [redacted] today");
+		expect(redactSecretText("set password=hunter2, api_key: 'abc def' and token=xyz")).toBe(
+			"set password=[redacted], api_key: [redacted] and token=[redacted]",
+		);
+		expect(redactSecretText("a\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\nabc\n-----END RSA PRIVATE KEY-----\nb")).toBe("a\n[redacted]\nb");
+		expect(redactSecretText("bump the token bucket size to 50")).toBe("bump the token bucket size to 50");
 	});
 });

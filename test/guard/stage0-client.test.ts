@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CheckRequest } from "../../src/guard/decision";
-import { MAX_CHECK_BODY_BYTES, Stage0Client } from "../../src/guard/stage0-client";
+import { readConfig } from "../../src/config";
+import { MAX_ANSWER_BYTES, MAX_CHECK_BODY_BYTES, Stage0Client } from "../../src/guard/stage0-client";
 
 const KEY = "sk-live-SECRET-abcdef0123456789";
 const request: CheckRequest = {
@@ -197,5 +198,183 @@ describe("Stage0 client: the deadline holds", () => {
 		const d = await c.check(request);
 		expect(d.decision).toBe("ERROR");
 		expect(d.reason).toMatch(/did not answer within 60 ms/);
+	});
+});
+
+/**
+ * A fetch that handles redirects the way the runtime does: it follows them
+ * unless told `redirect: "manual"` (302/303 become a GET without a body, 307/308
+ * repeat the POST), sending the same headers on. `answer(url)` plays every host.
+ */
+function followingClient(answer: (url: string) => Response, baseUrl = "https://stage0.test") {
+	const sent: { url: string; method: string; apiKey: string | null }[] = [];
+	const fetchImpl = (async (input: string, init: RequestInit) => {
+		let url = input;
+		let method = init.method ?? "GET";
+		for (let hop = 0; hop < 5; hop++) {
+			sent.push({ url, method, apiKey: new Headers(init.headers).get("x-api-key") });
+			const response = answer(url);
+			const location = response.headers.get("location");
+			if (response.status < 300 || response.status > 399 || !location || init.redirect === "manual") return response;
+			if (init.redirect === "error") throw new TypeError("redirect refused");
+			url = new URL(location, url).toString();
+			if (response.status === 302 || response.status === 303) method = "GET";
+		}
+		throw new TypeError("too many redirects");
+	}) as unknown as typeof fetch;
+	return { sent, client: new Stage0Client({ apiKey: KEY, baseUrl, timeoutMs: 1000, fetch: fetchImpl }) };
+}
+
+const redirectTo = (status: number, location: string) => () => new Response(null, { status, headers: { location } });
+
+describe("Stage0 client: never follows a redirect", () => {
+	for (const status of [301, 302, 303, 307, 308]) {
+		it(`an HTTP ${status} to another host is a fault, and the key goes nowhere else`, async () => {
+			const { sent, client: c } = followingClient((url) =>
+				url.startsWith("https://evil.test/")
+					? allow({ request_id: "evil-1", reason: "the attacker's ALLOW" })
+					: redirectTo(status, "https://evil.test/check")(),
+			);
+			const d = await c.check(request);
+			expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
+			expect(d.reason).toBe(`Stage0 answered with a redirect (HTTP ${status}); the check was not sent on.`);
+			expect(sent.map((s) => s.url)).toEqual(["https://stage0.test/check"]); // not retried, not followed
+		});
+	}
+
+	it("asks the runtime not to follow (redirect: manual)", async () => {
+		const { calls, client: c } = client(() => allow());
+		await c.check(request);
+		expect(calls[0].init.redirect).toBe("manual");
+	});
+
+	it("an opaque-redirect response (status 0) is a fault too", async () => {
+		const opaque = new Response(null, { status: 200 });
+		Object.defineProperty(opaque, "type", { value: "opaqueredirect" });
+		Object.defineProperty(opaque, "status", { value: 0 });
+		Object.defineProperty(opaque, "ok", { value: false });
+		const { calls, client: c } = client(() => opaque);
+		const d = await c.check(request);
+		expect(d.decision).toBe("ERROR");
+		expect(d.reason).toBe("Stage0 answered with a redirect; the check was not sent on.");
+		expect(calls).toHaveLength(1);
+	});
+});
+
+describe("Stage0 client: STAGE0_BASE_URL is checked before any key is sent", () => {
+	it.each([
+		["plain http to a remote host", "http://stage0.example.com", /must use https/],
+		["not a URL", "api.signalpulse.org", /not a valid URL/],
+		["credentials in the URL", "https://user:pw@stage0.test", /must not carry a user name or password/],
+		["a query string", "https://stage0.test/?next=https://evil.test", /must not carry a query or fragment/],
+		["another scheme", "ftp://stage0.test", /must use https/],
+	])("refuses %s, for every call, with a clear reason", async (_name, baseUrl, problem) => {
+		const { sent, client: c } = followingClient(() => allow(), baseUrl);
+		for (let i = 0; i < 2; i++) {
+			const d = await c.check(request);
+			expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
+			expect(d.reason).toMatch(/^STAGE0_BASE_URL is not usable: /);
+			expect(d.reason).toMatch(problem);
+		}
+		expect(sent).toHaveLength(0);
+	});
+
+	it.each(["http://127.0.0.1:8788", "http://localhost:9000/base", "http://[::1]:7000", "https://stage0.test/v1/"])(
+		"accepts %s",
+		async (baseUrl) => {
+			const { sent, client: c } = followingClient(() => allow(), baseUrl);
+			expect((await c.check(request)).verdict).toBe("ALLOW");
+			expect(sent[0].url).toBe(`${baseUrl.replace(/\/+$/, "")}/check`);
+		},
+	);
+});
+
+describe("Stage0 client: the answer's size is capped", () => {
+	it("a 60 MB ALLOW is not obeyed, and reading stops past the cap", async () => {
+		let pulled = 0;
+		const chunk = new TextEncoder().encode(" ".repeat(64 * 1024));
+		const body = new ReadableStream<Uint8Array>({
+			start(ctl) {
+				ctl.enqueue(new TextEncoder().encode('{"verdict":"ALLOW","decision":"GO","request_id":"r-big","padding":"'));
+			},
+			pull(ctl) {
+				pulled += chunk.byteLength;
+				if (pulled > 60 * 1024 * 1024) {
+					ctl.enqueue(new TextEncoder().encode('"}'));
+					ctl.close();
+				} else ctl.enqueue(chunk);
+			},
+		});
+		const { client: c } = client(() => new Response(body, { status: 200 }), 5000);
+		const d = await c.check(request);
+		expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
+		expect(d.reason).toBe(`Stage0's answer was larger than 1 MB, so it was not used.`);
+		expect(pulled).toBeLessThan(MAX_ANSWER_BYTES + 256 * 1024);
+	});
+
+	it("an answer announcing a Content-Length over the cap is refused unread", async () => {
+		const { client: c } = client(() => new Response(JSON.stringify({ verdict: "ALLOW", request_id: "r" }), { headers: { "content-length": String(MAX_ANSWER_BYTES + 1) } }));
+		const d = await c.check(request);
+		expect(d.reason).toBe(`Stage0's answer was larger than 1 MB, so it was not used.`);
+	});
+
+	it("an answer just under the cap is used", async () => {
+		const base = JSON.stringify({ verdict: "ALLOW", decision: "GO", request_id: "r-ok", padding: "" });
+		const padded = JSON.stringify({ verdict: "ALLOW", decision: "GO", request_id: "r-ok", padding: "x".repeat(MAX_ANSWER_BYTES - base.length) });
+		expect(padded.length).toBe(MAX_ANSWER_BYTES);
+		const { client: c } = client(() => new Response(padded, { status: 200 }), 5000);
+		expect((await c.check(request)).verdict).toBe("ALLOW");
+	});
+});
+
+describe("Stage0 client: the key never leaves in a 200 answer", () => {
+	const echoes = [KEY, KEY.toUpperCase(), KEY.toLowerCase()];
+	it.each(echoes)("redacts %s wherever Stage0's answer puts it", async (echo) => {
+		const { client: c } = client(() =>
+			Response.json({
+				verdict: "DEFER",
+				decision: "DEFER",
+				reason: `your key ${echo} is fine`,
+				request_id: `req-${echo}`,
+				policy_version: `v-${echo}`,
+				issues: [{ code: `C-${echo}`, severity: `S-${echo}`, message: `m ${echo}` }],
+				clarifying_questions: [`q ${echo}?`],
+				defer_questions: [`d ${echo}?`],
+				guardrails: [`g-${echo}`],
+			}),
+		);
+		const d = await c.check(request);
+		expect(d.verdict).toBe("DEFER");
+		const text = JSON.stringify(d).toLowerCase();
+		expect(text).not.toContain(KEY.toLowerCase());
+		expect(d.reason).toBe("your key [redacted] is fine");
+		expect(d.policy_version).toBe("v-[redacted]");
+		expect(d.request_id).toBe("req-[redacted]");
+	});
+
+	it("redacts the key written with JSON escapes, and in the trace summary used as a reason", async () => {
+		const escaped = [...KEY].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+		const { client: c } = client(
+			() => new Response(`{"verdict":"DENY","request_id":"r","decision_trace_summary":"trace ${escaped} end"}`, { status: 200 }),
+		);
+		const d = await c.check(request);
+		expect(d.reason).toBe("trace [redacted] end");
+	});
+
+	it("redacts the key in a fault's Stage0 request id", async () => {
+		const { client: c } = client(() => Response.json({ request_id: `id-${KEY}`, message: "no" }, { status: 400 }));
+		const d = await c.check(request);
+		expect(JSON.stringify(d)).not.toContain(KEY);
+	});
+});
+
+describe("configuration: STAGE0_BASE_URL", () => {
+	it("is checked when the configuration is read, so the start-up log can say what is wrong", () => {
+		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "http://stage0.example.com" }).baseUrlProblem).toMatch(/must use https/);
+		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "https://stage0.example.com/" })).toMatchObject({
+			baseUrl: "https://stage0.example.com",
+			baseUrlProblem: undefined,
+		});
+		expect(readConfig({ STAGE0_API_KEY: KEY }).baseUrlProblem).toBeUndefined();
 	});
 });

@@ -39,4 +39,18 @@ describe("loop budget per principal", () => {
 		expect(results.filter((r) => r.structuredContent!.executed)).toHaveLength(5);
 		for (const s of sessions) await s.close();
 	});
+
+	it("counts variants of one workflow id as one loop, across sessions: case, zero-width, fullwidth, look-alikes", async () => {
+		const variants = ["nightly-x", "NIGHTLY-X", "nightly-x\u200b", "ｎｉｇｈｔｌｙ－ｘ", "nightly-\u0445", "\u202enightly-x"];
+		const first = await as("carol");
+		const second = await as("carol");
+		const results = [];
+		for (const [i, workflowId] of variants.entries()) results.push(await call(i % 2 ? second : first, "retry-workflow", { workflowId }));
+		expect(results.map((r) => r.structuredContent!.verdict)).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
+		const empty = await call(first, "retry-workflow", { workflowId: "\u200b\u2066" });
+		expect(empty.isError).toBe(true);
+		expect(empty.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
+		expect(empty.content[0].text).toMatch(/workflow id is empty once invisible, control and formatting characters are removed/);
+		await Promise.all([first.close(), second.close()]);
+	});
 });

@@ -1,0 +1,56 @@
+/** A Stage0 answer that echoes the key inside a 200: the key reaches no caller, record or log. */
+import { env } from "cloudflare:workers";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { call, connect } from "../support/mcp";
+
+const KEY = "sk-test-0123456789abcdef";
+
+let client: Client;
+beforeAll(async () => {
+	client = await connect();
+});
+afterAll(async () => {
+	await client.close();
+});
+afterEach(() => {
+	vi.restoreAllMocks();
+});
+
+describe("a key echoed by Stage0", () => {
+	it("is redacted in the result, the log line, the audit trail and the approval record", async () => {
+		const real = globalThis.fetch;
+		vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+			const request = new Request(input as RequestInfo, init);
+			if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
+			return Response.json({
+				verdict: "DENY",
+				decision: "NO_GO",
+				reason: `denied for key ${KEY.toUpperCase()}`,
+				request_id: `echo-${KEY}`,
+				policy_version: `policy ${KEY}`,
+				issues: [{ code: "X", severity: "HIGH", message: `the key is ${KEY}` }],
+				defer_questions: [`is ${KEY} yours?`],
+			});
+		});
+		const logged: string[] = [];
+		const log = console.log;
+		vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
+			logged.push(args.map(String).join(" "));
+			log(...args);
+		});
+		const r = await call(client, "publish-content", { content: "launch", channel: "blog" });
+		expect(r.structuredContent).toMatchObject({ verdict: "DENY", reason: "denied for key [redacted]", request_id: "echo-[redacted]" });
+		const seen = (text: string) => text.toLowerCase().includes(KEY.toLowerCase());
+		expect(seen(JSON.stringify(r))).toBe(false);
+		const approval = (await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(r.structuredContent!.approval.id)) as any;
+		expect(approval?.reason).toBe("denied for key [redacted]");
+		expect(seen(JSON.stringify(approval))).toBe(false);
+		const records = async () => (await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 })) as any[];
+		await expect.poll(async () => (await records()).length).toBeGreaterThan(0);
+		expect((await records()).some((x: { request_id: string }) => x.request_id === "echo-[redacted]")).toBe(true);
+		expect(seen(JSON.stringify(await records()))).toBe(false);
+		expect(logged.some((l) => l.includes("guard.decision"))).toBe(true);
+		expect(logged.some(seen)).toBe(false);
+	});
+});
