@@ -60,7 +60,7 @@ export default defineConfig({
 				test: {
 					name: "unit",
 					environment: "node",
-					include: ["test/*.test.ts", "test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts", "test/scripts/**/*.test.ts", "test/support/**/*.test.ts"],
+					include: ["test/*.test.ts", "test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts", "test/scripts/**/*.test.ts", "test/support/**/*.test.ts", "test/gateway/**/*.test.ts"],
 				},
 			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.

@@ -6,12 +6,14 @@
  * would weaken the guard, so it is never accepted).
  */
 
+import type { GatewayEnv } from "./gateway/config";
 import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";
 import type { AuditLog } from "./state/audit-log";
 import type { BudgetStore } from "./state/budget-store";
 
-export interface Env {
+/** GatewayEnv: the upstreams of gateway mode and GUARD_MODE (src/gateway/config.ts). */
+export interface Env extends GatewayEnv {
 	MCP_OBJECT: DurableObjectNamespace;
 	APPROVALS: DurableObjectNamespace<ApprovalStore>;
 	/** One object per principal: rate limit and rolling loop budgets. */

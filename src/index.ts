@@ -19,6 +19,8 @@ import { type EdgeConfig, type Env, readConfig, readEdgeConfig } from "./config"
 import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
 import { localPolicyFor } from "./policy/workerd";
 import { policyLogLine, policyStatus } from "./policy/source";
+import { readGatewayConfig, scrubHeaderValues } from "./gateway/config";
+import { upstreamStatuses } from "./gateway/status";
 import { SERVER_INFO } from "./server-info";
 import { newSessionId, sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
@@ -44,6 +46,13 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 	for (const warning of config.warnings) console.warn(`stage0-edge-guard: WARNING: ${warning}`);
 	const policy = localPolicyFor(startupEnv as Partial<Env>);
 	(policy.error ? console.error : console.log)(policyLogLine(policy));
+	const gateway = readGatewayConfig(startupEnv as Partial<Env>);
+	if (gateway.upstreams.length > 0) console.log(`stage0-edge-guard: gateway in front of ${gateway.upstreams.map((u) => u.name).join(", ")}`);
+	if (gateway.guardMode === "shadow") {
+		console.warn(
+			"stage0-edge-guard: *** SHADOW MODE (GUARD_MODE=shadow) *** upstream tool calls are decided and recorded but run WHATEVER THE VERDICT; set GUARD_MODE=enforce to block",
+		);
+	}
 	const access = accessMode(startupEnv as Partial<Env>);
 	if (access === "refusing") {
 		console.warn(
@@ -109,7 +118,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	if (request.method === "OPTIONS") {
 		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
 	}
-	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(describeServer(env));
+	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(await describeServer(env, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(approvalsPage());
 
 	const isMcp = pathname === "/mcp";
@@ -138,8 +147,11 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	return respond(await jsonErrorBody(await routeMcp(limited, env, ctx, caller, edge)));
 }
 
-function describeServer(env: Env): Response {
+async function describeServer(env: Env, probeUpstreams: boolean): Promise<Response> {
 	const config = readConfig(env);
+	const gateway = readGatewayConfig(env);
+	// GET / asks an upstream this isolate has not seen lately; /health (polled) only reports what is known.
+	const upstreams = await upstreamStatuses(gateway, probeUpstreams, (text) => scrubHeaderValues(text, gateway.upstreams));
 	return Response.json({
 		name: SERVER_INFO.name,
 		version: SERVER_INFO.version,
@@ -156,6 +168,12 @@ function describeServer(env: Env): Response {
 		max_retries: config.maxRetries,
 		local_policy: policyStatus(localPolicyFor(env)),
 		authentication: accessMode(env),
+		guard_mode: gateway.guardMode,
+		...(gateway.guardMode === "shadow"
+			? { warning: "SHADOW MODE: upstream tool calls are decided and recorded, then run whatever the verdict (would_block in _meta and the audit trail)." }
+			: {}),
+		builtin_tools: gateway.builtinTools,
+		upstreams,
 	});
 }
 

@@ -22,6 +22,8 @@ import { createAuthority } from "../guard/authority";
 import { isListed } from "../guard/local-policy";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
 import { localPolicyFor } from "../policy/workerd";
+import { readGatewayConfig } from "../gateway/config";
+import { startSessionGateway } from "../gateway/session";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
 import { registerAuditLogTool } from "../tools/audit-log";
@@ -120,7 +122,11 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 				auditArguments: config.auditArguments,
 			};
 		};
-		registerGuardedTools(this.server, TOOLS, depsFor);
+		// The built-in tools (unless BUILTIN_TOOLS=false), then the upstreams' (gateway mode, src/gateway/):
+		// one registration function and one pipeline for both.
+		const gateway = readGatewayConfig(this.env);
+		registerGuardedTools(this.server, gateway.builtinTools ? TOOLS : [], depsFor);
+		const upstreams = gateway.upstreams.length > 0 ? await startSessionGateway(this.server, gateway, depsFor) : undefined;
 		registerAuditLogTool(this.server, async (query, extra) => {
 			depsForMessage(extra as Parameters<typeof depsForMessage>[0], depsFor); // only the session's owner reads
 			await outbox.settle(); // the caller's latest decisions first
@@ -128,7 +134,10 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		});
 		// A caller sees and may call only the tools the local policy could ever let it run.
 		gateToolRequests(this.server, {
-			hiddenFrom: (caller, name) => TOOLS.some((tool) => tool.name === name && !isListed(policy, caller, tool)),
+			hiddenFrom: (caller, name) => {
+				const tool = TOOLS.find((t) => t.name === name) ?? upstreams?.definitionOf(name);
+				return tool !== undefined && !isListed(policy, caller, tool);
+			},
 			depsFor,
 		});
 	}

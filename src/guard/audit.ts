@@ -27,6 +27,9 @@ export interface AuditEntry {
 	approval_id?: string;
 	/** The id of the local policy set in force (see LocalPolicy.id), whoever decided. */
 	local_policy: string;
+	/** Present in shadow mode only: the call ran regardless; would enforce mode have blocked it? */
+	mode?: "shadow";
+	would_block?: boolean;
 }
 
 export interface AuditTrail {

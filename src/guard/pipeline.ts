@@ -15,6 +15,12 @@
  *   6. the authority (Stage0 or the simulator), with the true role and approval
  *   7. the audit record, written before the action (if it cannot be written, nothing runs)
  *   8. the action, on ALLOW only, and then its outcome in the audit record
+ *
+ * Shadow mode (deps.shadow) changes step 8 only: every step above runs and is
+ * recorded as in enforce mode, then the action runs whatever the verdict, and
+ * the outcome and the audit record say it would have been blocked. A record
+ * that cannot be written still stops the action: the guard's own faults fail
+ * closed in every mode.
  */
 import { type ApprovalDesk, type ApprovalTicket, argumentsHash, type GrantedApproval } from "./approvals";
 import { type AuditEntry, type AuditTrail, redactSecrets } from "./audit";
@@ -78,6 +84,8 @@ export interface GuardDeps {
 	audit?: AuditTrail;
 	/** Store (redacted) arguments in the audit trail, not only their hash. */
 	auditArguments?: boolean;
+	/** Shadow mode: decide and record as usual, then run regardless (see the top of this file). */
+	shadow?: boolean;
 }
 
 export type ActionOutcome<Output> =
@@ -105,6 +113,8 @@ export interface GuardOutcome<Output> {
 	notes: string[];
 	/** For a rate-limited call: when to try again. */
 	retry_after_seconds?: number;
+	/** Shadow mode only: whether enforce mode would have blocked this call. */
+	would_block?: boolean;
 }
 
 type WithApproval<Args> = Args & { approvalId?: string };
@@ -118,7 +128,10 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 	const args = rest as unknown as Args;
 	const argsHash = argumentsHash(args);
 	const decided = await decideCall(tool, args, approvalId, argsHash, deps);
-	const runs = decided.decision.verdict === "ALLOW" && tool.kind === "action" && tool.run !== undefined;
+	const runnable = tool.kind === "action" && tool.run !== undefined;
+	const allowed = decided.decision.verdict === "ALLOW";
+	const runs = runnable && (allowed || deps.shadow === true);
+	if (deps.shadow && runnable) decided.would_block = !allowed;
 
 	// 7. Write-ahead: the decision is on record before anything happens.
 	let auditId: number | undefined;
@@ -127,7 +140,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 			auditId = await deps.audit.record(auditEntry(tool.name, decided, argsHash, args, deps, runs ? "pending" : "not_run", approvalId));
 		} catch {
 			const fault = serverFault(deps, "The decision could not be written to the audit trail, so the action was not run.", decided.decision.request_id);
-			return { ...decided, decision: fault, action: { status: "not_run" } };
+			return { ...decided, decision: fault, action: { status: "not_run" }, would_block: deps.shadow && runnable ? true : undefined };
 		}
 	}
 	if (!runs) return decided;
@@ -177,6 +190,7 @@ function auditEntry(
 		outcome: status,
 		local_policy: deps.policy.id,
 		...(approvalId ? { approval_id: approvalId } : {}),
+		...(outcome.would_block !== undefined ? { mode: "shadow" as const, would_block: outcome.would_block } : {}),
 	};
 }
 
@@ -206,7 +220,8 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	notes.push(...claimNotes(tool.claims?.(args), deps.runtime.role));
 
 	const offerApproval = async (decision: Decision, kind: "authority" | "rule" | "loop") => {
-		if (!deps.approvals || tool.kind !== "action") return undefined;
+		// In shadow mode the call runs anyway: a request for approval would only ask people to approve the past.
+		if (!deps.approvals || tool.kind !== "action" || deps.shadow) return undefined;
 		try {
 			const { superseded, ...ticket } = await deps.approvals.open({
 				principal: deps.runtime.principal,

@@ -13,13 +13,16 @@ export interface AuditEnv {
 	AUDIT_RETENTION_DAYS?: string;
 }
 
-export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id"> {
+export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id" | "mode" | "would_block"> {
 	seq: number;
 	at: string;
 	arguments: Record<string, unknown> | null;
 	approval_id: string | null;
 	error: string | null;
 	completed_at: string | null;
+	/** Shadow mode only (absent in enforce mode): the call ran regardless; would enforce mode have blocked it? */
+	mode?: "shadow";
+	would_block?: boolean;
 }
 
 /** A final record, as a session's outbox ships it. */
@@ -82,9 +85,12 @@ export class AuditLog extends DurableObject<AuditEnv> {
 			CREATE INDEX IF NOT EXISTS records_by_request ON records (request_id);
 			CREATE UNIQUE INDEX IF NOT EXISTS records_once ON records (session_id, request_id, at);
 		`);
-		// Added with the Cedar policy layer: logs created before it get the column (older rows read as "unknown").
-		const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(records)").toArray();
+		// Columns added after the first release: logs created before get them (older rows read as "unknown" / enforce mode).
+		const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('records')").toArray();
+		// The Cedar policy layer: the id of the local policy set in force.
 		if (!columns.some((c) => c.name === "local_policy")) ctx.storage.sql.exec("ALTER TABLE records ADD COLUMN local_policy TEXT");
+		// Shadow mode: 1 or 0 for a call that ran in shadow mode, NULL in enforce mode.
+		if (!columns.some((c) => c.name === "would_block")) ctx.storage.sql.exec("ALTER TABLE records ADD COLUMN would_block INTEGER");
 	}
 
 	/**
@@ -97,8 +103,8 @@ export class AuditLog extends DurableObject<AuditEnv> {
 		for (const { entry, outcome, error, completed_at } of records) {
 			sql.exec(
 				`INSERT INTO records (at, request_id, policy_version, source, principal, role, session_id, tool, args_sha256,
-				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at, local_policy)
-				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				   arguments, verdict, decision, reason, risk_score, latency_ms, outcome, error, approval_id, completed_at, local_policy, would_block)
+				 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				 ON CONFLICT (session_id, request_id, at) DO NOTHING`,
 				entry.at,
 				entry.request_id,
@@ -120,6 +126,7 @@ export class AuditLog extends DurableObject<AuditEnv> {
 				entry.approval_id ?? null,
 				completed_at,
 				entry.local_policy ?? null,
+				entry.would_block === undefined ? null : entry.would_block ? 1 : 0,
 			);
 		}
 		await this.#retention.arm();
@@ -182,5 +189,6 @@ function toRecord(row: Row): AuditRecord {
 		approval_id: (row.approval_id as string | null) ?? null,
 		completed_at: iso(row.completed_at),
 		local_policy: (row.local_policy as string | null) ?? "unknown",
+		...(row.would_block === null || row.would_block === undefined ? {} : { mode: "shadow" as const, would_block: row.would_block === 1 }),
 	};
 }

@@ -420,3 +420,78 @@ forbid (principal, action, resource) when { context has retryCount && context.re
 		expect(runs).toEqual(["wf", "wf"]);
 	});
 });
+
+describe("guardedCall: shadow mode", () => {
+	function memoryAudit(fail = false) {
+		const entries: { entry: Record<string, unknown>; outcome?: string }[] = [];
+		return {
+			entries,
+			async record(entry: Record<string, unknown>) {
+				if (fail) throw new Error("disk full");
+				entries.push({ entry });
+				return entries.length;
+			},
+			async complete(id: number, outcome: string) {
+				entries[id - 1].outcome = outcome;
+			},
+		};
+	}
+	const opened: string[] = [];
+	const desk = {
+		async open() {
+			opened.push("ticket");
+			return { id: "t", status: "pending" as const, expires_at: "2030-01-01T00:00:00.000Z", url: "https://x/approvals#t" };
+		},
+		async consume() {
+			return { ok: false as const, reason: "none" };
+		},
+	};
+
+	it("runs a DENYed call, and records that enforce mode would have blocked it", async () => {
+		const { tool, runs } = spyTool();
+		const audit = memoryAudit();
+		const out = await guardedCall(tool, { x: "a" }, deps(scripted("DENY"), { shadow: true, audit: audit as never, approvals: desk }));
+		expect(runs).toEqual(["a"]);
+		expect(out.action.status).toBe("executed");
+		expect(out.decision.verdict).toBe("DENY");
+		expect(out.would_block).toBe(true);
+		expect(audit.entries[0].entry).toMatchObject({ verdict: "DENY", mode: "shadow", would_block: true, outcome: "pending" });
+		expect(audit.entries[0].outcome).toBe("executed");
+		// Nobody is asked to approve a call that has already run.
+		expect(out.approval).toBeUndefined();
+		expect(opened).toEqual([]);
+	});
+
+	it("records would_block false for an ALLOWed call, and runs a call whose decision was a fault", async () => {
+		const allowed = await guardedCall(spyTool().tool, { x: "a" }, deps(scripted("ALLOW"), { shadow: true }));
+		expect(allowed.would_block).toBe(false);
+		const broken: Authority = {
+			mode: "stage0",
+			async check() {
+				throw new Error("boom");
+			},
+		};
+		const { tool, runs } = spyTool();
+		const audit = memoryAudit();
+		const out = await guardedCall(tool, { x: "b" }, deps(broken, { shadow: true, audit: audit as never }));
+		expect(runs).toEqual(["b"]);
+		expect(out.decision.source).toBe("fault");
+		expect(audit.entries[0].entry).toMatchObject({ source: "fault", would_block: true });
+		expect(audit.entries[0].outcome).toBe("executed");
+	});
+
+	it("still runs nothing when the decision cannot be written to the audit trail", async () => {
+		const { tool, runs } = spyTool();
+		const out = await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), { shadow: true, audit: memoryAudit(true) as never }));
+		expect(runs).toEqual([]);
+		expect(out.action.status).toBe("not_run");
+	});
+
+	it("leaves enforce mode's records as they were (no mode, no would_block)", async () => {
+		const audit = memoryAudit();
+		const out = await guardedCall(spyTool().tool, { x: "a" }, deps(scripted("DENY"), { audit: audit as never }));
+		expect(out.would_block).toBeUndefined();
+		expect(audit.entries[0].entry).not.toHaveProperty("would_block");
+		expect(audit.entries[0].entry).not.toHaveProperty("mode");
+	});
+});

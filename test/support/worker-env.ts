@@ -27,6 +27,14 @@ const VARIABLES: Record<Variable, true> = {
 	DEV_LOOPBACK_BIND: true,
 	OPERATOR_TOKEN_SHA256: true,
 	GUARD_POLICY: true,
+	UPSTREAM_MCP_URL: true,
+	UPSTREAM_MCP_HEADERS: true,
+	UPSTREAM_NAME: true,
+	UPSTREAMS: true,
+	BUILTIN_TOOLS: true,
+	UPSTREAM_REFRESH_SECONDS: true,
+	UPSTREAM_TIMEOUT_MS: true,
+	GUARD_MODE: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 

@@ -1,0 +1,232 @@
+/**
+ * The gateway's part of `npm run bench` (alone: `npm run bench:gateway`).
+ *
+ * A forwarded, guarded call (`upstream.search` through the Worker) against the
+ * same call made directly to the upstream with the SDK client, next to the
+ * guard's own overhead on a built-in tool (research-topic against the bench
+ * build's unguarded copy, as in bench/run.ts), in simulated and Stage0 mode
+ * (the loopback stand-in), with 1 and 32 sessions; and how many upstream
+ * connections a run of 1,000 forwarded calls opened. The upstream is the
+ * SDK's own McpServer (test/support/upstream-mcp.ts) in a process of its own
+ * on 127.0.0.1. Writes bench/gateway-results.json and the gateway block of
+ * BENCHMARKS.md.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startStage0StandIn } from "../test/support/stage0-standin";
+import { closeSessions, onCleanup, openSessions, ROOT, runBenchMain, startWorker, TOPIC, UNGUARDED_TOOL, workerVars } from "./harness";
+import { type LatencyStats, markdownTable, median, round, summarize } from "./stats";
+
+const QUICK = process.argv.includes("--quick");
+const ROUNDS = QUICK ? 40 : 300;
+const WARM = QUICK ? 10 : 50;
+const CONCURRENT_SESSIONS = 32;
+const CONCURRENT_CALLS = QUICK ? 320 : 1000;
+const CONNECTION_RUN = 1000;
+const QUERY = { query: "invoices" };
+const LOAD0 = os.loadavg();
+
+type Call = (client: Client) => Promise<void>;
+
+function check(op: string, result: unknown, want: (r: Record<string, any>) => boolean): void {
+	if (!want(result as Record<string, any>)) throw new Error(`bench: ${op} did not answer as expected: ${JSON.stringify(result).slice(0, 900)}`);
+}
+
+const OPS: Record<string, { label: string; guard: boolean; run: Call }> = {
+	direct: {
+		label: "search, directly to the upstream",
+		guard: false,
+		run: async (c) => check("direct", await c.callTool({ name: "search", arguments: QUERY }), (r) => r.content?.[0]?.text?.startsWith("found")),
+	},
+	forwarded: {
+		label: "upstream.search, through the guard (ALLOW, forwarded)",
+		guard: true,
+		run: async (c) =>
+			check("forwarded", await c.callTool({ name: "upstream.search", arguments: QUERY }), (r) => r._meta?.guard?.verdict === "ALLOW" && r.content?.[0]?.text?.startsWith("found")),
+	},
+	guarded: {
+		label: "research-topic, guarded (built-in)",
+		guard: true,
+		run: async (c) => check("guarded", await c.callTool({ name: "research-topic", arguments: TOPIC }), (r) => r.structuredContent?.executed === true),
+	},
+	unguarded: {
+		label: "research-topic-unguarded (baseline)",
+		guard: true,
+		run: async (c) => check("unguarded", await c.callTool({ name: UNGUARDED_TOOL, arguments: TOPIC }), (r) => r.structuredContent?.executed === true),
+	},
+};
+
+async function startUpstream(): Promise<{ url: string; stats(): Promise<{ sessions: number; calls: Record<string, number> }> }> {
+	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/gateway-upstream.ts")], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+	onCleanup("bench upstream", async () => void (child.exitCode === null && child.kill("SIGTERM")));
+	const url = await new Promise<string>((resolve, reject) => {
+		let out = "";
+		child.stdout.setEncoding("utf8").on("data", (d: string) => {
+			out += d;
+			const line = out.split("\n").find((l) => l.startsWith("{"));
+			if (line) resolve(JSON.parse(line).url);
+		});
+		child.once("exit", (code) => reject(new Error(`bench: the upstream exited with ${code}`)));
+	});
+	const stats = async () => (await (await fetch(new URL("/_stats", url))).json()) as { sessions: number; calls: Record<string, number> };
+	return { url, stats };
+}
+
+async function directClient(url: string): Promise<Client> {
+	const client = new Client({ name: "edge-guard-bench-direct", version: "1.0.0" });
+	await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+	await client.listTools();
+	return client;
+}
+
+interface ModeResult {
+	mode: "simulated" | "stage0";
+	single: Record<string, LatencyStats>;
+	paired_ms: { forwarded_minus_direct: number; guarded_minus_unguarded: number; gateway_extra: number };
+	concurrent: Record<string, LatencyStats & { calls_per_s: number }>;
+	connections: { one_session_1000_calls: number; sessions_32_1000_calls: number };
+}
+
+async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnType<typeof startUpstream>>): Promise<ModeResult> {
+	const standin = mode === "stage0" ? await startStage0StandIn({ apiKey: "bench-gateway-standin-key" }) : undefined;
+	if (standin) onCleanup("stand-in", () => standin.close());
+	const vars = {
+		...workerVars(standin ? { apiKey: standin.apiKey, url: standin.url } : undefined),
+		// The stand-in shares the bench's event loop with 64 clients: on a loaded machine it can be late; a latency bench must not fail closed.
+		STAGE0_TIMEOUT_MS: "30000",
+		UPSTREAM_MCP_URL: upstream.url,
+		GUARD_MODE: "enforce",
+	};
+	const worker = await startWorker(`gateway worker (${mode})`, vars, mode);
+	try {
+		// One session: interleaved rounds, every op once per round.
+		const [guard] = await openSessions(worker.url, 1);
+		const direct = await directClient(upstream.url);
+		const client = (op: string) => (OPS[op].guard ? guard : direct);
+		const keys = Object.keys(OPS);
+		for (let r = 0; r < WARM; r++) for (const k of keys) await OPS[k].run(client(k));
+		const samples: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, []]));
+		for (let r = 0; r < ROUNDS; r++) {
+			for (let j = 0; j < keys.length; j++) {
+				const k = keys[(j + r) % keys.length];
+				const t = performance.now();
+				await OPS[k].run(client(k));
+				samples[k].push(performance.now() - t);
+			}
+		}
+		const paired = (a: string, b: string) => median(samples[a].map((x, i) => x - samples[b][i]));
+		const fwd = paired("forwarded", "direct");
+		const own = paired("guarded", "unguarded");
+
+		// Connections opened by a new session and its 1,000 forwarded calls (10 in flight at a time).
+		const before1 = (await upstream.stats()).sessions;
+		const [fresh] = await openSessions(worker.url, 1);
+		let next = 0;
+		await Promise.all(Array.from({ length: 10 }, async () => {
+			while (next++ < CONNECTION_RUN) await OPS.forwarded.run(fresh);
+		}));
+		const one = (await upstream.stats()).sessions - before1;
+		await closeSessions([fresh, guard]);
+		await direct.close();
+
+		// 32 sessions at once, each in a closed loop; forwarded and direct batches alternate.
+		const before32 = (await upstream.stats()).sessions;
+		const guards = await openSessions(worker.url, CONCURRENT_SESSIONS);
+		const directs = await Promise.all(guards.map(() => directClient(upstream.url)));
+		const concurrent: ModeResult["concurrent"] = {};
+		const perSession = Math.ceil(CONCURRENT_CALLS / CONCURRENT_SESSIONS);
+		const batch = async (op: string, clients: Client[]) => {
+			const lat: number[] = [];
+			const t0 = performance.now();
+			await Promise.all(
+				clients.map(async (c) => {
+					for (let i = 0; i < perSession; i++) {
+						const t = performance.now();
+						await OPS[op].run(c);
+						lat.push(performance.now() - t);
+					}
+				}),
+			);
+			return { lat, wall: performance.now() - t0 };
+		};
+		await batch("forwarded", guards);
+		await batch("direct", directs);
+		const acc: Record<string, { lat: number[]; wall: number }> = { forwarded: { lat: [], wall: 0 }, direct: { lat: [], wall: 0 } };
+		for (const op of ["forwarded", "direct", "direct", "forwarded"]) {
+			const b = await batch(op, op === "direct" ? directs : guards);
+			acc[op].lat.push(...b.lat);
+			acc[op].wall += b.wall;
+		}
+		for (const [op, a] of Object.entries(acc)) concurrent[op] = { ...summarize(a.lat), calls_per_s: round((a.lat.length / a.wall) * 1000, 1) };
+		// Sessions the guard opened upstream during the 32-session run (the direct clients' own sessions excluded).
+		const thirtyTwo = (await upstream.stats()).sessions - before32 - CONCURRENT_SESSIONS;
+		await closeSessions([...guards, ...directs]);
+
+		const result: ModeResult = {
+			mode,
+			single: Object.fromEntries(keys.map((k) => [k, summarize(samples[k])])),
+			paired_ms: { forwarded_minus_direct: round(fwd), guarded_minus_unguarded: round(own), gateway_extra: round(fwd - own) },
+			concurrent,
+			connections: { one_session_1000_calls: one, sessions_32_1000_calls: thirtyTwo },
+		};
+		console.log(`  ${mode}: forwarded - direct ${round(fwd)} ms, guarded - unguarded ${round(own)} ms (paired p50); connections: ${one} for 1,000 calls on one session, ${thirtyTwo} for 32 sessions`);
+		return result;
+	} finally {
+		await worker.close();
+		await standin?.close();
+	}
+}
+
+function block(results: ModeResult[]): string {
+	const rows: (string | number)[][] = [["mode", "op", "p50 ms", "p95 ms", "p99 ms"]];
+	for (const r of results) for (const [k, s] of Object.entries(r.single)) rows.push([r.mode, OPS[k].label, s.p50_ms, s.p95_ms, s.p99_ms]);
+	const paired: (string | number)[][] = [["mode", "forwarded - direct", "guarded - unguarded (built-in)", "gateway beyond the built-in overhead (target <= 1 ms)"]];
+	for (const r of results) paired.push([r.mode, r.paired_ms.forwarded_minus_direct, r.paired_ms.guarded_minus_unguarded, r.paired_ms.gateway_extra]);
+	const conc: (string | number)[][] = [["mode", "op", "calls/s", "p50 ms", "p95 ms"]];
+	for (const r of results) for (const [k, s] of Object.entries(r.concurrent)) conc.push([r.mode, OPS[k].label, s.calls_per_s, s.p50_ms, s.p95_ms]);
+	const conns: (string | number)[][] = [["mode", "a new session and its 1,000 calls", `${CONCURRENT_CALLS} calls over ${CONCURRENT_SESSIONS} new sessions`]];
+	for (const r of results) conns.push([r.mode, r.connections.one_session_1000_calls, r.connections.sessions_32_1000_calls]);
+	return [
+		`Generated by \`npm run bench:gateway\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (${ROUNDS} interleaved rounds on one session), load average at start ${LOAD0.map((x) => x.toFixed(2)).join(" ")} on ${os.cpus().length} cores. Raw figures: \`bench/gateway-results.json\`.`,
+		"",
+		"One session, p50 of each call:",
+		"",
+		markdownTable(rows),
+		"",
+		"Paired medians over the same rounds (ms):",
+		"",
+		markdownTable(paired),
+		"",
+		`${CONCURRENT_SESSIONS} sessions at once:`,
+		"",
+		markdownTable(conc),
+		"",
+		"Upstream connections (MCP sessions) the guard opened:",
+		"",
+		markdownTable(conns),
+	].join("\n");
+}
+
+async function main(): Promise<void> {
+	const upstream = await startUpstream();
+	const results = [await benchMode("simulated", upstream), await benchMode("stage0", upstream)];
+	const raw = { generated_at: new Date().toISOString(), rounds: ROUNDS, load_average_at_start: LOAD0, cores: os.cpus().length, results };
+	writeFileSync(join(ROOT, QUICK ? "bench/gateway-results.tmp.json" : "bench/gateway-results.json"), `${JSON.stringify(raw, null, 2)}\n`);
+	const text = block(results);
+	console.log(`\n${text}`);
+	if (!QUICK) {
+		const path = join(ROOT, "BENCHMARKS.md");
+		const md = readFileSync(path, "utf8");
+		const begin = "<!-- bench-gateway:begin (generated by npm run bench:gateway; edits inside are overwritten) -->";
+		const end = "<!-- bench-gateway:end -->";
+		const start = md.indexOf(begin);
+		const next = start >= 0 ? `${md.slice(0, start + begin.length)}\n${text}\n${md.slice(md.indexOf(end))}` : `${md.trimEnd()}\n\n## Gateway mode\n\n${begin}\n${text}\n${end}\n`;
+		writeFileSync(path, next);
+	}
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runBenchMain(main, 15 * 60_000);
