@@ -56,7 +56,7 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 			return jsonError(400, "invalid_cursor", "cursor is not one this server returned: use next_cursor of the previous page, or start without it.");
 		}
 		const page = (await store.list({ status: status?.data, principal: isAdmin ? undefined : caller.principal, limit, after })) as ApprovalPage;
-		return Response.json({ approvals: page.approvals, next_cursor: page.next ? encodeCursor(page.next) : null, viewer: caller });
+		return Response.json({ approvals: page.approvals, next_cursor: page.next ? encodeCursor(page.next) : null, viewer: { principal: caller.principal, role: caller.role } });
 	}
 
 	const [id, action, ...extra] = parts;

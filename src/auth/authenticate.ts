@@ -23,6 +23,7 @@ export interface AuthEnv extends OperatorEnv {
 export type AuthResult = { ok: true; caller: Caller } | { ok: false; response: Response };
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
 /** RFC 6750 b64token, bounded: anything else after "Bearer " is a malformed request. */
 const BEARER = /^Bearer(?: +(.*))?$/i;
 const B64TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
@@ -94,7 +95,10 @@ async function authenticateLoopback(request: Request, env: AuthEnv): Promise<Aut
 			),
 		};
 	}
-	if (!LOOPBACK_HOSTS.has(new URL(request.url).hostname)) {
+	// Not proof of anything (a client can send it), but where the runtime reports a peer
+	// that is not loopback, the attested bind was wrong: refuse rather than serve it as local.
+	const peer = request.headers.get("cf-connecting-ip");
+	if (!LOOPBACK_HOSTS.has(new URL(request.url).hostname) || (peer !== null && !LOOPBACK_ADDRESS.test(peer.trim()))) {
 		return {
 			ok: false,
 			response: unauthorized(

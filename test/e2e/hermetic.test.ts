@@ -14,7 +14,7 @@ import { type Stage0StandIn, startStage0StandIn } from "../support/stage0-standi
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
-const COPIED = ["package.json", "tsconfig.json", "vitest.config.ts", "wrangler.toml", "src", "test", "scripts"];
+const COPIED = ["package.json", "tsconfig.json", "vitest.config.ts", "wrangler.toml", "src", "test", "scripts", "policies"];
 
 /** Starts the copy's test server as tests, demos and bench do, and reports what it says about itself. */
 const PROBE = `
