@@ -121,11 +121,9 @@ function stage0AnswerText(request: CheckRequest): string {
 	});
 }
 
-/** Just enough of a Response for Stage0Client (ok, status, headers, text()). */
+/** A fresh Response per call, as fetch gives one (the client streams its body, up to a cap). */
 function fakeFetch(text: string): typeof fetch {
-	const headers = new Headers({ "content-type": "application/json" });
-	const response = { ok: true, status: 200, headers, text: async () => text } as unknown as Response;
-	return (async () => response) as unknown as typeof fetch;
+	return (async () => new Response(text, { status: 200, headers: { "content-type": "application/json" } })) as typeof fetch;
 }
 
 export async function runCoreBench(log: (line: string) => void = () => {}): Promise<CoreResult[]> {
