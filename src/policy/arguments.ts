@@ -121,23 +121,30 @@ export function toCedarValue(value: unknown, type: CedarType): unknown {
  * Cedar at all: less to convert per call, and equal calls become equal requests (see the decision cache).
  */
 export function argumentsReadBy(policyJson: unknown): Set<string> | "all" {
-	const names = new Set<string>();
-	let all = false;
-	const isContextArguments = (e: unknown): boolean => {
+	return attributesReadOf(policyJson, (e) => {
 		const dot = (e as { "."?: { left?: unknown; attr?: unknown } } | null)?.["."];
 		return dot?.attr === "arguments" && (dot.left as { Var?: unknown } | undefined)?.Var === "context";
-	};
+	});
+}
+
+/**
+ * The attributes read of whatever `isSubject` matches in a policy set's JSON form (`SUBJECT.NAME`,
+ * `SUBJECT has NAME`); "all" when the subject is used in any other way.
+ */
+function attributesReadOf(policyJson: unknown, isSubject: (expression: unknown) => boolean): Set<string> | "all" {
+	const names = new Set<string>();
+	let all = false;
 	const visit = (node: unknown): void => {
 		if (all || node === null || typeof node !== "object") return;
 		if (Array.isArray(node)) return node.forEach(visit);
 		const record = node as Record<string, unknown>;
-		if (isContextArguments(record)) {
-			all = true; // context.arguments used whole
+		if (isSubject(record)) {
+			all = true; // the subject used whole
 			return;
 		}
 		for (const op of [".", "has"] as const) {
 			const inner = record[op] as { left?: unknown; attr?: unknown } | undefined;
-			if (inner && isContextArguments(inner.left)) {
+			if (inner && isSubject(inner.left)) {
 				const attr = Array.isArray(inner.attr) ? inner.attr[0] : inner.attr;
 				if (typeof attr === "string") names.add(attr);
 				else all = true;
@@ -162,28 +169,5 @@ export function onlyAttributes(type: CedarType & { type: "Record" }, names: Set<
  * equal decisions look different to the decision cache.
  */
 export function contextReadBy(policyJson: unknown): Set<string> | "all" {
-	const names = new Set<string>();
-	let all = false;
-	const isContext = (e: unknown) => (e as { Var?: unknown } | null)?.Var === "context";
-	const visit = (node: unknown): void => {
-		if (all || node === null || typeof node !== "object") return;
-		if (Array.isArray(node)) return node.forEach(visit);
-		const record = node as Record<string, unknown>;
-		if (isContext(record)) {
-			all = true;
-			return;
-		}
-		for (const op of [".", "has"] as const) {
-			const inner = record[op] as { left?: unknown; attr?: unknown } | undefined;
-			if (inner && isContext(inner.left)) {
-				const attr = Array.isArray(inner.attr) ? inner.attr[0] : inner.attr;
-				if (typeof attr === "string") names.add(attr);
-				else all = true;
-				return;
-			}
-		}
-		Object.values(record).forEach(visit);
-	};
-	visit(policyJson);
-	return all ? "all" : names;
+	return attributesReadOf(policyJson, (e) => (e as { Var?: unknown } | null)?.Var === "context");
 }
