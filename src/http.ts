@@ -1,5 +1,6 @@
 /** Small HTTP helpers for the Worker entry: JSON errors, body limits, JSON-RPC bodies, CORS. */
 import { isInitializeRequest, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import { readAtMost } from "./guard/bounded-read";
 
 /** The largest request body accepted on the MCP endpoints. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -111,24 +112,7 @@ export async function limitBody(request: Request, max: number): Promise<Request 
 	const declared = request.headers.get("content-length");
 	if (declared !== null) return Number(declared) > max ? null : request;
 
-	const reader = request.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		size += value.byteLength;
-		if (size > max) {
-			await reader.cancel();
-			return null;
-		}
-		chunks.push(value);
-	}
-	const body = new Uint8Array(size);
-	let offset = 0;
-	for (const chunk of chunks) {
-		body.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
+	const body = await readAtMost(request.body, max);
+	if (!body) return null;
 	return new Request(request, { body });
 }

@@ -19,6 +19,7 @@ import {
 	type Stage0Answer,
 	Stage0AnswerSchema,
 } from "./decision";
+import { readAtMost } from "./bounded-read";
 
 export const MAX_CHECK_BODY_BYTES = 1_000_000;
 /** Stage0's answer is read up to this size; a larger one is a fault, and reading stops there. */
@@ -260,26 +261,8 @@ async function readCapped(response: Response, cap: number): Promise<string | und
 		return undefined;
 	}
 	if (!response.body) return "";
-	const reader = response.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let size = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		size += value.byteLength;
-		if (size > cap) {
-			await reader.cancel().catch(() => {});
-			return undefined;
-		}
-		chunks.push(value);
-	}
-	const bytes = new Uint8Array(size);
-	let offset = 0;
-	for (const chunk of chunks) {
-		bytes.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return new TextDecoder().decode(bytes);
+	const bytes = await readAtMost(response.body, cap);
+	return bytes && new TextDecoder().decode(bytes);
 }
 
 /** Every string of the answer that can reach a person, a record or a log, passed through `redact`. */
