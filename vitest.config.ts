@@ -60,7 +60,15 @@ export default defineConfig({
 				test: {
 					name: "unit",
 					environment: "node",
-					include: ["test/*.test.ts", "test/guard/**/*.test.ts", "test/policy/**/*.test.ts", "test/tools/**/*.test.ts", "test/scripts/**/*.test.ts", "test/support/**/*.test.ts", "test/gateway/**/*.test.ts"],
+					include: [
+						"test/*.test.ts",
+						"test/guard/**/*.test.ts",
+						"test/policy/**/*.test.ts",
+						"test/tools/**/*.test.ts",
+						"test/scripts/**/*.test.ts",
+						"test/support/**/*.test.ts",
+						"test/gateway/**/*.test.ts",
+					],
 				},
 			},
 			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
@@ -75,7 +83,13 @@ export default defineConfig({
 			// Loopback-only, started as `npm run dev` does: with an approver link's secret (its SHA-256).
 			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], { ...LOOPBACK, OPERATOR_TOKEN_SHA256: operatorHashHex() }),
 			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
-			workerProject("worker-stage0", ["test/worker/stage0/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" }, [], redirectingOutbound()),
+			workerProject(
+				"worker-stage0",
+				["test/worker/stage0/**/*.test.ts"],
+				{ ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" },
+				[],
+				redirectingOutbound(),
+			),
 			// Bearer tokens configured (simulated mode).
 			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], {
 				MCP_AUTH_TOKENS: tokenTableJson(),
@@ -84,7 +98,12 @@ export default defineConfig({
 				OPERATOR_TOKEN_SHA256: operatorHashHex(),
 			}),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
-			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], { ...STAGE0, ...LOOPBACK, RATE_LIMIT_PER_MINUTE: "5", AUDIT_STORE_ARGUMENTS: "true" }),
+			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], {
+				...STAGE0,
+				...LOOPBACK,
+				RATE_LIMIT_PER_MINUTE: "5",
+				AUDIT_STORE_ARGUMENTS: "true",
+			}),
 			// A team's own policy set in GUARD_POLICY (simulated mode, loopback callers).
 			workerProject("worker-policy", ["test/worker/policy/**/*.test.ts"], { ...LOOPBACK, GUARD_POLICY: TEAM_POLICY }),
 			// A GUARD_POLICY that does not validate: everything is refused.

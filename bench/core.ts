@@ -68,7 +68,14 @@ async function measure(name: string, what: string, fn: () => unknown, isAsync: b
 	const perOp: number[] = [];
 	for (let s = 0; s < SAMPLES; s++) perOp.push((await runBatch(perSample)) / perSample);
 	const nsPerOp = median(perOp);
-	return { name, what, ns_per_op: round(nsPerOp, 1), ops_per_s: Math.round(1e9 / nsPerOp), samples: SAMPLES, iterations_per_sample: perSample };
+	return {
+		name,
+		what,
+		ns_per_op: round(nsPerOp, 1),
+		ops_per_s: Math.round(1e9 / nsPerOp),
+		samples: SAMPLES,
+		iterations_per_sample: perSample,
+	};
 }
 
 /**
@@ -173,7 +180,8 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	const denyText = stage0AnswerText(publishRequest);
 	const allowJson = JSON.parse(allowText);
 	const denyJson = JSON.parse(denyText);
-	const client = (text: string) => new Stage0Client({ apiKey: "bench-key", baseUrl: "http://127.0.0.1:9", timeoutMs: 5000, fetch: fakeFetch(text) });
+	const client = (text: string) =>
+		new Stage0Client({ apiKey: "bench-key", baseUrl: "http://127.0.0.1:9", timeoutMs: 5000, fetch: fakeFetch(text) });
 	const stage0Allow = client(allowText);
 	const stage0Deny = client(denyText);
 	const stage0Deps: GuardDeps = { ...simDeps, authority: stage0Allow };
@@ -222,43 +230,145 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	};
 	const cases: [string, string, () => unknown, boolean, { before(): void; after(): void }?][] = [
 		// Headline: a whole simulated-mode decision, as the Durable Object runs it.
-		["decision: research-topic, simulated", "guardedCall(): hash, rate limit, rules, intent, check request, SimulatedAuthority, audit, run (in-memory stores)", () => guardedCall(research, researchArgs, simDeps), true],
-		["decision: publish-content DENY, simulated", "guardedCall() on the DENY path (action not run)", () => guardedCall(publish, publishArgs, simDeps), true],
-		["decision: retry-workflow, counter", "guardedCall() with an in-memory loop counter (1024 keys)", () => guardedCall(retry, { workflowId: `wf-${wf++ & 1023}` }, simDepsNoLimit), true],
-		["decision: loop limit (local rule)", "guardedCall() stopped by the server's loop limit, no authority asked", () => guardedCall(retry, { workflowId: "wf" }, limitDeps), true],
-		["decision: viewer publishes (local rule)", "guardedCall() for a viewer with a side effect: the local rule table refuses, no authority asked", () => guardedCall(publish, publishArgs, viewerDeps), true],
-		["ablation: research-topic, sync SHA-256", "the headline decision with crypto.subtle.digest replaced by node:crypto's synchronous SHA-256", () => guardedCall(research, researchArgs, simDeps), true, syncDigest],
-		["ablation: Stage0 client, sync SHA-256", "the Stage0-client decision, same replacement", () => guardedCall(research, researchArgs, stage0Deps), true, syncDigest],
-		["part: intent + buildCheckRequest", "tool.intent(args), default side effects, then buildCheckRequest()", () => buildCheckRequest(research.name, describe(research, researchArgs), runtime), false],
-		["part: local policy (permitted)", "LocalPolicy.decide(): developer, research-topic, bundled Cedar set (one evaluation)", () => policy.decide(researchPolicyCall()), false],
-		["part: local policy (deploy, approval)", "LocalPolicy.decide(): developer deploys to production (refused, then evaluated as approved)", () => policy.decide(deployPolicyCall()), false],
-		["part: local policy (viewer, forbidden)", "LocalPolicy.decide(): viewer publishes (refused twice)", () => policy.decide(viewerPolicyCall()), false],
-		["part: argumentsHash (crypto.subtle)", "SHA-256 of the canonical arguments, as the pipeline computes it for every call", () => argumentsHash(researchArgs), true],
+		[
+			"decision: research-topic, simulated",
+			"guardedCall(): hash, rate limit, rules, intent, check request, SimulatedAuthority, audit, run (in-memory stores)",
+			() => guardedCall(research, researchArgs, simDeps),
+			true,
+		],
+		[
+			"decision: publish-content DENY, simulated",
+			"guardedCall() on the DENY path (action not run)",
+			() => guardedCall(publish, publishArgs, simDeps),
+			true,
+		],
+		[
+			"decision: retry-workflow, counter",
+			"guardedCall() with an in-memory loop counter (1024 keys)",
+			() => guardedCall(retry, { workflowId: `wf-${wf++ & 1023}` }, simDepsNoLimit),
+			true,
+		],
+		[
+			"decision: loop limit (local rule)",
+			"guardedCall() stopped by the server's loop limit, no authority asked",
+			() => guardedCall(retry, { workflowId: "wf" }, limitDeps),
+			true,
+		],
+		[
+			"decision: viewer publishes (local rule)",
+			"guardedCall() for a viewer with a side effect: the local rule table refuses, no authority asked",
+			() => guardedCall(publish, publishArgs, viewerDeps),
+			true,
+		],
+		[
+			"ablation: research-topic, sync SHA-256",
+			"the headline decision with crypto.subtle.digest replaced by node:crypto's synchronous SHA-256",
+			() => guardedCall(research, researchArgs, simDeps),
+			true,
+			syncDigest,
+		],
+		[
+			"ablation: Stage0 client, sync SHA-256",
+			"the Stage0-client decision, same replacement",
+			() => guardedCall(research, researchArgs, stage0Deps),
+			true,
+			syncDigest,
+		],
+		[
+			"part: intent + buildCheckRequest",
+			"tool.intent(args), default side effects, then buildCheckRequest()",
+			() => buildCheckRequest(research.name, describe(research, researchArgs), runtime),
+			false,
+		],
+		[
+			"part: local policy (permitted)",
+			"LocalPolicy.decide(): developer, research-topic, bundled Cedar set (one evaluation)",
+			() => policy.decide(researchPolicyCall()),
+			false,
+		],
+		[
+			"part: local policy (deploy, approval)",
+			"LocalPolicy.decide(): developer deploys to production (refused, then evaluated as approved)",
+			() => policy.decide(deployPolicyCall()),
+			false,
+		],
+		[
+			"part: local policy (viewer, forbidden)",
+			"LocalPolicy.decide(): viewer publishes (refused twice)",
+			() => policy.decide(viewerPolicyCall()),
+			false,
+		],
+		[
+			"part: argumentsHash (crypto.subtle)",
+			"SHA-256 of the canonical arguments, as the pipeline computes it for every call",
+			() => argumentsHash(researchArgs),
+			true,
+		],
 		["part: canonicalJson", "the hashed text alone", () => canonicalJson(researchArgs), false],
-		["part: node:crypto SHA-256 (sync)", "the same digest with node:crypto createHash (available in Workers with nodejs_compat)", () => createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"), false],
+		[
+			"part: node:crypto SHA-256 (sync)",
+			"the same digest with node:crypto createHash (available in Workers with nodejs_compat)",
+			() => createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"),
+			false,
+		],
 		["part: simulateDecision (ALLOW)", "the simulator's rules, fixed request id", () => simulateDecision(researchRequest, "id"), false],
 		["part: simulateDecision (DENY)", "the simulator's rules on a side-effect DENY", () => simulateDecision(publishRequest, "id"), false],
 		["part: crypto.randomUUID", "one fresh request id", () => crypto.randomUUID(), false],
-		["part: renderOutcome", "MCP result: structuredContent + text block (runs after a decision)", () => renderOutcome(research.name, research.kind, simulatedOutcome, research.summarize), false],
+		[
+			"part: renderOutcome",
+			"MCP result: structuredContent + text block (runs after a decision)",
+			() => renderOutcome(research.name, research.kind, simulatedOutcome, research.summarize),
+			false,
+		],
 		["part: JSON.stringify(check request)", "the /check body", () => JSON.stringify(researchRequest), false],
 		["part: JSON.parse(answer)", "Stage0's ALLOW answer text", () => JSON.parse(allowText), false],
-		["part: zod Stage0AnswerSchema (ALLOW)", "Stage0AnswerSchema.safeParse on a parsed ALLOW answer", () => Stage0AnswerSchema.safeParse(allowJson), false],
-		["part: zod Stage0AnswerSchema (DENY)", "the same on a DENY answer with one issue", () => Stage0AnswerSchema.safeParse(denyJson), false],
-		["part: response parsing (ALLOW)", "JSON.parse + Stage0AnswerSchema.safeParse: Stage0Client's parsing of one answer", () => Stage0AnswerSchema.safeParse(JSON.parse(allowText)), false],
+		[
+			"part: zod Stage0AnswerSchema (ALLOW)",
+			"Stage0AnswerSchema.safeParse on a parsed ALLOW answer",
+			() => Stage0AnswerSchema.safeParse(allowJson),
+			false,
+		],
+		[
+			"part: zod Stage0AnswerSchema (DENY)",
+			"the same on a DENY answer with one issue",
+			() => Stage0AnswerSchema.safeParse(denyJson),
+			false,
+		],
+		[
+			"part: response parsing (ALLOW)",
+			"JSON.parse + Stage0AnswerSchema.safeParse: Stage0Client's parsing of one answer",
+			() => Stage0AnswerSchema.safeParse(JSON.parse(allowText)),
+			false,
+		],
 		// The Stage0 client's I/O scaffolding comes last: in Node every
 		// AbortSignal.timeout(5000) leaves a 5 s timer (and a weak reference)
 		// behind, and in a tight loop their garbage slows whatever runs next.
 		// The ablation runs first, before any such timer exists.
-		["ablation: Stage0Client.check, no timeout signal", "Stage0Client.check with AbortSignal.timeout stubbed by a plain signal (runs first)", async () => {
-			AbortSignal.timeout = () => new AbortController().signal;
-			try {
-				return await stage0Allow.check(researchRequest);
-			} finally {
-				AbortSignal.timeout = realTimeout;
-			}
-		}, true],
-		["part: Stage0Client.check (ALLOW)", "the client alone, fake fetch: stringify, size check, timeout signal, parse, zod", () => stage0Allow.check(researchRequest), true],
-		["decision: research-topic, Stage0 client", "guardedCall() via Stage0Client with a fake fetch", () => guardedCall(research, researchArgs, stage0Deps), true],
+		[
+			"ablation: Stage0Client.check, no timeout signal",
+			"Stage0Client.check with AbortSignal.timeout stubbed by a plain signal (runs first)",
+			async () => {
+				AbortSignal.timeout = () => new AbortController().signal;
+				try {
+					return await stage0Allow.check(researchRequest);
+				} finally {
+					AbortSignal.timeout = realTimeout;
+				}
+			},
+			true,
+		],
+		[
+			"part: Stage0Client.check (ALLOW)",
+			"the client alone, fake fetch: stringify, size check, timeout signal, parse, zod",
+			() => stage0Allow.check(researchRequest),
+			true,
+		],
+		[
+			"decision: research-topic, Stage0 client",
+			"guardedCall() via Stage0Client with a fake fetch",
+			() => guardedCall(research, researchArgs, stage0Deps),
+			true,
+		],
 		["part: AbortSignal.timeout(5000)", "the per-attempt time budget signal, in Node", () => AbortSignal.timeout(5000), false],
 	];
 	const results: CoreResult[] = [];
@@ -279,8 +389,16 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		["p50: local policy (permitted)", "median of 20,000 single LocalPolicy.decide() calls: developer, research-topic", researchPolicyCall],
 		["p50: local policy (deploy, approval)", "the same, developer deploys to production (two evaluations)", deployPolicyCall],
 		// Every request new (another principal each time): Cedar evaluates, nothing is remembered.
-		["p50: local policy, uncached (permitted)", "the same as the first, a new principal per call: one Cedar evaluation each", () => ({ ...researchPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } })],
-		["p50: local policy, uncached (approval)", "the same as the second, a new principal per call: two Cedar evaluations each", () => ({ ...deployPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } })],
+		[
+			"p50: local policy, uncached (permitted)",
+			"the same as the first, a new principal per call: one Cedar evaluation each",
+			() => ({ ...researchPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } }),
+		],
+		[
+			"p50: local policy, uncached (approval)",
+			"the same as the second, a new principal per call: two Cedar evaluations each",
+			() => ({ ...deployPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } }),
+		],
 	] as const) {
 		const r = singleCallP50(name, what, () => policy.decide(fn()));
 		results.push(r);

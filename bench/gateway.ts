@@ -33,35 +33,46 @@ const LOAD0 = os.loadavg();
 type Call = (client: Client) => Promise<void>;
 
 function check(op: string, result: unknown, want: (r: Record<string, any>) => boolean): void {
-	if (!want(result as Record<string, any>)) throw new Error(`bench: ${op} did not answer as expected: ${JSON.stringify(result).slice(0, 900)}`);
+	if (!want(result as Record<string, any>))
+		throw new Error(`bench: ${op} did not answer as expected: ${JSON.stringify(result).slice(0, 900)}`);
 }
 
 const OPS: Record<string, { label: string; guard: boolean; run: Call }> = {
 	direct: {
 		label: "search, directly to the upstream",
 		guard: false,
-		run: async (c) => check("direct", await c.callTool({ name: "search", arguments: QUERY }), (r) => r.content?.[0]?.text?.startsWith("found")),
+		run: async (c) =>
+			check("direct", await c.callTool({ name: "search", arguments: QUERY }), (r) => r.content?.[0]?.text?.startsWith("found")),
 	},
 	forwarded: {
 		label: "upstream.search, through the guard (ALLOW, forwarded)",
 		guard: true,
 		run: async (c) =>
-			check("forwarded", await c.callTool({ name: "upstream.search", arguments: QUERY }), (r) => r._meta?.guard?.verdict === "ALLOW" && r.content?.[0]?.text?.startsWith("found")),
+			check(
+				"forwarded",
+				await c.callTool({ name: "upstream.search", arguments: QUERY }),
+				(r) => r._meta?.guard?.verdict === "ALLOW" && r.content?.[0]?.text?.startsWith("found"),
+			),
 	},
 	guarded: {
 		label: "research-topic, guarded (built-in)",
 		guard: true,
-		run: async (c) => check("guarded", await c.callTool({ name: "research-topic", arguments: TOPIC }), (r) => r.structuredContent?.executed === true),
+		run: async (c) =>
+			check("guarded", await c.callTool({ name: "research-topic", arguments: TOPIC }), (r) => r.structuredContent?.executed === true),
 	},
 	unguarded: {
 		label: "research-topic-unguarded (baseline)",
 		guard: true,
-		run: async (c) => check("unguarded", await c.callTool({ name: UNGUARDED_TOOL, arguments: TOPIC }), (r) => r.structuredContent?.executed === true),
+		run: async (c) =>
+			check("unguarded", await c.callTool({ name: UNGUARDED_TOOL, arguments: TOPIC }), (r) => r.structuredContent?.executed === true),
 	},
 };
 
 async function startUpstream(): Promise<{ url: string; stats(): Promise<{ sessions: number; calls: Record<string, number> }> }> {
-	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/gateway-upstream.ts")], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/gateway-upstream.ts")], {
+		cwd: ROOT,
+		stdio: ["ignore", "pipe", "inherit"],
+	});
 	onCleanup("bench upstream", async () => void (child.exitCode === null && child.kill("SIGTERM")));
 	const url = await new Promise<string>((resolve, reject) => {
 		let out = "";
@@ -126,9 +137,11 @@ async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnT
 		const before1 = (await upstream.stats()).sessions;
 		const [fresh] = await openSessions(worker.url, 1);
 		let next = 0;
-		await Promise.all(Array.from({ length: 10 }, async () => {
-			while (next++ < CONNECTION_RUN) await OPS.forwarded.run(fresh);
-		}));
+		await Promise.all(
+			Array.from({ length: 10 }, async () => {
+				while (next++ < CONNECTION_RUN) await OPS.forwarded.run(fresh);
+			}),
+		);
 		const one = (await upstream.stats()).sessions - before1;
 		await closeSessions([fresh, guard]);
 		await direct.close();
@@ -161,7 +174,8 @@ async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnT
 			acc[op].lat.push(...b.lat);
 			acc[op].wall += b.wall;
 		}
-		for (const [op, a] of Object.entries(acc)) concurrent[op] = { ...summarize(a.lat), calls_per_s: round((a.lat.length / a.wall) * 1000, 1) };
+		for (const [op, a] of Object.entries(acc))
+			concurrent[op] = { ...summarize(a.lat), calls_per_s: round((a.lat.length / a.wall) * 1000, 1) };
 		// Sessions the guard opened upstream during the 32-session run (the direct clients' own sessions excluded).
 		const thirtyTwo = (await upstream.stats()).sessions - before32 - CONCURRENT_SESSIONS;
 		await closeSessions([...guards, ...directs]);
@@ -173,7 +187,9 @@ async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnT
 			concurrent,
 			connections: { one_session_1000_calls: one, sessions_32_1000_calls: thirtyTwo },
 		};
-		console.log(`  ${mode}: forwarded - direct ${round(fwd)} ms, guarded - unguarded ${round(own)} ms (paired p50); connections: ${one} for 1,000 calls on one session, ${thirtyTwo} for 32 sessions`);
+		console.log(
+			`  ${mode}: forwarded - direct ${round(fwd)} ms, guarded - unguarded ${round(own)} ms (paired p50); connections: ${one} for 1,000 calls on one session, ${thirtyTwo} for 32 sessions`,
+		);
 		return result;
 	} finally {
 		await worker.close();
@@ -184,11 +200,17 @@ async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnT
 function block(results: ModeResult[]): string {
 	const rows: (string | number)[][] = [["mode", "op", "p50 ms", "p95 ms", "p99 ms"]];
 	for (const r of results) for (const [k, s] of Object.entries(r.single)) rows.push([r.mode, OPS[k].label, s.p50_ms, s.p95_ms, s.p99_ms]);
-	const paired: (string | number)[][] = [["mode", "forwarded - direct", "guarded - unguarded (built-in)", "gateway beyond the built-in overhead (target <= 1 ms)"]];
-	for (const r of results) paired.push([r.mode, r.paired_ms.forwarded_minus_direct, r.paired_ms.guarded_minus_unguarded, r.paired_ms.gateway_extra]);
+	const paired: (string | number)[][] = [
+		["mode", "forwarded - direct", "guarded - unguarded (built-in)", "gateway beyond the built-in overhead (target <= 1 ms)"],
+	];
+	for (const r of results)
+		paired.push([r.mode, r.paired_ms.forwarded_minus_direct, r.paired_ms.guarded_minus_unguarded, r.paired_ms.gateway_extra]);
 	const conc: (string | number)[][] = [["mode", "op", "calls/s", "p50 ms", "p95 ms"]];
-	for (const r of results) for (const [k, s] of Object.entries(r.concurrent)) conc.push([r.mode, OPS[k].label, s.calls_per_s, s.p50_ms, s.p95_ms]);
-	const conns: (string | number)[][] = [["mode", "a new session and its 1,000 calls", `${CONCURRENT_CALLS} calls over ${CONCURRENT_SESSIONS} new sessions`]];
+	for (const r of results)
+		for (const [k, s] of Object.entries(r.concurrent)) conc.push([r.mode, OPS[k].label, s.calls_per_s, s.p50_ms, s.p95_ms]);
+	const conns: (string | number)[][] = [
+		["mode", "a new session and its 1,000 calls", `${CONCURRENT_CALLS} calls over ${CONCURRENT_SESSIONS} new sessions`],
+	];
 	for (const r of results) conns.push([r.mode, r.connections.one_session_1000_calls, r.connections.sessions_32_1000_calls]);
 	return [
 		`Generated by \`npm run bench:gateway\` on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC (${ROUNDS} interleaved rounds on one session), load average at start ${LOAD0.map((x) => x.toFixed(2)).join(" ")} on ${os.cpus().length} cores. Raw figures: \`bench/gateway-results.json\`.`,
@@ -224,7 +246,10 @@ async function main(): Promise<void> {
 		const begin = "<!-- bench-gateway:begin (generated by npm run bench:gateway; edits inside are overwritten) -->";
 		const end = "<!-- bench-gateway:end -->";
 		const start = md.indexOf(begin);
-		const next = start >= 0 ? `${md.slice(0, start + begin.length)}\n${text}\n${md.slice(md.indexOf(end))}` : `${md.trimEnd()}\n\n## Gateway mode\n\n${begin}\n${text}\n${end}\n`;
+		const next =
+			start >= 0
+				? `${md.slice(0, start + begin.length)}\n${text}\n${md.slice(md.indexOf(end))}`
+				: `${md.trimEnd()}\n\n## Gateway mode\n\n${begin}\n${text}\n${end}\n`;
 		writeFileSync(path, next);
 	}
 }

@@ -296,28 +296,41 @@ export function mcpOps(url: URL, source: "simulated" | "stage0", standin?: { url
 		{
 			key: "unguarded",
 			label: "research-topic-unguarded (baseline)",
-			run: async (c) => expectResult("unguarded", await c.callTool({ name: UNGUARDED_TOOL, arguments: TOPIC }), { verdict: "ALLOW", executed: true }),
+			run: async (c) =>
+				expectResult("unguarded", await c.callTool({ name: UNGUARDED_TOOL, arguments: TOPIC }), { verdict: "ALLOW", executed: true }),
 		},
 		{
 			key: "guarded",
 			label: `research-topic, guarded (${source})`,
 			run: async (c) =>
-				expectResult("research-topic", await c.callTool({ name: "research-topic", arguments: TOPIC }), { verdict: "ALLOW", executed: true, source }),
-		},
-		{
-			key: "retry",
-			label: "retry-workflow (counter write)",
-			run: async (c) =>
-				expectResult("retry-workflow", await c.callTool({ name: "retry-workflow", arguments: { workflowId: `bench-wf-${workflowCounter++}` } }), {
+				expectResult("research-topic", await c.callTool({ name: "research-topic", arguments: TOPIC }), {
 					verdict: "ALLOW",
 					executed: true,
 					source,
 				}),
 		},
 		{
+			key: "retry",
+			label: "retry-workflow (counter write)",
+			run: async (c) =>
+				expectResult(
+					"retry-workflow",
+					await c.callTool({ name: "retry-workflow", arguments: { workflowId: `bench-wf-${workflowCounter++}` } }),
+					{
+						verdict: "ALLOW",
+						executed: true,
+						source,
+					},
+				),
+		},
+		{
 			key: "deny",
 			label: "publish-content (DENY path)",
-			run: async (c) => expectResult("publish-content", await c.callTool({ name: "publish-content", arguments: PUBLISH }), { verdict: "DENY", executed: false }),
+			run: async (c) =>
+				expectResult("publish-content", await c.callTool({ name: "publish-content", arguments: PUBLISH }), {
+					verdict: "DENY",
+					executed: false,
+				}),
 		},
 	];
 	if (source === "simulated") {

@@ -18,7 +18,18 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startStage0StandIn } from "../test/support/stage0-standin";
-import { cleanup, mcpOps, type Op, onCleanup, openSession, ROOT, type RunningWorker, runBenchMain, startWorker, workerVars } from "./harness";
+import {
+	cleanup,
+	mcpOps,
+	type Op,
+	onCleanup,
+	openSession,
+	ROOT,
+	type RunningWorker,
+	runBenchMain,
+	startWorker,
+	workerVars,
+} from "./harness";
 import { median, round, table } from "./stats";
 
 const arg = (name: string, fallback: number) => {
@@ -43,7 +54,10 @@ interface CpuProfile {
 async function inspector(url: URL) {
 	const wsUrl = `${url.href.replace(/^http/, "ws").replace(/\/?$/, "")}/ws`;
 	// Node's WebSocket (undici) takes headers as an extension; the types here are the Workers' ones.
-	const NodeWebSocket = WebSocket as unknown as new (url: string, options: unknown) => {
+	const NodeWebSocket = WebSocket as unknown as new (
+		url: string,
+		options: unknown,
+	) => {
 		addEventListener(type: string, listener: (event: { data?: unknown }) => void): void;
 		send(data: string): void;
 		close(): void;
@@ -90,12 +104,10 @@ function bundleModules(): (line: number) => string {
 	mkdirSync(OUT, { recursive: true });
 	writeFileSync(join(OUT, "worker.js"), source);
 	const starts: [number, string][] = [];
-	source
-		.split("\n")
-		.forEach((text, i) => {
-			const m = /^\/\/ (\S+\.(?:[cm]?js|ts))$/.exec(text);
-			if (m) starts.push([i, m[1]]);
-		});
+	source.split("\n").forEach((text, i) => {
+		const m = /^\/\/ (\S+\.(?:[cm]?js|ts))$/.exec(text);
+		if (m) starts.push([i, m[1]]);
+	});
 	return (line: number) => {
 		let lo = 0;
 		let hi = starts.length - 1;
@@ -214,14 +226,26 @@ async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 			calls: CALLS,
 			client_p50_ms: round(median(lat)),
 			isolate_cpu_ms_per_call: perCall(a.busy_ms),
-			cpu_ms_per_call_by_bucket: Object.fromEntries(Object.entries(a.buckets).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, perCall(v)])),
+			cpu_ms_per_call_by_bucket: Object.fromEntries(
+				Object.entries(a.buckets)
+					.sort((x, y) => y[1] - x[1])
+					.map(([k, v]) => [k, perCall(v)]),
+			),
 			cpu_ms_per_call_inclusive: Object.fromEntries(Object.entries(a.inclusive).map(([k, v]) => [k, perCall(v)])),
-			top_natives_ms_per_call: Object.fromEntries(Object.entries(a.natives).sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => [k, perCall(v)])),
+			top_natives_ms_per_call: Object.fromEntries(
+				Object.entries(a.natives)
+					.sort((x, y) => y[1] - x[1])
+					.slice(0, 8)
+					.map(([k, v]) => [k, perCall(v)]),
+			),
 			// I/O waits inside the Durable Object, as the DO's clock sees them.
 			io_in_do: Object.fromEntries(
 				Object.entries(trace)
 					.filter(([k]) => k !== "handler bench-trace")
-					.map(([k, v]) => [k, { per_call: round(v.length / CALLS, 2), p50_ms: round(median(v)), mean_ms: round(v.reduce((x, y) => x + y, 0) / v.length) }]),
+					.map(([k, v]) => [
+						k,
+						{ per_call: round(v.length / CALLS, 2), p50_ms: round(median(v)), mean_ms: round(v.reduce((x, y) => x + y, 0) / v.length) },
+					]),
 			),
 		});
 		console.log(`  ${label} ${op.key}: done`);
@@ -232,16 +256,24 @@ async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 }
 
 async function main() {
-	console.log(`profile: ${CALLS} sequential calls per op, one session${NO_CPU ? ", no CPU profiler" : ", CPU sampled every 100 us"}, storage on ${STORAGE}`);
+	console.log(
+		`profile: ${CALLS} sequential calls per op, one session${NO_CPU ? ", no CPU profiler" : ", CPU sampled every 100 us"}, storage on ${STORAGE}`,
+	);
 	const results: Record<string, unknown>[] = [];
-	const sim = await startWorker("simulated worker", { ...workerVars(), BENCH_TRACE: "1" }, "simulated", { inspector: !NO_CPU, storage: STORAGE });
+	const sim = await startWorker("simulated worker", { ...workerVars(), BENCH_TRACE: "1" }, "simulated", {
+		inspector: !NO_CPU,
+		storage: STORAGE,
+	});
 	const simOps = mcpOps(sim.url, "simulated").filter((o) => o.key !== "health");
 	results.push(...(await profileOps("simulated", sim, simOps)));
 	await sim.close();
 	if (REMOTE) {
 		const standin = await startStage0StandIn({ apiKey: "bench-standin-key" });
 		onCleanup("stage0 stand-in", () => standin.close());
-		const remote = await startWorker("stage0 worker", { ...workerVars(standin), BENCH_TRACE: "1" }, "stage0", { inspector: !NO_CPU, storage: STORAGE });
+		const remote = await startWorker("stage0 worker", { ...workerVars(standin), BENCH_TRACE: "1" }, "stage0", {
+			inspector: !NO_CPU,
+			storage: STORAGE,
+		});
 		const ops = mcpOps(remote.url, "stage0").filter((o) => ["ping", "unguarded", "guarded"].includes(o.key));
 		results.push(...(await profileOps("stage0", remote, ops)));
 	}
@@ -253,7 +285,13 @@ async function main() {
 	const rows: (string | number)[][] = [["mode", "op", "client p50 ms", "isolate CPU ms/call", ...buckets]];
 	for (const r of results) {
 		const b = r.cpu_ms_per_call_by_bucket as Record<string, number>;
-		rows.push([String(r.mode), String(r.op), r.client_p50_ms as number, r.isolate_cpu_ms_per_call as number, ...buckets.map((k) => b[k] ?? 0)]);
+		rows.push([
+			String(r.mode),
+			String(r.op),
+			r.client_p50_ms as number,
+			r.isolate_cpu_ms_per_call as number,
+			...buckets.map((k) => b[k] ?? 0),
+		]);
 	}
 	console.log(`\nIsolate CPU per call, by module (ms)\n\n${table(rows)}`);
 	for (const r of results) {

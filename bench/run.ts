@@ -69,7 +69,13 @@ interface Sequential {
 }
 
 /** Interleaved rounds on one session: each round runs every op once, in a rotated order. */
-async function sequential(client: Client, ops: Op[], label: string, rounds = CONFIG.rounds, warmRounds = CONFIG.warmRounds): Promise<Sequential> {
+async function sequential(
+	client: Client,
+	ops: Op[],
+	label: string,
+	rounds = CONFIG.rounds,
+	warmRounds = CONFIG.warmRounds,
+): Promise<Sequential> {
 	const t0 = performance.now();
 	for (let r = 0; r < warmRounds; r++) for (const op of ops) await op.run(client);
 	const samples: Record<string, number[]> = Object.fromEntries(ops.map((o) => [o.key, []]));
@@ -82,7 +88,9 @@ async function sequential(client: Client, ops: Op[], label: string, rounds = CON
 		}
 	}
 	const stats = Object.fromEntries(ops.map((o) => [o.key, summarize(samples[o.key])]));
-	console.log(`  ${label}: ${warmRounds} warm-up + ${rounds} measured rounds of ${ops.length} ops in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+	console.log(
+		`  ${label}: ${warmRounds} warm-up + ${rounds} measured rounds of ${ops.length} ops in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+	);
 	return { stats, samples };
 }
 
@@ -232,7 +240,9 @@ async function main(): Promise<void> {
 	const m = machine();
 	const rev = revision();
 	const load0 = os.loadavg();
-	console.log(`edge-guard bench${QUICK ? " (quick)" : ""}: ${m.cores} cores (${m.cpu_model}), Node ${m.node}, workerd ${m.workerd}, wrangler ${m.wrangler}`);
+	console.log(
+		`edge-guard bench${QUICK ? " (quick)" : ""}: ${m.cores} cores (${m.cpu_model}), Node ${m.node}, workerd ${m.workerd}, wrangler ${m.wrangler}`,
+	);
 	console.log(`load average at start: ${load0.map((x) => x.toFixed(2)).join(" ")}`);
 
 	console.log("\n[1/4] decision core (in-process micro-benchmark, own Node process)");
@@ -315,7 +325,13 @@ async function main(): Promise<void> {
 		},
 		...remotes.map(([name, id, seq]) => {
 			const over = seq.stats.guarded.p50_ms - seq.stats.standin.p50_ms - seq.stats.ping.p50_ms;
-			return { id, target: `${name}: guarded p50 - stand-in p50 <= ping p50 + 1 ms`, value: round(over), unit: "ms over ping", met: over <= 1 };
+			return {
+				id,
+				target: `${name}: guarded p50 - stand-in p50 <= ping p50 + 1 ms`,
+				value: round(over),
+				unit: "ms over ping",
+				met: over <= 1,
+			};
 		}),
 		{
 			id: "core-decisions-per-s",
@@ -368,7 +384,8 @@ async function main(): Promise<void> {
 			worker:
 				"wrangler unstable_startWorker on 127.0.0.1 with the project's wrangler.toml and the entry point bench/worker.ts (src/index.ts unchanged, plus one unguarded baseline tool); vars set explicitly (no .dev.vars); RATE_LIMIT_PER_MINUTE raised so the limiter admits the bench, but still runs on every call",
 			storage: `Durable Object SQLite in a fresh directory on tmpfs (${storageBase("tmpfs")}) except phase 3 (disk, ${storageBase("disk")})`,
-			client: "@modelcontextprotocol/sdk Client over StreamableHTTPClientTransport; listTools() once per session, so tool results are validated against their output schema",
+			client:
+				"@modelcontextprotocol/sdk Client over StreamableHTTPClientTransport; listTools() once per session, so tool results are validated against their output schema",
 			baseline_tool:
 				"research-topic-unguarded, registered only in the bench build: the registered research-topic's title, schemas and annotations, the same action and renderOutcome() with a fixed ALLOW; no guard",
 			sequential: `${CONFIG.warmRounds} warm-up rounds, then ${CONFIG.rounds} rounds on one session (stand-in 20 ms late: 20 and ${CONFIG.slowRounds}); each round runs every op once, order rotated per round`,
@@ -419,9 +436,22 @@ async function main(): Promise<void> {
 		return `${md ? `**${title}**` : title}\n\n${md ? markdownTable(rows) : table(rows)}`;
 	};
 	const concTable = (md: boolean) => {
-		const rows: (string | number)[][] = [["sessions", "op", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "calls/s / ping", "CPU node %", "CPU workerd %"]];
+		const rows: (string | number)[][] = [
+			["sessions", "op", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "calls/s / ping", "CPU node %", "CPU workerd %"],
+		];
 		for (const r of results.concurrency) {
-			rows.push([r.sessions, r.op, r.calls, r.calls_per_s, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms, `${fmt(r.throughput_ratio_to_ping)}x`, r.cpu_node_pct, r.cpu_workerd_pct]);
+			rows.push([
+				r.sessions,
+				r.op,
+				r.calls,
+				r.calls_per_s,
+				r.latency.p50_ms,
+				r.latency.p95_ms,
+				r.latency.p99_ms,
+				`${fmt(r.throughput_ratio_to_ping)}x`,
+				r.cpu_node_pct,
+				r.cpu_workerd_pct,
+			]);
 		}
 		return md ? markdownTable(rows) : table(rows);
 	};
@@ -511,7 +541,8 @@ function updateBenchmarksMd(block: string): void {
 	const begin = text.indexOf(BEGIN);
 	const end = text.indexOf(END);
 	const generated = `${BEGIN}\n${block}\n${END}`;
-	text = begin >= 0 && end > begin ? text.slice(0, begin) + generated + text.slice(end + END.length) : `${text.trimEnd()}\n\n${generated}\n`;
+	text =
+		begin >= 0 && end > begin ? text.slice(0, begin) + generated + text.slice(end + END.length) : `${text.trimEnd()}\n\n${generated}\n`;
 	writeFileSync(path, text);
 }
 

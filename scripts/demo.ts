@@ -74,11 +74,7 @@ const deferVague: Scenario = async (ctx) => {
 		{
 			verdict: "DEFER",
 			toolLabel: "the requested action",
-			because: [
-				"Request is too vague to evaluate value",
-				"Success criteria are unclear",
-				"More context is needed before execution",
-			],
+			because: ["Request is too vague to evaluate value", "Success criteria are unclear", "More context is needed before execution"],
 			problem: (r) =>
 				r.issues.some((i) => i.code === "UNCLEAR_VALUE_SIGNAL") || r.reason.startsWith("UNCLEAR_VALUE_SIGNAL")
 					? undefined
@@ -90,8 +86,7 @@ const deferVague: Scenario = async (ctx) => {
 
 function isLoopThreshold(r: GuardResult): boolean {
 	return (
-		r.verdict === "DEFER" &&
-		(r.issues.some((i) => i.code === "LOOP_THRESHOLD_EXCEEDED") || r.reason.startsWith("LOOP_THRESHOLD_EXCEEDED"))
+		r.verdict === "DEFER" && (r.issues.some((i) => i.code === "LOOP_THRESHOLD_EXCEEDED") || r.reason.startsWith("LOOP_THRESHOLD_EXCEEDED"))
 	);
 }
 
@@ -112,9 +107,7 @@ const deferLoop: Scenario = async (ctx) => {
 		const r = await ctx.call("retry-workflow", { workflowId });
 		last = r;
 		const count = r.attempt ? `retry count ${r.attempt.retry_count}/${r.attempt.max_retries}` : "no attempt count";
-		const outcome = r.executed
-			? "ran"
-			: `not run: ${r.issues[0]?.code ?? r.reason.split(":")[0]}`;
+		const outcome = r.executed ? "ran" : `not run: ${r.issues[0]?.code ?? r.reason.split(":")[0]}`;
 		console.log(`  Attempt ${r.attempt?.number ?? call}: ${`${r.verdict} (${r.decision})`.padEnd(15)} ${count.padEnd(18)} -> ${outcome}`);
 		if (r.verdict !== "ALLOW") break;
 	}

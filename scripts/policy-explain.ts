@@ -32,7 +32,11 @@ function json(name: string, raw: string | undefined): Record<string, unknown> | 
 	fail(`--${name} must be a JSON object, e.g. --${name} '{"key":"value"}'`);
 }
 
-const list = (raw: string | undefined) => raw?.split(",").map((s) => s.trim()).filter(Boolean);
+const list = (raw: string | undefined) =>
+	raw
+		?.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
 
 try {
 	let values;
@@ -90,7 +94,12 @@ try {
 		expect: "allow",
 	} as PolicyTestCase;
 	const explained = runCase(policy, request);
-	const word = { allow: "permitted: Stage0 decides next", approval: "DEFER: held for a person's approval", forbid: "DENY: forbidden, no approval can lift it", error: "DENY (ERROR)" } as const;
+	const word = {
+		allow: "permitted: Stage0 decides next",
+		approval: "DEFER: held for a person's approval",
+		forbid: "DENY: forbidden, no approval can lift it",
+		error: "DENY (ERROR)",
+	} as const;
 	console.log(`decision: ${word[explained.outcome as keyof typeof word] ?? explained.outcome}`);
 	console.log(`  ${explained.detail}`);
 	const reasons = new Map(policy.policies.map((p) => [p.id, p.reason]));

@@ -43,7 +43,9 @@ function readTable(text: string, file: string): Table {
 	try {
 		parseTokenTable(value);
 	} catch (error) {
-		throw new UsageError(`${file}: ${(error as Error).message}. Fix or remove that line (it must be one line of JSON), then run this again.`);
+		throw new UsageError(
+			`${file}: ${(error as Error).message}. Fix or remove that line (it must be one line of JSON), then run this again.`,
+		);
 	}
 	return JSON.parse(value) as Table;
 }

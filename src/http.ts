@@ -46,7 +46,8 @@ export function readJsonRpcBody(text: string, single: boolean): JsonRpcBody {
 	} catch {
 		return refuse(-32700, "Parse error: the body is not valid JSON.");
 	}
-	if (nestedDeeperThan(body, MAX_JSON_DEPTH)) return refuse(-32600, `Invalid Request: the message is nested deeper than ${MAX_JSON_DEPTH} levels.`);
+	if (nestedDeeperThan(body, MAX_JSON_DEPTH))
+		return refuse(-32600, `Invalid Request: the message is nested deeper than ${MAX_JSON_DEPTH} levels.`);
 	if (Array.isArray(body) && single) return refuse(-32600, "Invalid Request: this endpoint takes one JSON-RPC message, not a batch.");
 	if (Array.isArray(body) && body.length === 0) return refuse(-32600, "Invalid Request: an empty batch.");
 	const messages = Array.isArray(body) ? body : [body];
@@ -66,7 +67,10 @@ export async function jsonErrorBody(response: Response): Promise<Response> {
 	const headers = new Headers(response.headers);
 	headers.set("content-type", "application/json");
 	headers.delete("content-length");
-	return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: text } }), { status: response.status, headers });
+	return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: text } }), {
+		status: response.status,
+		headers,
+	});
 }
 
 const CORS_ALLOW_HEADERS = "Content-Type, Accept, Authorization, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID";

@@ -38,16 +38,18 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 	const config = readConfig(startupEnv as Partial<Env>);
 	if (config.mode === "stage0" && config.baseUrlProblem) {
 		console.error(`stage0-edge-guard: STAGE0_BASE_URL is not usable: ${config.baseUrlProblem}. Every guarded call will be refused.`);
-	} else console.log(
-		config.mode === "stage0"
-			? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
-			: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
-	);
+	} else
+		console.log(
+			config.mode === "stage0"
+				? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
+				: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
+		);
 	for (const warning of config.warnings) console.warn(`stage0-edge-guard: WARNING: ${warning}`);
 	const policy = localPolicyFor(startupEnv as Partial<Env>);
 	(policy.error ? console.error : console.log)(policyLogLine(policy));
 	const gateway = readGatewayConfig(startupEnv as Partial<Env>);
-	if (gateway.upstreams.length > 0) console.log(`stage0-edge-guard: gateway in front of ${gateway.upstreams.map((u) => u.name).join(", ")}`);
+	if (gateway.upstreams.length > 0)
+		console.log(`stage0-edge-guard: gateway in front of ${gateway.upstreams.map((u) => u.name).join(", ")}`);
 	if (gateway.guardMode === "shadow") {
 		console.warn(
 			"stage0-edge-guard: *** SHADOW MODE (GUARD_MODE=shadow) *** upstream tool calls are decided and recorded but run WHATEVER THE VERDICT; set GUARD_MODE=enforce to block",
@@ -170,7 +172,10 @@ async function describeServer(env: Env, probeUpstreams: boolean): Promise<Respon
 		authentication: accessMode(env),
 		guard_mode: gateway.guardMode,
 		...(gateway.guardMode === "shadow"
-			? { warning: "SHADOW MODE: upstream tool calls are decided and recorded, then run whatever the verdict (would_block in _meta and the audit trail)." }
+			? {
+					warning:
+						"SHADOW MODE: upstream tool calls are decided and recorded, then run whatever the verdict (would_block in _meta and the audit trail).",
+				}
 			: {}),
 		builtin_tools: gateway.builtinTools,
 		upstreams,
@@ -187,13 +192,18 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 	const url = new URL(request.url);
 	const budgets = env.BUDGETS.get(env.BUDGETS.idFromName(caller.principal));
 	const key = (id: string, transport: SessionKey["transport"]): SessionKey => ({ id, credential: caller.credential, transport });
-	const sessionNotFound = () => jsonRpcError(404, -32001, "Session not found: open a new session (sessions belong to the credential that opened them).");
+	const sessionNotFound = () =>
+		jsonRpcError(404, -32001, "Session not found: open a new session (sessions belong to the credential that opened them).");
 
 	// McpAgent hands ctx.props to a session when its Durable Object first starts.
 	const props: SessionProps = { principal: caller.principal, credential: caller.credential };
 	(ctx as { props: unknown }).props = props;
 	const forward = (handler: typeof streamable, forwarded: Request, newId?: string) =>
-		handler.fetch(withCallerHeader(forwarded, caller), { ...env, MCP_OBJECT: sessionNamespaceFor(env.MCP_OBJECT, caller.credential, newId) }, ctx);
+		handler.fetch(
+			withCallerHeader(forwarded, caller),
+			{ ...env, MCP_OBJECT: sessionNamespaceFor(env.MCP_OBJECT, caller.credential, newId) },
+			ctx,
+		);
 
 	const open = async (id: string, transport: SessionKey["transport"]): Promise<Response | undefined> => {
 		const admission = await budgets.openSession(key(id, transport), edge.maxSessionsPerPrincipal);
@@ -238,7 +248,8 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 		if (request.method === "GET" || request.method === "DELETE") {
 			if (sessionId && !(await budgets.useSession(key(sessionId, "streamable-http")))) return sessionNotFound();
 			const response = await forward(streamable, request);
-			if (request.method === "DELETE" && sessionId && response.status < 300) ctx.waitUntil(budgets.closeSession(key(sessionId, "streamable-http")));
+			if (request.method === "DELETE" && sessionId && response.status < 300)
+				ctx.waitUntil(budgets.closeSession(key(sessionId, "streamable-http")));
 			return response;
 		}
 		return jsonError(405, "method_not_allowed", "/mcp takes POST, GET and DELETE.", { allow: "GET, POST, DELETE" });

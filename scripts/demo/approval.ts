@@ -23,8 +23,14 @@ async function approvalsApi(ctx: DemoContext, path: string, token: string | unde
 		...init,
 		headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
 	});
-	const body = (await response.json().catch(() => null)) as { approval?: { status: string; decided_by: string | null; note: string | null }; message?: string } | null;
-	if (!response.ok) throw new DemoError(`${init.method ?? "GET"} /api/approvals/${path} answered HTTP ${response.status}: ${body?.message ?? "no message"}`);
+	const body = (await response.json().catch(() => null)) as {
+		approval?: { status: string; decided_by: string | null; note: string | null };
+		message?: string;
+	} | null;
+	if (!response.ok)
+		throw new DemoError(
+			`${init.method ?? "GET"} /api/approvals/${path} answered HTTP ${response.status}: ${body?.message ?? "no message"}`,
+		);
 	return body!.approval!;
 }
 
@@ -89,7 +95,9 @@ export async function approveThenRetry(ctx: DemoContext, held: GuardResult, tool
 	}
 
 	const decided = await approvalsApi(ctx, approval.id, reader);
-	print(`Decision: ${decided.status}${decided.decided_by ? ` by ${decided.decided_by}` : ""}${decided.note ? ` ("${decided.note}")` : ""}.`);
+	print(
+		`Decision: ${decided.status}${decided.decided_by ? ` by ${decided.decided_by}` : ""}${decided.note ? ` ("${decided.note}")` : ""}.`,
+	);
 	console.log("");
 	if (decided.status === "rejected") {
 		print("The person rejected it: the agent does not retry, and the action stays not run.");
@@ -107,7 +115,9 @@ export async function approveThenRetry(ctx: DemoContext, held: GuardResult, tool
 	const r = await ctx.call(tool, retryArgs);
 	decisionBlock(r);
 	if (r.verdict === "ALLOW" && r.executed) {
-		print(`✅ With the person's approval, the edge guard ran ${tool} (executed: true). The approval is used up: the same approvalId will not work again.`);
+		print(
+			`✅ With the person's approval, the edge guard ran ${tool} (executed: true). The approval is used up: the same approvalId will not work again.`,
+		);
 		console.log("");
 		return true;
 	}

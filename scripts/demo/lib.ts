@@ -210,7 +210,9 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			);
 		} else {
 			if (!isLoopbackHost(mcpUrl.hostname) || mcpUrl.protocol !== "http:") {
-				throw new DemoError(`Nothing answers at ${origin}/health (${probe.detail}), and it is not a local http address, so the demo will not start a server for it.`);
+				throw new DemoError(
+					`Nothing answers at ${origin}/health (${probe.detail}), and it is not a local http address, so the demo will not start a server for it.`,
+				);
 			}
 			const port = Number(mcpUrl.port || 80);
 			const timeoutMs = startupTimeoutMs();
@@ -226,7 +228,9 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 			const ready = await probeHealth(origin);
 			if (ready.kind !== "ours") throw new DemoError(`${origin}/health answered, but not as ${SERVER_NAME}.`);
 			health = ready.health;
-			note(`Server ready after ${((Date.now() - started) / 1000).toFixed(1)} s (${health.mode} mode; wrangler pid ${server.pid}, its own process group).`);
+			note(
+				`Server ready after ${((Date.now() - started) / 1000).toFixed(1)} s (${health.mode} mode; wrangler pid ${server.pid}, its own process group).`,
+			);
 		}
 
 		client = new Client({ name: "stage0-edge-guard-demo", version: "0.1.0" });

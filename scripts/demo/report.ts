@@ -128,8 +128,10 @@ export function closing(r: GuardResult, expected: Expectation, kind: "action" | 
 	}
 
 	const problems: string[] = [];
-	if (fault) problems.push("the guard got no usable decision from the authority (decision ERROR), so this is a fault, not a policy verdict");
-	else if (r.verdict !== expected.verdict) problems.push(`this scenario expects ${expected.verdict}, but the server answered ${r.verdict} (${r.decision})`);
+	if (fault)
+		problems.push("the guard got no usable decision from the authority (decision ERROR), so this is a fault, not a policy verdict");
+	else if (r.verdict !== expected.verdict)
+		problems.push(`this scenario expects ${expected.verdict}, but the server answered ${r.verdict} (${r.decision})`);
 	if (kind === "action" && r.executed !== (r.verdict === "ALLOW" && !fault)) {
 		problems.push(`the tool ${r.executed ? "ran" : "did not run"} after a ${r.verdict}`);
 	}

@@ -220,7 +220,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 }
 
 function tail(text: string, lines = 40): string {
-	const last = text.split(/\r?\n/).filter((l) => l.trim()).slice(-lines);
+	const last = text
+		.split(/\r?\n/)
+		.filter((l) => l.trim())
+		.slice(-lines);
 	return last.length ? last.map((l) => `    | ${l}`).join("\n") : "    (no output)";
 }
 

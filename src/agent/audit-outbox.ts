@@ -88,7 +88,12 @@ export class AuditOutbox implements AuditTrail {
 				.toArray();
 			if (rows.length === 0) break;
 			await this.host.ship(
-				rows.map((r) => ({ entry: JSON.parse(r.entry) as AuditEntry, outcome: r.outcome as AuditEntry["outcome"], error: r.error, completed_at: r.completed_at })),
+				rows.map((r) => ({
+					entry: JSON.parse(r.entry) as AuditEntry,
+					outcome: r.outcome as AuditEntry["outcome"],
+					error: r.error,
+					completed_at: r.completed_at,
+				})),
 			);
 			const ids = rows.map((r) => r.id);
 			this.host.sql.exec(`DELETE FROM audit_outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);

@@ -10,7 +10,14 @@
 import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
-import { type ApprovalPage, type ApprovalRecord, type DecideResult, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
+import {
+	type ApprovalPage,
+	type ApprovalRecord,
+	type DecideResult,
+	DEFAULT_LIST_LIMIT,
+	type ListPosition,
+	MAX_LIST_LIMIT,
+} from "../state/approval-store";
 import { jsonError } from "../http";
 
 const StatusSchema = z.enum(["pending", "approved", "rejected", "used", "expired"]);
@@ -53,10 +60,23 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 		const rawCursor = url.searchParams.get("cursor");
 		const after = rawCursor === null ? undefined : decodeCursor(rawCursor);
 		if (rawCursor !== null && !after) {
-			return jsonError(400, "invalid_cursor", "cursor is not one this server returned: use next_cursor of the previous page, or start without it.");
+			return jsonError(
+				400,
+				"invalid_cursor",
+				"cursor is not one this server returned: use next_cursor of the previous page, or start without it.",
+			);
 		}
-		const page = (await store.list({ status: status?.data, principal: isAdmin ? undefined : caller.principal, limit, after })) as ApprovalPage;
-		return Response.json({ approvals: page.approvals, next_cursor: page.next ? encodeCursor(page.next) : null, viewer: { principal: caller.principal, role: caller.role } });
+		const page = (await store.list({
+			status: status?.data,
+			principal: isAdmin ? undefined : caller.principal,
+			limit,
+			after,
+		})) as ApprovalPage;
+		return Response.json({
+			approvals: page.approvals,
+			next_cursor: page.next ? encodeCursor(page.next) : null,
+			viewer: { principal: caller.principal, role: caller.role },
+		});
 	}
 
 	const [id, action, ...extra] = parts;
@@ -76,7 +96,7 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 		try {
 			body = JSON.parse(text);
 		} catch {
-			return jsonError(400, "invalid_json", "The body must be JSON, e.g. {\"note\": \"looks fine\"}.");
+			return jsonError(400, "invalid_json", 'The body must be JSON, e.g. {"note": "looks fine"}.');
 		}
 	}
 	const parsed = DecisionBodySchema.safeParse(body);

@@ -62,7 +62,8 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 	}
 	const rawLimit = params.get("limit");
 	const limit = rawLimit === null ? 50 : Number(rawLimit);
-	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return jsonError(400, "invalid_limit", `limit must be 1 to ${MAX_LIMIT}.`);
+	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+		return jsonError(400, "invalid_limit", `limit must be 1 to ${MAX_LIMIT}.`);
 	let cursor: AuditCursor | undefined;
 	const rawCursor = params.get("cursor");
 	if (rawCursor) {
@@ -111,7 +112,10 @@ function streamNdjson(env: Env, principals: string[], filter: Filter, start?: Au
 }
 
 function encodeCursor(c: AuditCursor): string {
-	return btoa(JSON.stringify([c.at, c.principal, c.seq])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+	return btoa(JSON.stringify([c.at, c.principal, c.seq]))
+		.replace(/\+/g, "-")
+		.replace(/\//g, "_")
+		.replace(/=+$/, "");
 }
 
 function decodeCursor(raw: string): AuditCursor | undefined {

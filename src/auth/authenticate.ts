@@ -72,12 +72,17 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 		return { ok: false, response: jsonError(503, "server_misconfigured", table.message) };
 	}
 	const header = request.headers.get("authorization")?.trim();
-	if (!header) return { ok: false, response: unauthorized("This server needs a bearer token, and the request has no Authorization header.") };
+	if (!header)
+		return { ok: false, response: unauthorized("This server needs a bearer token, and the request has no Authorization header.") };
 	const bearer = BEARER.exec(header);
-	if (!bearer) return { ok: false, response: unauthorized("This server needs a bearer token, and the Authorization header uses another scheme.") };
+	if (!bearer)
+		return { ok: false, response: unauthorized("This server needs a bearer token, and the Authorization header uses another scheme.") };
 	const token = bearer[1] ?? "";
 	if (token.length < 16 || token.length > 512 || !B64TOKEN.test(token)) {
-		return { ok: false, response: malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters.") };
+		return {
+			ok: false,
+			response: malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters."),
+		};
 	}
 	const caller = await lookupToken(token, table);
 	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.", "invalid_token") };

@@ -22,7 +22,6 @@ export interface OperatorEnv {
 
 export const OPERATOR: Caller = { principal: "operator", role: "admin", credential: "operator" };
 
-
 const HASH = /^[0-9a-f]{64}$/;
 
 function operatorHash(env: OperatorEnv): string | undefined {

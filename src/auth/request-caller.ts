@@ -50,6 +50,8 @@ export function callerFromHeaders(headers: Record<string, string | string[] | un
 }
 
 /** The caller of an MCP request, from the `extra` the MCP SDK hands to its handlers. */
-export function callerOfMessage(extra: { requestInfo?: { headers?: Record<string, string | string[] | undefined> } } | undefined): RequestCaller | undefined {
+export function callerOfMessage(
+	extra: { requestInfo?: { headers?: Record<string, string | string[] | undefined> } } | undefined,
+): RequestCaller | undefined {
 	return callerFromHeaders(extra?.requestInfo?.headers);
 }

@@ -67,7 +67,8 @@ function parseHeaders(raw: unknown, what: string): { headers: Record<string, str
 			return { headers: {}, error: `${what} is not valid JSON` };
 		}
 	}
-	if (!value || typeof value !== "object" || Array.isArray(value)) return { headers: {}, error: `${what} must be a JSON object of header names to values` };
+	if (!value || typeof value !== "object" || Array.isArray(value))
+		return { headers: {}, error: `${what} must be a JSON object of header names to values` };
 	const headers: Record<string, string> = {};
 	for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
 		if (typeof v !== "string" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {
@@ -90,7 +91,8 @@ function checkUrl(raw: unknown): string | undefined {
 
 function upstream(name: string, url: unknown, headers: unknown, timeout: unknown, defaultTimeout: number, source: string): UpstreamConfig {
 	const base = { name, url: "", headers: {}, timeoutMs: positiveInt(timeout, defaultTimeout, 600_000) };
-	if (!UPSTREAM_NAME.test(name)) return { ...base, name: name.slice(0, 40) || "(empty)", error: `${source}: the name must be 1-40 letters, digits, '-' or '_'` };
+	if (!UPSTREAM_NAME.test(name))
+		return { ...base, name: name.slice(0, 40) || "(empty)", error: `${source}: the name must be 1-40 letters, digits, '-' or '_'` };
 	const checkedUrl = checkUrl(url);
 	if (!checkedUrl) return { ...base, error: `${source}: url must be an http(s) URL` };
 	const parsed = parseHeaders(headers, `${source} headers`);
@@ -113,7 +115,13 @@ export function readGatewayConfig(env: GatewayEnv): GatewayConfig {
 			table = undefined;
 		}
 		if (!table || typeof table !== "object" || Array.isArray(table)) {
-			upstreams.push({ name: "UPSTREAMS", url: "", headers: {}, timeoutMs, error: "UPSTREAMS must be a JSON object: name → { url, headers?, timeout_ms? }" });
+			upstreams.push({
+				name: "UPSTREAMS",
+				url: "",
+				headers: {},
+				timeoutMs,
+				error: "UPSTREAMS must be a JSON object: name → { url, headers?, timeout_ms? }",
+			});
 		} else {
 			for (const [name, entry] of Object.entries(table as Record<string, unknown>)) {
 				const e = (entry && typeof entry === "object" ? entry : {}) as Record<string, unknown>;

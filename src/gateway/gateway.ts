@@ -38,7 +38,10 @@ export interface GatewayOptions {
 
 export class Gateway {
 	readonly #connections: UpstreamConnection[];
-	readonly #registered = new Map<string, Map<string, { handle: RegisteredTool; fingerprint: string; definition: GuardedTool<never, unknown> }>>();
+	readonly #registered = new Map<
+		string,
+		Map<string, { handle: RegisteredTool; fingerprint: string; definition: GuardedTool<never, unknown> }>
+	>();
 	readonly #retryMs = new Map<string, number>();
 	#closed = false;
 
@@ -71,7 +74,8 @@ export class Gateway {
 
 	/** The guarded tool exposed under this name, if it is an upstream's (for per-request visibility). */
 	definitionOf(name: string): GuardedTool<never, unknown> | undefined {
-		for (const tools of this.#registered.values()) for (const entry of tools.values()) if (entry.definition.name === name) return entry.definition;
+		for (const tools of this.#registered.values())
+			for (const entry of tools.values()) if (entry.definition.name === name) return entry.definition;
 		return undefined;
 	}
 

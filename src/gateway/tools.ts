@@ -73,7 +73,8 @@ export function upstreamToolDefinition(target: ForwardTarget, tool: UpstreamTool
 			};
 		},
 		// Only a call the upstream says is read-only or idempotent may be sent twice.
-		run: (args) => target.forward(tool.name, args, { retrySafe: annotations?.readOnlyHint === true || annotations?.idempotentHint === true }),
+		run: (args) =>
+			target.forward(tool.name, args, { retrySafe: annotations?.readOnlyHint === true || annotations?.idempotentHint === true }),
 		render: (outcome) => renderForwarded(name, hasOutputSchema, outcome),
 	};
 }
@@ -106,7 +107,10 @@ export function renderForwarded(name: string, hasOutputSchema: boolean, outcome:
 	const rendered: Record<string, unknown> = renderOutcome(name, "action", outcome as GuardOutcome<Record<string, unknown>>);
 	if (outcome.would_block !== undefined) {
 		const text = rendered.content as { type: "text"; text: string }[];
-		text[0] = { type: "text", text: `${text[0].text}\nShadow mode: enforce mode would ${outcome.would_block ? "have blocked" : "have allowed"} this call.` };
+		text[0] = {
+			type: "text",
+			text: `${text[0].text}\nShadow mode: enforce mode would ${outcome.would_block ? "have blocked" : "have allowed"} this call.`,
+		};
 		(rendered.structuredContent as Record<string, unknown>).would_block = outcome.would_block;
 	}
 	if (hasOutputSchema) delete rendered.structuredContent;

@@ -107,13 +107,16 @@ export class UpstreamConnection {
 			result = await this.#callOnce(tool, args);
 		} catch (error) {
 			// A lost session refused the call before it ran: any call may go again, on a new session.
-			const again = error instanceof UpstreamError && (error.kind === "session-lost" || (error.kind === "unreachable" && options.retrySafe));
+			const again =
+				error instanceof UpstreamError && (error.kind === "session-lost" || (error.kind === "unreachable" && options.retrySafe));
 			if (!again) throw error;
 			result = await this.#callOnce(tool, args);
 		}
 		// An upstream answers an unknown tool with an error result: if the tool is gone from its list, say so.
 		if (result.isError) {
-			const still = await this.refresh().then((tools) => tools.some((t) => t.name === tool)).catch(() => true);
+			const still = await this.refresh()
+				.then((tools) => tools.some((t) => t.name === tool))
+				.catch(() => true);
 			if (!still) throw new UpstreamError(`upstream '${this.config.name}' no longer offers the tool '${tool}'`, "vanished");
 		}
 		const serialized = JSON.stringify(result);
@@ -142,7 +145,9 @@ export class UpstreamConnection {
 			}
 			// A JSON-RPC error for a tool the upstream no longer has: say so, and stop offering it.
 			if (failure.kind === "protocol") {
-				const still = await this.refresh().then((tools) => tools.some((t) => t.name === tool)).catch(() => true);
+				const still = await this.refresh()
+					.then((tools) => tools.some((t) => t.name === tool))
+					.catch(() => true);
 				if (!still) throw new UpstreamError(`upstream '${this.config.name}' no longer offers the tool '${tool}'`, "vanished");
 			}
 			throw failure;
@@ -156,7 +161,8 @@ export class UpstreamConnection {
 	}
 
 	async #connected(): Promise<Client> {
-		if (this.config.error) throw new UpstreamError(`upstream '${this.config.name}' is misconfigured: ${this.config.error}`, "misconfigured");
+		if (this.config.error)
+			throw new UpstreamError(`upstream '${this.config.name}' is misconfigured: ${this.config.error}`, "misconfigured");
 		if (this.#client) return this.#client;
 		this.#connecting ??= this.#open().finally(() => (this.#connecting = undefined));
 		return this.#connecting;
@@ -257,10 +263,12 @@ export class UpstreamConnection {
 			if (error.code === ErrorCode.RequestTimeout) {
 				return new UpstreamError(`upstream '${name}' did not answer within ${this.config.timeoutMs} ms (${doing})`, "timeout");
 			}
-			if (error.code === ErrorCode.ConnectionClosed) return new UpstreamError(`upstream '${name}' closed the connection (${doing})`, "unreachable");
+			if (error.code === ErrorCode.ConnectionClosed)
+				return new UpstreamError(`upstream '${name}' closed the connection (${doing})`, "unreachable");
 			return new UpstreamError(`upstream '${name}' answered with an error (${doing}): ${raw}`, "protocol");
 		}
-		if (/larger than|too large/i.test(raw)) return new UpstreamError(`upstream '${name}' answered more than ${MAX_UPSTREAM_RESPONSE_BYTES} bytes`, "too-large");
+		if (/larger than|too large/i.test(raw))
+			return new UpstreamError(`upstream '${name}' answered more than ${MAX_UPSTREAM_RESPONSE_BYTES} bytes`, "too-large");
 		if (error instanceof SyntaxError || /JSON|parse|Unexpected content type|Invalid|zod/i.test(raw)) {
 			return new UpstreamError(`upstream '${name}' did not answer in MCP (${doing}): ${raw}`, "protocol");
 		}

@@ -56,7 +56,10 @@ const SECRET_IN_TEXT = SECRET_VALUE.map(
 	(p) =>
 		new RegExp(
 			// A private key is cut out whole, up to its END line (or the end of the text).
-			p.source.replace("-----BEGIN [A-Z ]*PRIVATE KEY-----", "-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"),
+			p.source.replace(
+				"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+				"-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+			),
 			`g${p.flags}`,
 		),
 );

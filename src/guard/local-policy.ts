@@ -107,5 +107,10 @@ export function isListed(
 	caller: PolicyCaller,
 	tool: { name: string; server?: string; annotations?: ToolAnnotations; sideEffects: readonly string[] },
 ): boolean {
-	return policy.lists(caller, { name: tool.name, server: tool.server ?? "builtin", annotations: tool.annotations, sideEffects: tool.sideEffects });
+	return policy.lists(caller, {
+		name: tool.name,
+		server: tool.server ?? "builtin",
+		annotations: tool.annotations,
+		sideEffects: tool.sideEffects,
+	});
 }

@@ -88,10 +88,7 @@ export interface GuardDeps {
 	shadow?: boolean;
 }
 
-export type ActionOutcome<Output> =
-	| { status: "executed"; output: Output }
-	| { status: "failed"; error: string }
-	| { status: "not_run" };
+export type ActionOutcome<Output> = { status: "executed"; output: Output } | { status: "failed"; error: string } | { status: "not_run" };
 
 export interface GuardOutcome<Output> {
 	decision: Decision;
@@ -139,7 +136,11 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 		try {
 			auditId = await deps.audit.record(auditEntry(tool.name, decided, argsHash, args, deps, runs ? "pending" : "not_run", approvalId));
 		} catch {
-			const fault = serverFault(deps, "The decision could not be written to the audit trail, so the action was not run.", decided.decision.request_id);
+			const fault = serverFault(
+				deps,
+				"The decision could not be written to the audit trail, so the action was not run.",
+				decided.decision.request_id,
+			);
 			return { ...decided, decision: fault, action: { status: "not_run" }, would_block: deps.shadow && runnable ? true : undefined };
 		}
 	}
@@ -254,7 +255,15 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 		}
 		if (!admission.ok) {
 			const reason = `RATE_LIMITED: ${deps.runtime.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE); retry after ${admission.retryAfterSeconds} seconds.`;
-			const decision = localDecision(deps, "DEFER", "RATE_LIMITED", reason, "MEDIUM", [], `Limit of ${admission.limit} calls per minute reached`);
+			const decision = localDecision(
+				deps,
+				"DEFER",
+				"RATE_LIMITED",
+				reason,
+				"MEDIUM",
+				[],
+				`Limit of ${admission.limit} calls per minute reached`,
+			);
 			return outcome(decision, { retry_after_seconds: admission.retryAfterSeconds });
 		}
 	}
@@ -273,9 +282,16 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 	};
 	const holdForApproval = async (p: PolicyOutcome) => {
 		if (p.kind !== "needs-approval") return undefined;
-		const decision = localDecision(deps, "DEFER", "APPROVAL_REQUIRED", `Held by ${policyWords(p.policies)}.`, "MEDIUM", [
-			"Has a person other than the requester approved this exact change?",
-		], undefined, p.policies);
+		const decision = localDecision(
+			deps,
+			"DEFER",
+			"APPROVAL_REQUIRED",
+			`Held by ${policyWords(p.policies)}.`,
+			"MEDIUM",
+			["Has a person other than the requester approved this exact change?"],
+			undefined,
+			p.policies,
+		);
 		return outcome(decision, { approval: await offerApproval(decision, "rule") });
 	};
 	const forbidden = refusedOutright(policy);
@@ -291,7 +307,9 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 			.consume(approvalId, { principal: deps.runtime.principal, tool: tool.name, argsHash })
 			.catch(() => ({ ok: false as const, reason: "the approval store could not be reached" }));
 		if (!used.ok) {
-			return outcome(localDecision(deps, "DENY", "APPROVAL_NOT_ACCEPTED", `Approval ${approvalId} was not accepted: ${used.reason}.`, "HIGH"));
+			return outcome(
+				localDecision(deps, "DENY", "APPROVAL_NOT_ACCEPTED", `Approval ${approvalId} was not accepted: ${used.reason}.`, "HIGH"),
+			);
 		}
 		approval = used.approval;
 		notes.push(`Approval ${approval.id} by ${approval.approved_by} used (it cannot be used again).`);
@@ -318,7 +336,8 @@ async function decideCall<Args extends Record<string, unknown>, Output>(
 			return outcome(serverFault(deps, "The retry counter could not be updated, so the attempt was not allowed."));
 		}
 		if (key === "") {
-			const reason = "The workflow id is empty once invisible, control and formatting characters are removed; use an id with visible characters.";
+			const reason =
+				"The workflow id is empty once invisible, control and formatting characters are removed; use an id with visible characters.";
 			return outcome(localDecision(deps, "DENY", "INVALID_LOOP_KEY", reason, "HIGH"));
 		}
 		try {
@@ -418,7 +437,8 @@ function localDecision(
 		risk_score: verdict === "DENY" ? 80 : 60,
 		high_risk: verdict === "DENY",
 		// A policy refusal lists every determining policy as its own issue.
-		issues: policies.length > 0 ? policies.map((p) => ({ code, severity, message: `${p.id}: ${p.reason}` })) : [{ code, severity, message }],
+		issues:
+			policies.length > 0 ? policies.map((p) => ({ code, severity, message: `${p.id}: ${p.reason}` })) : [{ code, severity, message }],
 		questions,
 		guardrails: [],
 		source: "local-rule",

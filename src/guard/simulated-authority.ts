@@ -92,12 +92,13 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 			risk_score: 55,
 			high_risk: false,
 			issues: [
-				{ code: "LOOP_THRESHOLD_EXCEEDED", severity: "MEDIUM", message: `Retry count ${retryCount} reached the threshold ${LOOP_THRESHOLD}` },
+				{
+					code: "LOOP_THRESHOLD_EXCEEDED",
+					severity: "MEDIUM",
+					message: `Retry count ${retryCount} reached the threshold ${LOOP_THRESHOLD}`,
+				},
 			],
-			questions: [
-				"Why has this workflow failed repeatedly?",
-				"Should the root cause be fixed before another retry?",
-			],
+			questions: ["Why has this workflow failed repeatedly?", "Should the root cause be fixed before another retry?"],
 		};
 	}
 
@@ -111,10 +112,7 @@ export function simulateDecision(request: CheckRequest, requestId: string): Deci
 			risk_score: 35,
 			high_risk: false,
 			issues: [{ code: "UNCLEAR_VALUE_SIGNAL", severity: "MEDIUM", message: "The goal does not state a concrete outcome" }],
-			questions: [
-				"What is the specific outcome you want to achieve?",
-				"What constraints or requirements should be considered?",
-			],
+			questions: ["What is the specific outcome you want to achieve?", "What constraints or requirements should be considered?"],
 		};
 	}
 

@@ -11,14 +11,7 @@
  * would carry the key, and the check, to a host that could answer ALLOW). Every
  * string taken from Stage0's answer has the key removed before anyone sees it.
  */
-import {
-	type Authority,
-	type CheckRequest,
-	type Decision,
-	faultDecision,
-	type Stage0Answer,
-	Stage0AnswerSchema,
-} from "./decision";
+import { type Authority, type CheckRequest, type Decision, faultDecision, type Stage0Answer, Stage0AnswerSchema } from "./decision";
 import { readAtMost } from "./bounded-read";
 
 export const MAX_CHECK_BODY_BYTES = 1_000_000;
@@ -56,9 +49,7 @@ export function stage0BaseUrlProblem(raw: string): string | undefined {
 	return undefined;
 }
 
-type Attempt =
-	| { kind: "answer"; answer: Stage0Answer }
-	| { kind: "failure"; reason: string; transient: boolean; stage0RequestId?: string };
+type Attempt = { kind: "answer"; answer: Stage0Answer } | { kind: "failure"; reason: string; transient: boolean; stage0RequestId?: string };
 
 export class Stage0Client implements Authority {
 	readonly mode = "stage0" as const;
@@ -104,7 +95,11 @@ export class Stage0Client implements Authority {
 			if (attempt > 1 && remaining < MIN_RETRY_BUDGET_MS) break;
 			const outcome = await this.#attempt(body, requestId, remaining);
 			if (outcome.kind === "answer") {
-				return toDecision(redactAnswer(outcome.answer, (text) => this.#redact(text)), requestId, Date.now() - started);
+				return toDecision(
+					redactAnswer(outcome.answer, (text) => this.#redact(text)),
+					requestId,
+					Date.now() - started,
+				);
 			}
 			last = outcome;
 			if (!outcome.transient) break;

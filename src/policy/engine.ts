@@ -105,14 +105,16 @@ function entitiesOf(caller: PolicyCaller, tool: PolicyTool): [CedarEntity, Cedar
 	];
 }
 
-
 /** Loads a policy set. Never throws: a set that cannot be used comes back with `error` set. */
 export function loadPolicySet(cedar: Cedar, input: PolicySetSource): CedarLocalPolicy {
 	const id = policySetId(input.text);
 	try {
 		return new CedarLocalPolicy(cedar, id, input);
 	} catch (error) {
-		const reason = error instanceof Failure ? error.message : `the policy set could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
+		const reason =
+			error instanceof Failure
+				? error.message
+				: `the policy set could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
 		return CedarLocalPolicy.broken(cedar, id, input, reason);
 	}
 }
@@ -177,7 +179,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 		if (parsed.type === "failure") throw new Failure(describeError("the policy set does not parse", text, parsed.errors));
 		const parts = cedar.policySetTextToParts(text);
 		if (parts.type === "failure") throw new Failure(describeError("the policy set does not parse", text, parts.errors));
-		if (parts.policy_templates.length > 0) throw new Failure("the policy set contains templates, which the guard does not link: write static policies");
+		if (parts.policy_templates.length > 0)
+			throw new Failure("the policy set contains templates, which the guard does not link: write static policies");
 
 		// Each policy under its @id, so results and the audit trail use the team's names.
 		const reasons = new Map<string, string>();
@@ -192,7 +195,12 @@ export class CedarLocalPolicy implements LocalPolicy {
 		parts.policies.forEach((policyText, index) => {
 			const start = text.indexOf(policyText, cursor);
 			if (start >= 0) cursor = start + policyText.length;
-			const where = start >= 0 ? (({ line, column }) => ` (line ${line}, column ${column})`)(lineAndColumn(text, new TextEncoder().encode(text.slice(0, start)).length)) : "";
+			const where =
+				start >= 0
+					? (({ line, column }) => ` (line ${line}, column ${column})`)(
+							lineAndColumn(text, new TextEncoder().encode(text.slice(0, start)).length),
+						)
+					: "";
 			const json = cedar.policyToJson(policyText);
 			if (json.type === "failure") throw new Failure(describeError(`policy ${index + 1}${where} does not parse`, policyText, json.errors));
 			const annotated = json.json.annotations?.id;
@@ -310,7 +318,15 @@ export class CedarLocalPolicy implements LocalPolicy {
 	lists(caller: PolicyCaller, tool: PolicyTool): boolean {
 		// A broken set refuses every call with its reason; the tools stay listed so the caller can read it.
 		if (!this.#loaded) return true;
-		const key = JSON.stringify([caller.principal, caller.role, caller.groups ?? [], tool.name, tool.server, tool.annotations ?? {}, tool.sideEffects]);
+		const key = JSON.stringify([
+			caller.principal,
+			caller.role,
+			caller.groups ?? [],
+			tool.name,
+			tool.server,
+			tool.annotations ?? {},
+			tool.sideEffects,
+		]);
 		let listed = this.#listed.get(key);
 		if (listed === undefined) {
 			listed = this.#lists(caller, tool, this.#loaded);

@@ -27,7 +27,12 @@ export function loadPolicy(
 	extraArgumentSchemas: readonly JsonSchema[] = [],
 ): CedarLocalPolicy {
 	const schemaText = readFileSync(SCHEMA_FILE, "utf8");
-	return loadPolicySet(cedar as never, { text, source, schemaText, argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...extraArgumentSchemas] });
+	return loadPolicySet(cedar as never, {
+		text,
+		source,
+		schemaText,
+		argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...extraArgumentSchemas],
+	});
 }
 
 /** Runs policies/tests/*.json against a policy set (and each file that names its own policy against that one). */

@@ -35,7 +35,11 @@ const CaseSchema = z.strictObject({
 const FileSchema = z.strictObject({
 	description: z.string().optional(),
 	/** A policy file (relative to policies/) these cases are about; without it, the policy set being checked. */
-	policy: z.string().regex(/^[\w./-]+\.cedar$/, "must be a .cedar file under policies/").refine((p) => !p.split("/").includes(".."), "must stay under policies/").optional(),
+	policy: z
+		.string()
+		.regex(/^[\w./-]+\.cedar$/, "must be a .cedar file under policies/")
+		.refine((p) => !p.split("/").includes(".."), "must stay under policies/")
+		.optional(),
 	cases: z.array(CaseSchema).min(1),
 });
 
@@ -77,13 +81,17 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 		sideEffects = builtin.sideEffects;
 	} else if (builtin) {
 		const args = z.object(builtin.input).safeParse(c.arguments);
-		if (!args.success) throw new Error(`case "${c.name}": arguments of ${c.tool}: ${args.error.issues[0]!.path.join(".")}: ${args.error.issues[0]!.message}`);
+		if (!args.success)
+			throw new Error(
+				`case "${c.name}": arguments of ${c.tool}: ${args.error.issues[0]!.path.join(".")}: ${args.error.issues[0]!.message}`,
+			);
 		const intent = builtin.intent(args.data as never);
 		tool = builtin;
 		sideEffects = intent.side_effects ?? builtin.sideEffects;
 		context = intent.context;
 	} else {
-		if (c.server === undefined) throw new Error(`case "${c.name}": ${c.tool} is not a built-in tool: give its "server" (and its "annotations" and "sideEffects")`);
+		if (c.server === undefined)
+			throw new Error(`case "${c.name}": ${c.tool} is not a built-in tool: give its "server" (and its "annotations" and "sideEffects")`);
 		tool = { name: c.tool, server: c.server, annotations: c.annotations, sideEffects: c.sideEffects ?? [] };
 		sideEffects = tool.sideEffects;
 	}
@@ -92,7 +100,11 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 		return { outcome: listed ? "listed" : "hidden", policies: [], detail: listed ? "listed" : "hidden" };
 	}
 	const outcome = policy.decide(describeCall(tool, sideEffects, c.arguments, context, caller, Date.parse(c.at), c.retryCount));
-	return { outcome: outcomeWord(outcome), policies: "policies" in outcome ? outcome.policies.map((p) => p.id) : [], detail: describeOutcome(outcome) };
+	return {
+		outcome: outcomeWord(outcome),
+		policies: "policies" in outcome ? outcome.policies.map((p) => p.id) : [],
+		detail: describeOutcome(outcome),
+	};
 }
 
 function outcomeWord(o: PolicyOutcome): PolicyTestCase["expect"] {

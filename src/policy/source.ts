@@ -6,7 +6,9 @@ import type { LocalPolicy } from "../guard/local-policy";
 
 /** GUARD_POLICY replaces the bundled set when it holds any text; unset or blank means the bundled set. */
 export function choosePolicyText(guardPolicy: string | undefined, bundled: string): { text: string; source: LocalPolicy["source"] } {
-	return guardPolicy !== undefined && guardPolicy.trim() !== "" ? { text: guardPolicy, source: "GUARD_POLICY" } : { text: bundled, source: "bundled" };
+	return guardPolicy !== undefined && guardPolicy.trim() !== ""
+		? { text: guardPolicy, source: "GUARD_POLICY" }
+		: { text: bundled, source: "bundled" };
 }
 
 /** What GET / shows about the local policy (never its text). */

@@ -28,7 +28,12 @@ export function localPolicyFor(env: { GUARD_POLICY?: string }, extraArgumentSche
 		cedar.initSync({ module: wasm });
 		initialized = true;
 	}
-	const policy = loadPolicySet(cedar, { text, source, schemaText, argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...extraArgumentSchemas] });
+	const policy = loadPolicySet(cedar, {
+		text,
+		source,
+		schemaText,
+		argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...extraArgumentSchemas],
+	});
 	cached = { key, policy };
 	return policy;
 }

@@ -49,9 +49,7 @@ export interface ApprovalRecord {
 	history: { action: string; actor: string; at: string; note: string | null }[];
 }
 
-export type DecideResult =
-	| { ok: true; approval: ApprovalRecord }
-	| { ok: false; status: 403 | 404 | 409; error: string; message: string };
+export type DecideResult = { ok: true; approval: ApprovalRecord } | { ok: false; status: 403 | 404 | 409; error: string; message: string };
 
 /** A position in the list (newest first): the created_at and id of the last item seen. */
 export interface ListPosition {
@@ -78,7 +76,14 @@ type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: strin
 /** Every string over `max` characters cut to `max` plus "…"; says whether anything was cut. */
 function truncateStrings(value: unknown, max: number): { value: unknown; truncated: boolean } {
 	if (typeof value === "string") {
-		return value.length > max ? { value: `${Array.from(value.slice(0, max * 2)).slice(0, max).join("")}…`, truncated: true } : { value, truncated: false };
+		return value.length > max
+			? {
+					value: `${Array.from(value.slice(0, max * 2))
+						.slice(0, max)
+						.join("")}…`,
+					truncated: true,
+				}
+			: { value, truncated: false };
 	}
 	if (Array.isArray(value)) {
 		const items = value.map((v) => truncateStrings(v, max));
@@ -171,7 +176,13 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			.map((row) => String(row.id));
 		for (const old of superseded) {
 			sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", now, old);
-			this.#event(old, "expired", "edge-guard", now, `more than ${limit} pending requests of ${request.principal} (MAX_PENDING_APPROVALS_PER_PRINCIPAL)`);
+			this.#event(
+				old,
+				"expired",
+				"edge-guard",
+				now,
+				`more than ${limit} pending requests of ${request.principal} (MAX_PENDING_APPROVALS_PER_PRINCIPAL)`,
+			);
 		}
 		sql.exec(
 			`INSERT INTO approvals (id, status, principal, role, tool, arguments, arguments_sha256, kind, verdict, decision,

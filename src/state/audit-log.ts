@@ -135,20 +135,23 @@ export class AuditLog extends DurableObject<AuditEnv> {
 	async query(q: AuditQuery): Promise<AuditRecord[]> {
 		const where: string[] = [];
 		const params: SqlStorageValue[] = [];
-		if (q.tool) where.push("tool = ?"), params.push(q.tool);
-		if (q.verdict) where.push("verdict = ?"), params.push(q.verdict);
-		if (q.since !== undefined) where.push("at >= ?"), params.push(q.since);
-		if (q.until !== undefined) where.push("at <= ?"), params.push(q.until);
+		if (q.tool) (where.push("tool = ?"), params.push(q.tool));
+		if (q.verdict) (where.push("verdict = ?"), params.push(q.verdict));
+		if (q.since !== undefined) (where.push("at >= ?"), params.push(q.since));
+		if (q.until !== undefined) (where.push("at <= ?"), params.push(q.until));
 		if (q.cursor) {
 			// Continue strictly after the cursor in (at DESC, principal ASC, seq DESC) order.
 			const c = q.cursor;
-			if (q.principal > c.principal) where.push("at <= ?"), params.push(c.at);
-			else if (q.principal < c.principal) where.push("at < ?"), params.push(c.at);
-			else where.push("(at < ? OR (at = ? AND seq < ?))"), params.push(c.at, c.at, c.seq);
+			if (q.principal > c.principal) (where.push("at <= ?"), params.push(c.at));
+			else if (q.principal < c.principal) (where.push("at < ?"), params.push(c.at));
+			else (where.push("(at < ? OR (at = ? AND seq < ?))"), params.push(c.at, c.at, c.seq));
 		}
 		const limit = Math.min(Math.max(Math.trunc(q.limit), 1), 1000);
 		return this.ctx.storage.sql
-			.exec<Row>(`SELECT * FROM records ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, seq DESC LIMIT ${limit}`, ...params)
+			.exec<Row>(
+				`SELECT * FROM records ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, seq DESC LIMIT ${limit}`,
+				...params,
+			)
 			.toArray()
 			.map(toRecord);
 	}

@@ -85,7 +85,9 @@ export class BudgetStore extends DurableObject<BudgetEnv> {
 		const now = Date.now();
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM sessions WHERE last_seen <= ? OR closed_at <= ?", now - SESSION_FORGOTTEN_MS, now - SESSION_IDLE_MS);
-		const open = sql.exec<{ n: number }>("SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL AND last_seen > ?", now - SESSION_IDLE_MS).one().n;
+		const open = sql
+			.exec<{ n: number }>("SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL AND last_seen > ?", now - SESSION_IDLE_MS)
+			.one().n;
 		if (open >= maxOpen) return { ok: false, reason: "sessions", limit: maxOpen };
 		const admission = await this.admitCall();
 		if (!admission.ok) return { ok: false, reason: "rate", limit: admission.limit, retryAfterSeconds: admission.retryAfterSeconds };

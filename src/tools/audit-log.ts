@@ -32,7 +32,8 @@ export function registerAuditLogTool(server: McpServer, read: AuditReader): void
 		"audit-log",
 		{
 			title: "My recent decisions",
-			description: "Your own recent authorization decisions on this server, newest first: what was asked, the verdict, under which policy version, and whether the action ran.",
+			description:
+				"Your own recent authorization decisions on this server, newest first: what was asked, the verdict, under which policy version, and whether the action ran.",
 			inputSchema: {
 				limit: z.number().int().min(1).max(50).optional().describe("How many records (default 10, at most 50)"),
 				tool: shortName("Only decisions about this tool").optional(),

@@ -12,8 +12,10 @@ import { APPROVAL_STATUSES, ROLES, retryCount, shortName, text } from "./schema"
 /** Built-in tools state every hint. */
 export type Annotations = Required<ToolAnnotations>;
 
-export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape>
-	extends GuardedTool<z.infer<z.ZodObject<Shape>>, Record<string, unknown>> {
+export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> extends GuardedTool<
+	z.infer<z.ZodObject<Shape>>,
+	Record<string, unknown>
+> {
 	title: string;
 	description: string;
 	input: Shape;
@@ -121,9 +123,7 @@ const managedDeploy = defineTool({
 		environment: z.enum(["development", "staging", "production"]).describe("Target environment"),
 		changes: text("What changes are deployed"),
 		actorRole: z.enum(ROLES).describe("Ignored for authorization: your role comes from your credentials"),
-		approvalStatus: z
-			.enum(APPROVAL_STATUSES)
-			.describe("Ignored for authorization: only an approvalId granted by a person counts"),
+		approvalStatus: z.enum(APPROVAL_STATUSES).describe("Ignored for authorization: only an approvalId granted by a person counts"),
 		resourceScope: shortName("Scope of the resources affected, e.g. all, team-a, service-x").optional(),
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -166,8 +166,7 @@ const retryWorkflow = defineTool({
 const checkAuthorization = defineTool({
 	name: "check-authorization",
 	title: "Check authorization",
-	description:
-		"Ask Stage0 whether an action would be authorized, without running anything. A DENY is an answer here, not an error.",
+	description: "Ask Stage0 whether an action would be authorized, without running anything. A DENY is an answer here, not an error.",
 	kind: "query",
 	sideEffects: [],
 	input: {

@@ -15,7 +15,6 @@ import { z } from "zod";
 
 export type JsonSchemaObject = { type: "object"; [key: string]: unknown };
 
-
 /** Draft 2020-12 unless the schema says draft-07 or draft-04 (both still common among MCP servers). */
 function validatorFor(schema: JsonSchemaObject) {
 	const declared = typeof schema.$schema === "string" ? schema.$schema : "";

@@ -17,7 +17,14 @@ import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { callerOfMessage, type RequestCaller } from "../auth/request-caller";
 import { argumentsHash } from "../guard/approvals";
 import type { AuditEntry } from "../guard/audit";
-import { type GuardDeps, type GuardedTool, type GuardOutcome, guardedCall, localPolicyVersion, type ToolAnnotations } from "../guard/pipeline";
+import {
+	type GuardDeps,
+	type GuardedTool,
+	type GuardOutcome,
+	guardedCall,
+	localPolicyVersion,
+	type ToolAnnotations,
+} from "../guard/pipeline";
 import type { ToolDefinition } from "./definitions";
 import { type JsonSchemaObject, jsonSchemaArguments, jsonSchemaListedAs } from "./json-schema";
 import { renderOutcome, type ToolResult } from "./result";
@@ -73,14 +80,22 @@ export function registerGuardedTools(
 	for (const tool of tools) {
 		const handler = async (args: Record<string, unknown>, extra: Extra) => {
 			const deps = depsForMessage(extra, depsFor);
-			const outcome = await guardedCall(tool as GuardedTool<Record<string, unknown>, unknown>, args, options.shadow ? { ...deps, shadow: true } : deps);
+			const outcome = await guardedCall(
+				tool as GuardedTool<Record<string, unknown>, unknown>,
+				args,
+				options.shadow ? { ...deps, shadow: true } : deps,
+			);
 			if ("inputJsonSchema" in tool) return tool.render(outcome) as ToolResult;
 			return renderOutcome(tool.name, tool.kind, outcome as GuardOutcome<Record<string, unknown>>, tool.summarize);
 		};
 		// Both listings are accepted by McpServer (a raw zod shape or a zod object); its overloads cannot express the union.
 		registered.set(
 			tool.name,
-			server.registerTool(tool.name, listing(tool) as Parameters<McpServer["registerTool"]>[1], handler as Parameters<McpServer["registerTool"]>[2]),
+			server.registerTool(
+				tool.name,
+				listing(tool) as Parameters<McpServer["registerTool"]>[1],
+				handler as Parameters<McpServer["registerTool"]>[2],
+			),
 		);
 	}
 	return registered;
@@ -124,7 +139,10 @@ type TextResult = { content?: { type: string; text?: string }[]; isError?: boole
  *     that fail the tool's schema) counts against the rate limit and is
  *     recorded in the audit trail with `source: "protocol"`.
  */
-export function gateToolRequests(server: McpServer, gate: { hiddenFrom(caller: GuardDeps["runtime"], tool: string): boolean; depsFor: DepsForCaller }): void {
+export function gateToolRequests(
+	server: McpServer,
+	gate: { hiddenFrom(caller: GuardDeps["runtime"], tool: string): boolean; depsFor: DepsForCaller },
+): void {
 	const handlers = (server.server as unknown as { _requestHandlers: Map<string, RawHandler> })._requestHandlers;
 	const registered = (server as unknown as { _registeredTools: Record<string, { enabled: boolean }> })._registeredTools;
 	const listTools = handlers.get("tools/list");
@@ -148,7 +166,8 @@ export function gateToolRequests(server: McpServer, gate: { hiddenFrom(caller: G
 		}
 		const result = (await callTool(request, extra)) as TextResult;
 		const text = result.isError ? result.content?.[0]?.text : undefined;
-		if (text?.startsWith(`MCP error ${ErrorCode.InvalidParams}: Input validation error`)) return refusedBeforePipeline(deps, name, args, text);
+		if (text?.startsWith(`MCP error ${ErrorCode.InvalidParams}: Input validation error`))
+			return refusedBeforePipeline(deps, name, args, text);
 		return result;
 	});
 }
@@ -182,6 +201,8 @@ async function refusedBeforePipeline(deps: GuardDeps, tool: string, args: unknow
 		latency_ms: 0,
 		outcome: "not_run",
 	};
-	await deps.audit?.record(entry).catch((error) => console.error(`audit: a protocol refusal was not recorded: ${error instanceof Error ? error.message : error}`));
+	await deps.audit
+		?.record(entry)
+		.catch((error) => console.error(`audit: a protocol refusal was not recorded: ${error instanceof Error ? error.message : error}`));
 	return { content: [{ type: "text" as const, text }], isError: true };
 }

@@ -107,7 +107,10 @@ function headline(toolName: string, kind: "action" | "query", d: Decision): stri
 
 /** The seed's readable block of a decision; also printed by the demos. */
 export function decisionLines(
-	d: Pick<Decision, "verdict" | "decision" | "reason" | "request_id" | "policy_version" | "risk_score" | "high_risk" | "guardrails" | "issues" | "questions">,
+	d: Pick<
+		Decision,
+		"verdict" | "decision" | "reason" | "request_id" | "policy_version" | "risk_score" | "high_risk" | "guardrails" | "issues" | "questions"
+	>,
 ): string[] {
 	const lines = [
 		`Verdict: ${d.verdict}`,

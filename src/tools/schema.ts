@@ -22,19 +22,9 @@ export function text(description: string, maxBytes = MAX_ARGUMENT_BYTES) {
 }
 
 export const shortName = (description: string) =>
-	z
-		.string()
-		.trim()
-		.min(1, "must not be empty")
-		.max(128, "must be at most 128 characters")
-		.describe(description);
+	z.string().trim().min(1, "must not be empty").max(128, "must be at most 128 characters").describe(description);
 
-export const retryCount = z
-	.number()
-	.int("must be a whole number")
-	.min(0, "must not be negative")
-	.max(1_000_000)
-	.optional();
+export const retryCount = z.number().int("must be a whole number").min(0, "must not be negative").max(1_000_000).optional();
 
 export { ROLES } from "../guard/local-policy";
 export const APPROVAL_STATUSES = ["approved", "pending", "none"] as const;

@@ -154,7 +154,9 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		// a confirmation, and nothing decided yet
 		await card.locator(".confirm button.confirm-yes").waitFor();
 		const secret = run.link.split("#operator=")[1];
-		const before: any = await (await fetch(`${run.origin}/api/approvals/${approval.id}`, { headers: { authorization: `Bearer ${secret}` } })).json();
+		const before: any = await (
+			await fetch(`${run.origin}/api/approvals/${approval.id}`, { headers: { authorization: `Bearer ${secret}` } })
+		).json();
 		expect(before.approval.status).toBe("pending");
 		await card.locator(".confirm button.confirm-yes").click();
 		await expect.poll(() => card.locator(".result").textContent()).toContain("Approved publish-content for local");
@@ -257,41 +259,44 @@ describe("npm run dev -- --port N, and its approver link", () => {
 	it.each([
 		{ name: "phone", width: 390, height: 844 },
 		{ name: "desktop", width: 1280, height: 800 },
-	])("lays out at $name width ($width px): no sideways scrolling, the linked card in view, buttons big enough", async ({ name, width, height }) => {
-		const held = await publish(alice, `A post to check at ${width} px: ${"long-unbroken-text-".repeat(12)}`);
-		const { id } = held.structuredContent!.approval;
-		for (let i = 0; i < 2; i++) await publish(alice, `Layout filler ${width}-${i}`);
-		const context = await browser.newContext({ viewport: { width, height }, isMobile: width < 600, hasTouch: width < 600 });
-		const page = await context.newPage();
-		const secret = run.link.split("#operator=")[1];
-		await page.goto(`${run.origin}/approvals#operator=${secret}&id=${id}`);
-		const card = page.locator(`#linked #approval-${id}`);
-		await card.waitFor();
-		await expect.poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe(`approval-${id}`);
-		expect(page.url()).toBe(`${run.origin}/approvals#${id}`);
+	])(
+		"lays out at $name width ($width px): no sideways scrolling, the linked card in view, buttons big enough",
+		async ({ name, width, height }) => {
+			const held = await publish(alice, `A post to check at ${width} px: ${"long-unbroken-text-".repeat(12)}`);
+			const { id } = held.structuredContent!.approval;
+			for (let i = 0; i < 2; i++) await publish(alice, `Layout filler ${width}-${i}`);
+			const context = await browser.newContext({ viewport: { width, height }, isMobile: width < 600, hasTouch: width < 600 });
+			const page = await context.newPage();
+			const secret = run.link.split("#operator=")[1];
+			await page.goto(`${run.origin}/approvals#operator=${secret}&id=${id}`);
+			const card = page.locator(`#linked #approval-${id}`);
+			await card.waitFor();
+			await expect.poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe(`approval-${id}`);
+			expect(page.url()).toBe(`${run.origin}/approvals#${id}`);
 
-		const layout = await page.evaluate(() => ({
-			scrollWidth: (globalThis as any).document.documentElement.scrollWidth,
-			innerWidth: (globalThis as any).innerWidth,
-			innerHeight: (globalThis as any).innerHeight,
-		}));
-		expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
-		const box = (await card.boundingBox())!;
-		expect(box.x).toBeGreaterThanOrEqual(0);
-		expect(box.x + box.width).toBeLessThanOrEqual(layout.innerWidth);
-		expect(box.y).toBeGreaterThanOrEqual(0);
-		expect(box.y).toBeLessThan(layout.innerHeight / 4); // the first thing seen
-		for (const selector of ["button.approve", "button.reject", "input.note"]) {
-			const b = (await card.locator(selector).boundingBox())!;
-			expect(b.x + b.width, selector).toBeLessThanOrEqual(layout.innerWidth);
-			if (width < 600) expect(b.height, `${selector} height`).toBeGreaterThanOrEqual(44);
-		}
-		await page.screenshot({ path: join(SHOTS, `approvals-${name}-${width}.png`) });
-		await card.locator("button.approve").click();
-		await card.locator(".confirm").waitFor();
-		await page.screenshot({ path: join(SHOTS, `approvals-${name}-${width}-confirm.png`) });
-		await context.close();
-	});
+			const layout = await page.evaluate(() => ({
+				scrollWidth: (globalThis as any).document.documentElement.scrollWidth,
+				innerWidth: (globalThis as any).innerWidth,
+				innerHeight: (globalThis as any).innerHeight,
+			}));
+			expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
+			const box = (await card.boundingBox())!;
+			expect(box.x).toBeGreaterThanOrEqual(0);
+			expect(box.x + box.width).toBeLessThanOrEqual(layout.innerWidth);
+			expect(box.y).toBeGreaterThanOrEqual(0);
+			expect(box.y).toBeLessThan(layout.innerHeight / 4); // the first thing seen
+			for (const selector of ["button.approve", "button.reject", "input.note"]) {
+				const b = (await card.locator(selector).boundingBox())!;
+				expect(b.x + b.width, selector).toBeLessThanOrEqual(layout.innerWidth);
+				if (width < 600) expect(b.height, `${selector} height`).toBeGreaterThanOrEqual(44);
+			}
+			await page.screenshot({ path: join(SHOTS, `approvals-${name}-${width}.png`) });
+			await card.locator("button.approve").click();
+			await card.locator(".confirm").waitFor();
+			await page.screenshot({ path: join(SHOTS, `approvals-${name}-${width}-confirm.png`) });
+			await context.close();
+		},
+	);
 });
 
 describe("PORT=N npm run dev", () => {
@@ -303,7 +308,9 @@ describe("PORT=N npm run dev", () => {
 			expect((await fetch(`${other.origin}/health`)).status).toBe(200);
 			// each start has its own secret; the other server's link means nothing here
 			expect(other.link.split("#operator=")[1]).not.toBe(run.link.split("#operator=")[1]);
-			const stale = await fetch(`${other.origin}/api/approvals`, { headers: { authorization: `Bearer ${run.link.split("#operator=")[1]}` } });
+			const stale = await fetch(`${other.origin}/api/approvals`, {
+				headers: { authorization: `Bearer ${run.link.split("#operator=")[1]}` },
+			});
 			expect(stale.status).toBe(401);
 		} finally {
 			await stop(other);

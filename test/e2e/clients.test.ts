@@ -33,7 +33,12 @@ async function exercise(client: Client) {
 	const { tools } = await client.listTools();
 	expect(tools).toHaveLength(7); // six guarded tools and audit-log
 	const ok = (await client.callTool({ name: "research-topic", arguments: { topic: "zero trust for agents" } })) as Result;
-	expect(ok.structuredContent).toMatchObject({ verdict: "ALLOW", policy_version: STANDIN_POLICY_VERSION, source: "stage0", executed: true });
+	expect(ok.structuredContent).toMatchObject({
+		verdict: "ALLOW",
+		policy_version: STANDIN_POLICY_VERSION,
+		source: "stage0",
+		executed: true,
+	});
 	const blocked = (await client.callTool({ name: "publish-content", arguments: { content: "hi", channel: "blog" } })) as Result;
 	expect(blocked.isError).toBe(true);
 	expect(blocked.structuredContent).toMatchObject({ verdict: "DENY", executed: false });

@@ -61,7 +61,9 @@ describe("npm run demo:*", () => {
 		// the vague request: no success criteria sent, and the seed's DEFER with its two questions
 		const vague = out.slice(out.indexOf("DEMO: DEFER Scenario - Unclear/Vague Request"), out.indexOf("DEMO: DEFER Scenario - Loop"));
 		expect(vague).toContain('MCP tool call: check-authorization {"goal":"help me think","sideEffects":[]}');
-		expect(vague).toMatch(/Verdict: DEFER\nDecision: DEFER\nReason: UNCLEAR_VALUE_SIGNAL: Task\s+appears\s+under-specified\s+for\s+reliable\s+value\s+delivery\./);
+		expect(vague).toMatch(
+			/Verdict: DEFER\nDecision: DEFER\nReason: UNCLEAR_VALUE_SIGNAL: Task\s+appears\s+under-specified\s+for\s+reliable\s+value\s+delivery\./,
+		);
 		expect(vague).toContain("Risk Score: 35");
 		expect(vague).toContain(
 			"Clarifying questions:\n  ? What is the specific outcome you want to achieve?\n  ? What constraints or requirements should be considered?",
@@ -81,7 +83,9 @@ describe("demo:defer's approval loop", () => {
 		const { code, out } = demo("defer", UNATTENDED);
 		expect(code).toBe(0);
 		expect(out).toContain("DEMO: Human approval - a person approves, the agent retries");
-		expect(out.replace(/\n\s+/g, " ")).toContain("Unattended run (DEMO_AUTO_APPROVE): the demo approved it through the approvals API as operator");
+		expect(out.replace(/\n\s+/g, " ")).toContain(
+			"Unattended run (DEMO_AUTO_APPROVE): the demo approved it through the approvals API as operator",
+		);
 		expect(out).toMatch(/MCP tool call: retry-workflow \{"workflowId":"[^"]+","approvalId":"[0-9a-f-]{36}"\}/);
 		expect(out.replace(/\n\s+/g, " ")).toContain("✅ With the person's approval, the edge guard ran retry-workflow (executed: true)");
 		expect(out).not.toContain(TEST_OPERATOR_SECRET); // it did not start the server, so it prints no approver link

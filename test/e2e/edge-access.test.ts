@@ -37,7 +37,12 @@ describe("without MCP_AUTH_TOKENS and without the launcher's loopback attestatio
 		for (const claim of ["127.0.0.1", "::1", "127.9.9.9", "::ffff:127.0.0.1"]) {
 			const res = await fetch(`${server.origin}/mcp`, {
 				method: "POST",
-				headers: { accept: "application/json, text/event-stream", "content-type": "application/json", "cf-connecting-ip": claim, host: "localhost" },
+				headers: {
+					accept: "application/json, text/event-stream",
+					"content-type": "application/json",
+					"cf-connecting-ip": claim,
+					host: "localhost",
+				},
 				body: initialize,
 			});
 			expect(res.status).toBe(503);
@@ -79,10 +84,22 @@ describe("with tokens, under wrangler dev", () => {
 		const auth = { authorization: `Bearer ${TOKENS.bob.token}` };
 		const cases: [string, RequestInit, number][] = [
 			["/api/audit/%", { headers: auth }, 400],
-			["/sse/message?sessionId=never-opened", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{}" }, 400],
-			["/sse/message?sessionId=never-opened", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "[]" }, 400],
+			[
+				"/sse/message?sessionId=never-opened",
+				{ method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{}" },
+				400,
+			],
+			[
+				"/sse/message?sessionId=never-opened",
+				{ method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "[]" },
+				400,
+			],
 			["/mcp", { method: "DELETE", headers: { ...auth, "mcp-session-id": "someone-elses" } }, 404],
-			["/mcp", { method: "POST", headers: { ...auth, origin: "https://evil.example", "content-type": "application/json" }, body: initialize }, 403],
+			[
+				"/mcp",
+				{ method: "POST", headers: { ...auth, origin: "https://evil.example", "content-type": "application/json" }, body: initialize },
+				403,
+			],
 			["/mcp", { method: "POST", headers: { authorization: "bearer" }, body: initialize }, 400],
 		];
 		for (const [path, init, status] of cases) {

@@ -10,14 +10,20 @@ import { type Stage0StandIn, startStage0StandIn } from "../support/stage0-standi
 import { startUpstreamMcp, type UpstreamMcp } from "../support/upstream-mcp";
 
 const KEY = "sk-e2e-shadow-8e2d4c6a0b1f3e57";
-type Result = { structuredContent?: Record<string, any>; isError?: boolean; content: { type: string; text: string }[]; _meta?: Record<string, any> };
+type Result = {
+	structuredContent?: Record<string, any>;
+	isError?: boolean;
+	content: { type: string; text: string }[];
+	_meta?: Record<string, any>;
+};
 
 async function connect(origin: string): Promise<Client> {
 	const client = new Client({ name: "e2e-shadow", version: "1" });
 	await client.connect(new StreamableHTTPClientTransport(new URL(`${origin}/mcp`)));
 	return client;
 }
-const call = async (client: Client, name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as Result;
+const call = async (client: Client, name: string, args: Record<string, unknown>) =>
+	(await client.callTool({ name, arguments: args })) as Result;
 
 async function auditRecord(origin: string, requestId: string) {
 	for (let i = 0; i < 50; i++) {
@@ -39,7 +45,13 @@ describe("shadow mode (GUARD_MODE=shadow)", () => {
 		stage0 = await startStage0StandIn({ apiKey: KEY });
 		upstream = await startUpstreamMcp();
 		server = await startDevServer({
-			vars: { STAGE0_API_KEY: KEY, STAGE0_BASE_URL: stage0.url, STAGE0_TIMEOUT_MS: "1500", UPSTREAM_MCP_URL: upstream.url, GUARD_MODE: "shadow" },
+			vars: {
+				STAGE0_API_KEY: KEY,
+				STAGE0_BASE_URL: stage0.url,
+				STAGE0_TIMEOUT_MS: "1500",
+				UPSTREAM_MCP_URL: upstream.url,
+				GUARD_MODE: "shadow",
+			},
 		});
 	});
 	afterAll(async () => {
@@ -64,7 +76,14 @@ describe("shadow mode (GUARD_MODE=shadow)", () => {
 		expect(r._meta!.guard.approval).toBeUndefined();
 		expect(upstream.calls["delete-record"]).toBe(before + 1);
 		const record = await auditRecord(server.origin, r._meta!.guard.request_id);
-		expect(record).toMatchObject({ tool: "upstream.delete-record", verdict: "DENY", source: "stage0", mode: "shadow", would_block: true, outcome: "executed" });
+		expect(record).toMatchObject({
+			tool: "upstream.delete-record",
+			verdict: "DENY",
+			source: "stage0",
+			mode: "shadow",
+			would_block: true,
+			outcome: "executed",
+		});
 
 		const allowed = await call(client, "upstream.search", { query: "x" });
 		expect(allowed._meta!.guard).toMatchObject({ verdict: "ALLOW", would_block: false });
@@ -99,7 +118,9 @@ describe("BUILTIN_TOOLS=false, and an upstream that is down at start-up", () => 
 	let port: number;
 	beforeAll(async () => {
 		port = await freePort();
-		server = await startDevServer({ vars: { UPSTREAM_MCP_URL: `http://127.0.0.1:${port}/mcp`, UPSTREAM_NAME: "late", BUILTIN_TOOLS: "false" } });
+		server = await startDevServer({
+			vars: { UPSTREAM_MCP_URL: `http://127.0.0.1:${port}/mcp`, UPSTREAM_NAME: "late", BUILTIN_TOOLS: "false" },
+		});
 	});
 	afterAll(async () => {
 		await server?.stop();

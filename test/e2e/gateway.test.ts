@@ -24,7 +24,12 @@ let files: UpstreamMcp;
 let legacy: UpstreamMcp;
 let server: DevServer;
 
-type Result = { structuredContent?: Record<string, any>; isError?: boolean; content: { type: string; text: string }[]; _meta?: Record<string, any> };
+type Result = {
+	structuredContent?: Record<string, any>;
+	isError?: boolean;
+	content: { type: string; text: string }[];
+	_meta?: Record<string, any>;
+};
 
 beforeAll(async () => {
 	stage0 = await startStage0StandIn({ apiKey: KEY });
@@ -62,12 +67,16 @@ async function connect(who: keyof typeof TOKENS, over: "mcp" | "sse" = "mcp"): P
 	await client.connect(
 		over === "mcp"
 			? new StreamableHTTPClientTransport(url, { requestInit })
-			: new SSEClientTransport(url, { requestInit, eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as object), ...bearer(who) } }) } }),
+			: new SSEClientTransport(url, {
+					requestInit,
+					eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as object), ...bearer(who) } }) },
+				}),
 	);
 	return client;
 }
 
-const call = async (client: Client, name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as Result;
+const call = async (client: Client, name: string, args: Record<string, unknown>) =>
+	(await client.callTool({ name, arguments: args })) as Result;
 
 async function auditRecord(who: keyof typeof TOKENS, requestId: string) {
 	// Records reach the principal's audit log a few milliseconds after the call.
@@ -303,7 +312,14 @@ describe("gateway mode: clients", () => {
 			const client = new Client({ name: `e2e-gateway-mcp-remote-${over}`, version: "1" });
 			const transport = new StdioClientTransport({
 				command: resolve("node_modules/.bin/mcp-remote"),
-				args: [`${server.origin}/${over}`, "--allow-http", "--transport", over === "mcp" ? "http-only" : "sse-only", "--header", `Authorization: Bearer ${TOKENS.alice.token}`],
+				args: [
+					`${server.origin}/${over}`,
+					"--allow-http",
+					"--transport",
+					over === "mcp" ? "http-only" : "sse-only",
+					"--header",
+					`Authorization: Bearer ${TOKENS.alice.token}`,
+				],
 				env: { ...(process.env as Record<string, string>), MCP_REMOTE_CONFIG_DIR: resolve(`.wrangler/mcp-remote-gateway-${over}`) },
 				stderr: "pipe",
 			});

@@ -4,7 +4,10 @@ import { sideEffectsOf, upstreamToolDefinition } from "../../src/gateway/tools";
 
 describe("readGatewayConfig", () => {
 	it("reads one upstream from UPSTREAM_MCP_URL and its headers, named 'upstream' unless UPSTREAM_NAME says otherwise", () => {
-		const one = readGatewayConfig({ UPSTREAM_MCP_URL: "https://mcp.example.com/mcp", UPSTREAM_MCP_HEADERS: '{"Authorization":"Bearer abc123"}' });
+		const one = readGatewayConfig({
+			UPSTREAM_MCP_URL: "https://mcp.example.com/mcp",
+			UPSTREAM_MCP_HEADERS: '{"Authorization":"Bearer abc123"}',
+		});
 		expect(one.upstreams).toEqual([
 			{ name: "upstream", url: "https://mcp.example.com/mcp", headers: { Authorization: "Bearer abc123" }, timeoutMs: 30000 },
 		]);
@@ -13,7 +16,10 @@ describe("readGatewayConfig", () => {
 
 	it("reads several from UPSTREAMS, each with its own headers and timeout", () => {
 		const c = readGatewayConfig({
-			UPSTREAMS: JSON.stringify({ a: { url: "http://127.0.0.1:1/mcp", timeout_ms: 500 }, b: { url: "https://b.test/mcp", headers: { "X-Key": "k" } } }),
+			UPSTREAMS: JSON.stringify({
+				a: { url: "http://127.0.0.1:1/mcp", timeout_ms: 500 },
+				b: { url: "https://b.test/mcp", headers: { "X-Key": "k" } },
+			}),
 			UPSTREAM_TIMEOUT_MS: "2000",
 		});
 		expect(c.upstreams.map((u) => [u.name, u.timeoutMs, u.headers])).toEqual([
@@ -24,7 +30,12 @@ describe("readGatewayConfig", () => {
 
 	it("turns a bad entry into an upstream in error, without quoting its headers, and keeps the others", () => {
 		const c = readGatewayConfig({
-			UPSTREAMS: JSON.stringify({ "bad.name": { url: "https://x.test" }, noturl: { url: "ftp://x" }, hdr: { url: "https://x.test", headers: { A: 1 } }, ok: { url: "https://ok.test" } }),
+			UPSTREAMS: JSON.stringify({
+				"bad.name": { url: "https://x.test" },
+				noturl: { url: "ftp://x" },
+				hdr: { url: "https://x.test", headers: { A: 1 } },
+				ok: { url: "https://ok.test" },
+			}),
 			UPSTREAM_MCP_URL: "https://y.test/mcp",
 			UPSTREAM_MCP_HEADERS: "{not json secret-value",
 		});
@@ -66,6 +77,8 @@ describe("what Stage0 is told about an upstream tool", () => {
 		expect(intent.goal).toContain('"Search records" (search) of the upstream MCP server "files"');
 		expect(intent.goal).not.toContain("secret-value");
 		expect(intent.context).toEqual({ upstream: "files", tool: "search" });
-		expect(upstreamToolDefinition({ upstream: "files", forward: async () => ({}) }, { name: "bad name/x", inputSchema: { type: "object" } })).toBeUndefined();
+		expect(
+			upstreamToolDefinition({ upstream: "files", forward: async () => ({}) }, { name: "bad name/x", inputSchema: { type: "object" } }),
+		).toBeUndefined();
 	});
 });

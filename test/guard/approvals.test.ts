@@ -24,9 +24,18 @@ describe("canonicalJson", () => {
 	});
 
 	it("distinguishes types: a number, its string, a string that looks like JSON", () => {
-		const hashes = [{ a: 1 }, { a: "1" }, { a: true }, { a: "true" }, { a: null }, { a: "null" }, { a: { b: 1 } }, { a: '{"b":1}' }, { a: [] }, { a: "[]" }].map(
-			argumentsHash,
-		);
+		const hashes = [
+			{ a: 1 },
+			{ a: "1" },
+			{ a: true },
+			{ a: "true" },
+			{ a: null },
+			{ a: "null" },
+			{ a: { b: 1 } },
+			{ a: '{"b":1}' },
+			{ a: [] },
+			{ a: "[]" },
+		].map(argumentsHash);
 		expect(new Set(hashes).size).toBe(hashes.length);
 	});
 
@@ -90,9 +99,13 @@ const jsonish = fc.letrec((tie) => ({
 		fc.string(),
 		fc.double({ noNaN: true, noDefaultInfinity: true }),
 		fc.array(tie("value"), { maxLength: 4 }),
-		fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("a", "b", '"', "__proto__", "constructor")), fc.oneof(tie("value"), fc.constant(undefined)), {
-			maxKeys: 4,
-		}),
+		fc.dictionary(
+			fc.oneof(fc.string(), fc.constantFrom("a", "b", '"', "__proto__", "constructor")),
+			fc.oneof(tie("value"), fc.constant(undefined)),
+			{
+				maxKeys: 4,
+			},
+		),
 	),
 })).value;
 
@@ -127,16 +140,28 @@ describe("canonicalJson and argumentsHash (properties)", { timeout: 60_000 }, ()
 
 	it("anything at all either has a canonical form that parses back to it, or is refused", () => {
 		fc.assert(
-			fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withSparseArray: true, withBoxedValues: true, withTypedArray: true }), (v) => {
-				let text: string;
-				try {
-					text = canonicalJson(v);
-				} catch (error) {
-					expect(error).toBeInstanceOf(TypeError);
-					return;
-				}
-				expect(jsonEqual(JSON.parse(text), v)).toBe(true);
-			}),
+			fc.property(
+				fc.anything({
+					withBigInt: true,
+					withDate: true,
+					withMap: true,
+					withSet: true,
+					withNullPrototype: true,
+					withSparseArray: true,
+					withBoxedValues: true,
+					withTypedArray: true,
+				}),
+				(v) => {
+					let text: string;
+					try {
+						text = canonicalJson(v);
+					} catch (error) {
+						expect(error).toBeInstanceOf(TypeError);
+						return;
+					}
+					expect(jsonEqual(JSON.parse(text), v)).toBe(true);
+				},
+			),
 			{ numRuns: 1000 },
 		);
 	});

@@ -15,7 +15,14 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 describe("buildCheckRequest", () => {
 	it("builds the documented body", () => {
-		const request = buildCheckRequest("publish-content", intent({ constraints: ["approval required"], context: { environment: "staging" } }), runtime, {}, undefined, HASH);
+		const request = buildCheckRequest(
+			"publish-content",
+			intent({ constraints: ["approval required"], context: { environment: "staging" } }),
+			runtime,
+			{},
+			undefined,
+			HASH,
+		);
 		expect(request).toEqual({
 			goal: "Publish the release notes",
 			success_criteria: ["published"],
@@ -52,7 +59,14 @@ describe("buildCheckRequest", () => {
 			args_sha256: "0".repeat(64),
 			payload_summary: { sha256: "0".repeat(64), length: 1, excerpt: "harmless", truncated: false },
 		};
-		const request = buildCheckRequest("publish-content", intent({ context: forged, payload: "the real content" }), runtime, forged, undefined, HASH);
+		const request = buildCheckRequest(
+			"publish-content",
+			intent({ context: forged, payload: "the real content" }),
+			runtime,
+			forged,
+			undefined,
+			HASH,
+		);
 		expect(request.context).toMatchObject({
 			actor_id: "alice",
 			actor_role: "developer",

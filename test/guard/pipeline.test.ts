@@ -186,13 +186,17 @@ describe("guardedCall: loop tools", () => {
 
 	it("fails closed when the counter cannot be written", async () => {
 		const { tool, runs } = loopTool();
-		const out = await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), {
-			loops: {
-				reserveAttempt: () => {
-					throw new Error("storage down");
+		const out = await guardedCall(
+			tool,
+			{ x: "a" },
+			deps(scripted("ALLOW"), {
+				loops: {
+					reserveAttempt: () => {
+						throw new Error("storage down");
+					},
 				},
-			},
-		}));
+			}),
+		);
 		expect(out.decision.decision).toBe("ERROR");
 		expect(runs).toEqual([]);
 	});
@@ -220,14 +224,22 @@ describe("guardedCall: roles, claims and approvals", () => {
 	const deployTool = spyTool({
 		name: "deploy",
 		sideEffects: ["deploy"],
-		intent: ({ x }) => ({ goal: `Deploy ${x} to production`, success_criteria: ["ok"], context: { environment: "production", actor_role: "admin", approval_status: "approved" } }),
+		intent: ({ x }) => ({
+			goal: `Deploy ${x} to production`,
+			success_criteria: ["ok"],
+			context: { environment: "production", actor_role: "admin", approval_status: "approved" },
+		}),
 		claims: () => ({ role: "admin", approvalStatus: "approved" }),
 	});
 
 	it("sends the true role and approval status, whatever the intent or the claims say", async () => {
 		const authority = scripted("ALLOW");
 		const { tool } = spyTool({
-			intent: () => ({ goal: "Publish it", success_criteria: ["ok"], context: { actor_role: "admin", approval_status: "approved", approved_by: "me" } }),
+			intent: () => ({
+				goal: "Publish it",
+				success_criteria: ["ok"],
+				context: { actor_role: "admin", approval_status: "approved", approved_by: "me" },
+			}),
 			claims: () => ({ role: "admin" }),
 		});
 		const out = await guardedCall(tool, { x: "a" }, deps(authority));
@@ -284,7 +296,11 @@ describe("guardedCall: roles, claims and approvals", () => {
 		const authority = scripted("ALLOW");
 		const desk = memoryDesk();
 		const { tool, runs } = spyTool();
-		const out = await guardedCall(tool, { x: "a" }, deps(authority, { approvals: desk, runtime: { principal: "v", role: "viewer", sessionId: "s" } }));
+		const out = await guardedCall(
+			tool,
+			{ x: "a" },
+			deps(authority, { approvals: desk, runtime: { principal: "v", role: "viewer", sessionId: "s" } }),
+		);
 		expect(out.decision).toMatchObject({ verdict: "DENY", source: "local-rule" });
 		expect(authority.seen).toHaveLength(0);
 		expect(desk.tickets).toHaveLength(0);
@@ -320,7 +336,13 @@ describe("guardedCall: rate limit and audit", () => {
 		await guardedCall(tool, { x: "a" }, deps(scripted("ALLOW"), { audit: audit as never }));
 		expect(recordedBeforeRun).toBe(true);
 		expect(audit.entries[0].outcome).toBe("executed");
-		expect(audit.entries[0].entry).toMatchObject({ principal: "alice", role: "developer", session_id: "s-1", tool: "do-thing", verdict: "ALLOW" });
+		expect(audit.entries[0].entry).toMatchObject({
+			principal: "alice",
+			role: "developer",
+			session_id: "s-1",
+			tool: "do-thing",
+			verdict: "ALLOW",
+		});
 		expect(audit.entries[0].entry).not.toHaveProperty("arguments");
 		expect(audit.entries[0].entry.local_policy).toBe(bundled.id);
 	});
@@ -336,9 +358,13 @@ describe("guardedCall: rate limit and audit", () => {
 	it("refuses a rate-limited call before the authority is asked", async () => {
 		const authority = scripted("ALLOW");
 		const { tool, runs } = spyTool();
-		const out = await guardedCall(tool, { x: "a" }, deps(authority, {
-			budget: { admitCall: async () => ({ ok: false, limit: 5, retryAfterSeconds: 12 }), reserveLoopAttempt: async () => 1 },
-		}));
+		const out = await guardedCall(
+			tool,
+			{ x: "a" },
+			deps(authority, {
+				budget: { admitCall: async () => ({ ok: false, limit: 5, retryAfterSeconds: 12 }), reserveLoopAttempt: async () => 1 },
+			}),
+		);
 		expect(authority.seen).toHaveLength(0);
 		expect(runs).toEqual([]);
 		expect(out.decision.issues[0].code).toBe("RATE_LIMITED");
@@ -351,7 +377,12 @@ describe("guardedCall: the local policy set", () => {
 		const consumed: string[] = [];
 		return {
 			consumed,
-			open: async () => ({ id: crypto.randomUUID(), status: "pending" as const, expires_at: "2030-01-01T00:00:00.000Z", url: "https://x/approvals" }),
+			open: async () => ({
+				id: crypto.randomUUID(),
+				status: "pending" as const,
+				expires_at: "2030-01-01T00:00:00.000Z",
+				url: "https://x/approvals",
+			}),
 			consume: async (id: string) => {
 				consumed.push(id);
 				return { ok: true as const, approval: { id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" } };
@@ -360,11 +391,15 @@ describe("guardedCall: the local policy set", () => {
 	};
 
 	it("refuses every call with ERROR when the policy set does not parse, before any approval is used or the authority asked", async () => {
-		const broken = loadPolicy('permit (principal, action, resource);\nforbid (principal, action resource);\n');
+		const broken = loadPolicy("permit (principal, action, resource);\nforbid (principal, action resource);\n");
 		const authority = scripted("ALLOW");
 		const approvals = desk();
 		const { tool, runs } = spyTool({ sideEffects: [], intent: () => ({ goal: "read", success_criteria: ["ok"] }) });
-		const out = await guardedCall(tool, { x: "a", approvalId: "00000000-0000-4000-8000-000000000000" }, deps(authority, { policy: broken, approvals }));
+		const out = await guardedCall(
+			tool,
+			{ x: "a", approvalId: "00000000-0000-4000-8000-000000000000" },
+			deps(authority, { policy: broken, approvals }),
+		);
 		expect(out.decision).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "local-rule", policy_version: broken.id });
 		expect(out.decision.reason).toMatch(/line 2, column 27: .*unexpected token `resource`/);
 		expect(out.approval).toBeUndefined();

@@ -107,9 +107,7 @@ describe("simulated authority (the seed's demo expectations)", () => {
 		// vague + publish: the DENY wins over the DEFER
 		expect(simulateDecision(request({ goal: "help me", side_effects: ["publish"] }), "id").verdict).toBe("DENY");
 		// vague + loop over threshold: still a DEFER
-		expect(simulateDecision(request({ goal: "help me", side_effects: ["loop"], context: { retry_count: 9 } }), "id").verdict).toBe(
-			"DEFER",
-		);
+		expect(simulateDecision(request({ goal: "help me", side_effects: ["loop"], context: { retry_count: 9 } }), "id").verdict).toBe("DEFER");
 	});
 
 	it("is deterministic apart from the request id", () => {

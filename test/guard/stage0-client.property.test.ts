@@ -40,7 +40,11 @@ const answerLike = fc
 
 /** An ALLOW body that is valid or one field away from it, so that every dimension gets to decide. */
 const nearlyValidAllow = fc
-	.record({ decision: fc.constantFrom(undefined, "GO", "GO", "NO_GO", "DEFER", "ERROR"), request_id: fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("", undefined, null)), extra: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }) })
+	.record({
+		decision: fc.constantFrom(undefined, "GO", "GO", "NO_GO", "DEFER", "ERROR"),
+		request_id: fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("", undefined, null)),
+		extra: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+	})
 	.map(({ decision, request_id, extra }) => JSON.stringify({ ...extra, verdict: "ALLOW", decision, request_id }));
 
 const body = fc.oneof(
@@ -49,7 +53,10 @@ const body = fc.oneof(
 	{ weight: 2, arbitrary: fc.jsonValue().map((v) => JSON.stringify(v)) },
 	{ weight: 2, arbitrary: fc.string() },
 	// a valid ALLOW wrapped in something that is not it
-	{ weight: 1, arbitrary: fc.constantFrom('[{"verdict":"ALLOW","request_id":"r"}]', '"ALLOW"', '{"answer":{"verdict":"ALLOW","request_id":"r"}}') },
+	{
+		weight: 1,
+		arbitrary: fc.constantFrom('[{"verdict":"ALLOW","request_id":"r"}]', '"ALLOW"', '{"answer":{"verdict":"ALLOW","request_id":"r"}}'),
+	},
 );
 
 const statusCode = fc.oneof(
@@ -115,7 +122,12 @@ describe("Stage0 client (property)", () => {
 		await fc.assert(
 			fc.asyncProperty(scenario, async (s) => {
 				const fetchImpl = (async () => respond(s)) as unknown as typeof fetch;
-				const client = new Stage0Client({ apiKey: "sk-prop-0123456789abcdef", baseUrl: "https://stage0.test", timeoutMs: 2000, fetch: fetchImpl });
+				const client = new Stage0Client({
+					apiKey: "sk-prop-0123456789abcdef",
+					baseUrl: "https://stage0.test",
+					timeoutMs: 2000,
+					fetch: fetchImpl,
+				});
 				const d = await client.check(request);
 				if (d.verdict === "ALLOW") {
 					expect(isValidAllow(s)).toBe(true);
@@ -129,17 +141,26 @@ describe("Stage0 client (property)", () => {
 		);
 	});
 
-	it("a valid ALLOW, with anything in the display fields, is never turned into an ALLOW of another request", { timeout: 60_000 }, async () => {
-		await fc.assert(
-			fc.asyncProperty(fc.string({ minLength: 1 }), fc.dictionary(fc.string(), fc.jsonValue()), async (requestId, extra) => {
-				const answer = { ...extra, verdict: "ALLOW", decision: "GO", request_id: requestId };
-				const fetchImpl = (async () => Response.json(answer)) as unknown as typeof fetch;
-				const client = new Stage0Client({ apiKey: "sk-prop-0123456789abcdef", baseUrl: "https://stage0.test", timeoutMs: 2000, fetch: fetchImpl });
-				const d = await client.check(request);
-				if (d.verdict === "ALLOW") expect(d.request_id).toBe(requestId);
-				else expect(d.decision).toBe("ERROR");
-			}),
-			{ numRuns: 200 },
-		);
-	});
+	it(
+		"a valid ALLOW, with anything in the display fields, is never turned into an ALLOW of another request",
+		{ timeout: 60_000 },
+		async () => {
+			await fc.assert(
+				fc.asyncProperty(fc.string({ minLength: 1 }), fc.dictionary(fc.string(), fc.jsonValue()), async (requestId, extra) => {
+					const answer = { ...extra, verdict: "ALLOW", decision: "GO", request_id: requestId };
+					const fetchImpl = (async () => Response.json(answer)) as unknown as typeof fetch;
+					const client = new Stage0Client({
+						apiKey: "sk-prop-0123456789abcdef",
+						baseUrl: "https://stage0.test",
+						timeoutMs: 2000,
+						fetch: fetchImpl,
+					});
+					const d = await client.check(request);
+					if (d.verdict === "ALLOW") expect(d.request_id).toBe(requestId);
+					else expect(d.decision).toBe("ERROR");
+				}),
+				{ numRuns: 200 },
+			);
+		},
+	);
 });

@@ -29,8 +29,7 @@ const allow = (over: Record<string, unknown> = {}) =>
 	Response.json({ verdict: "ALLOW", decision: "GO", reason: "fine", request_id: "r-1", policy_version: "p-7", risk_score: 12, ...over });
 
 /** A fetch that never answers but honours its abort signal, like a hung server. */
-const hang: Handler = (init) =>
-	new Promise((_, reject) => init.signal?.addEventListener("abort", () => reject(init.signal?.reason)));
+const hang: Handler = (init) => new Promise((_, reject) => init.signal?.addEventListener("abort", () => reject(init.signal?.reason)));
 
 describe("Stage0 client: the request", () => {
 	it("POSTs the body to /check with the key, JSON and a fresh request id", async () => {
@@ -192,7 +191,14 @@ describe("Stage0 client: the deadline holds", () => {
 
 	it("even when the answer's body stalls after the headers", async () => {
 		const { client: c } = client(
-			() => new Response(new ReadableStream({ start(ctl) { ctl.enqueue(new TextEncoder().encode('{"verdict":')); } })),
+			() =>
+				new Response(
+					new ReadableStream({
+						start(ctl) {
+							ctl.enqueue(new TextEncoder().encode('{"verdict":'));
+						},
+					}),
+				),
 			60,
 		);
 		const d = await c.check(request);
@@ -313,14 +319,24 @@ describe("Stage0 client: the answer's size is capped", () => {
 	});
 
 	it("an answer announcing a Content-Length over the cap is refused unread", async () => {
-		const { client: c } = client(() => new Response(JSON.stringify({ verdict: "ALLOW", request_id: "r" }), { headers: { "content-length": String(MAX_ANSWER_BYTES + 1) } }));
+		const { client: c } = client(
+			() =>
+				new Response(JSON.stringify({ verdict: "ALLOW", request_id: "r" }), {
+					headers: { "content-length": String(MAX_ANSWER_BYTES + 1) },
+				}),
+		);
 		const d = await c.check(request);
 		expect(d.reason).toBe(`Stage0's answer was larger than 1 MB, so it was not used.`);
 	});
 
 	it("an answer just under the cap is used", async () => {
 		const base = JSON.stringify({ verdict: "ALLOW", decision: "GO", request_id: "r-ok", padding: "" });
-		const padded = JSON.stringify({ verdict: "ALLOW", decision: "GO", request_id: "r-ok", padding: "x".repeat(MAX_ANSWER_BYTES - base.length) });
+		const padded = JSON.stringify({
+			verdict: "ALLOW",
+			decision: "GO",
+			request_id: "r-ok",
+			padding: "x".repeat(MAX_ANSWER_BYTES - base.length),
+		});
 		expect(padded.length).toBe(MAX_ANSWER_BYTES);
 		const { client: c } = client(() => new Response(padded, { status: 200 }), 5000);
 		expect((await c.check(request)).verdict).toBe("ALLOW");

@@ -33,8 +33,16 @@ export function pick<T>(random: () => number, weighted: readonly (readonly [numb
 export const OVERSIZED_ANSWER_BYTES = 1_200_000;
 
 /** Picks each answer's behaviour, and counts how often each kind was picked. */
-export function chaosChooser(random: () => number, attackerUrl: string): { choose: () => Behaviour; counts: Map<Behaviour["kind"], number> } {
-	const verdict = () => pick(random, [[3, "ALLOW"], [1, "DENY"], [1, "DEFER"]] as const);
+export function chaosChooser(
+	random: () => number,
+	attackerUrl: string,
+): { choose: () => Behaviour; counts: Map<Behaviour["kind"], number> } {
+	const verdict = () =>
+		pick(random, [
+			[3, "ALLOW"],
+			[1, "DENY"],
+			[1, "DEFER"],
+		] as const);
 	const counts = new Map<Behaviour["kind"], number>();
 	const draw = () =>
 		pick<() => Behaviour>(random, [
@@ -47,7 +55,14 @@ export function chaosChooser(random: () => number, attackerUrl: string): { choos
 			[2, () => ({ kind: "status", status: 500, body: { error: "internal error" } })],
 			[5, () => ({ kind: "status", status: 429, body: { retry_after_seconds: 7 }, headers: { "retry-after": "7" } })],
 			[4, () => ({ kind: "raw", status: 200, body: "<html>upstream proxy error</html>" })],
-			[4, () => ({ kind: "raw", status: 200, body: JSON.stringify({ verdict: "MAYBE", decision: "GO", request_id: `odd-${crypto.randomUUID()}` }) })],
+			[
+				4,
+				() => ({
+					kind: "raw",
+					status: 200,
+					body: JSON.stringify({ verdict: "MAYBE", decision: "GO", request_id: `odd-${crypto.randomUUID()}` }),
+				}),
+			],
 			[4, () => ({ kind: "redirect", status: 307, location: `${attackerUrl}/check` })],
 			[2, () => ({ kind: "redirect", status: 302, location: `${attackerUrl}/check` })],
 			[5, () => ({ kind: "drop" })],

@@ -111,13 +111,21 @@ export function checkInvariants(o: Observations): Invariant[] {
 		};
 		const executed = o.calls.filter((c) => c.structured?.executed === true);
 		for (const c of executed) {
-			if (!genuineAllow(c.structured!.request_id)) failures.push(`${c.tool} by ${c.cred} ran on ${describeAnswer(c.structured!.request_id, o)}`);
+			if (!genuineAllow(c.structured!.request_id))
+				failures.push(`${c.tool} by ${c.cred} ran on ${describeAnswer(c.structured!.request_id, o)}`);
 		}
 		const ranInAudit = o.audit.filter((r) => r.outcome === "executed" || r.outcome === "failed" || r.outcome === "pending");
 		for (const r of ranInAudit) {
-			if (!genuineAllow(r.request_id)) failures.push(`audit: ${r.tool} of ${r.principal} ${r.outcome} on ${describeAnswer(r.request_id, o)}`);
+			if (!genuineAllow(r.request_id))
+				failures.push(`audit: ${r.tool} of ${r.principal} ${r.outcome} on ${describeAnswer(r.request_id, o)}`);
 		}
-		add("nothing executed without a genuine ALLOW from the stand-in", "4, 14", failures, `${executed.length} executed results and ${ranInAudit.length} audit records that ran, each on a genuine ALLOW (${o.allowLikeFaultsGiven} ALLOW-shaped answers that were not genuine)`, Math.min(executed.length, o.allowLikeFaultsGiven));
+		add(
+			"nothing executed without a genuine ALLOW from the stand-in",
+			"4, 14",
+			failures,
+			`${executed.length} executed results and ${ranInAudit.length} audit records that ran, each on a genuine ALLOW (${o.allowLikeFaultsGiven} ALLOW-shaped answers that were not genuine)`,
+			Math.min(executed.length, o.allowLikeFaultsGiven),
+		);
 	}
 
 	// 2. Every request id given to a client is on the audit trail exactly once.
@@ -131,13 +139,21 @@ export function checkInvariants(o: Observations): Invariant[] {
 			if (n !== 1) failures.push(`${id}: ${n} audit records`);
 		}
 		if (!o.auditComplete) failures.push("the audit export could not be read completely");
-		add("every request id returned to a client is in the audit trail exactly once", "12", failures, `${ids.length} request ids, each recorded once (${o.audit.length} records in all)`, ids.length);
+		add(
+			"every request id returned to a client is in the audit trail exactly once",
+			"12",
+			failures,
+			`${ids.length} request ids, each recorded once (${o.audit.length} records in all)`,
+			ids.length,
+		);
 	}
 
 	// 3. Loop budgets, per principal and normalised workflow id, in the window.
 	{
 		const hashToWorkflow = new Map<string, string>();
-		for (const c of o.calls) if (c.tool === "retry-workflow" && !c.protocolRefusal) hashToWorkflow.set(argumentsHash(c.args), normaliseWorkflowId(String(c.args.workflowId)));
+		for (const c of o.calls)
+			if (c.tool === "retry-workflow" && !c.protocolRefusal)
+				hashToWorkflow.set(argumentsHash(c.args), normaliseWorkflowId(String(c.args.workflowId)));
 		const runs = new Map<string, number[]>();
 		for (const r of o.audit) {
 			const workflow = r.tool === "retry-workflow" && r.outcome !== "not_run" ? hashToWorkflow.get(r.args_sha256) : undefined;
@@ -164,11 +180,20 @@ export function checkInvariants(o: Observations): Invariant[] {
 		const failures: string[] = [];
 		let most = 0;
 		for (const [key, times] of runs) {
-			const n = maxInWindow(times.map((t) => [t, t]), o.config.loopWindowSeconds * 1000);
+			const n = maxInWindow(
+				times.map((t) => [t, t]),
+				o.config.loopWindowSeconds * 1000,
+			);
 			most = Math.max(most, n);
 			if (n > o.config.maxRetries) failures.push(`${key}: ran ${n} times (MAX_RETRIES ${o.config.maxRetries})`);
 		}
-		add("loop budgets held (normalised workflow id, per principal, in the window)", "7", failures, `at most ${most} runs of one workflow per principal (MAX_RETRIES ${o.config.maxRetries}); ${pushed} workflows were tried more often than that`, pushed);
+		add(
+			"loop budgets held (normalised workflow id, per principal, in the window)",
+			"7",
+			failures,
+			`at most ${most} runs of one workflow per principal (MAX_RETRIES ${o.config.maxRetries}); ${pushed} workflows were tried more often than that`,
+			pushed,
+		);
 	}
 
 	// 4. Rate limits: admitted calls per principal in any minute.
@@ -185,10 +210,17 @@ export function checkInvariants(o: Observations): Invariant[] {
 		for (const [principal, intervals] of byPrincipal) {
 			const n = maxInWindow(intervals, 60_000);
 			most = Math.max(most, n);
-			if (n > o.config.rateLimitPerMinute) failures.push(`${principal}: ${n} calls admitted within one minute (limit ${o.config.rateLimitPerMinute})`);
+			if (n > o.config.rateLimitPerMinute)
+				failures.push(`${principal}: ${n} calls admitted within one minute (limit ${o.config.rateLimitPerMinute})`);
 		}
 		const limited = o.audit.filter((r) => /RATE_LIMITED/.test(r.reason)).length;
-		add("rate limits held (admitted calls per principal per minute)", "10, 12", failures, `at most ${most} admitted in a minute by one principal (limit ${o.config.rateLimitPerMinute}); ${limited} calls rate limited`, limited);
+		add(
+			"rate limits held (admitted calls per principal per minute)",
+			"10, 12",
+			failures,
+			`at most ${most} admitted in a minute by one principal (limit ${o.config.rateLimitPerMinute}); ${limited} calls rate limited`,
+			limited,
+		);
 	}
 
 	// 5. No key or token anywhere a person or program could read it.
@@ -203,9 +235,16 @@ export function checkInvariants(o: Observations): Invariant[] {
 			["server log", o.serverLog],
 		];
 		for (const [place, text] of places) {
-			for (const secret of o.secrets) if (text.includes(secret)) failures.push(`${place} contain ${secret.startsWith("sg_") ? "a bearer token" : "the Stage0 API key"}`);
+			for (const secret of o.secrets)
+				if (text.includes(secret)) failures.push(`${place} contain ${secret.startsWith("sg_") ? "a bearer token" : "the Stage0 API key"}`);
 		}
-		add("no API key or bearer token in any tool result, HTTP body, audit record or server log", "6, 9", dedupe(failures), `checked ${o.calls.length} results, ${o.raw.length} raw answers, the audit trail, the approvals and the log`, o.calls.length);
+		add(
+			"no API key or bearer token in any tool result, HTTP body, audit record or server log",
+			"6, 9",
+			dedupe(failures),
+			`checked ${o.calls.length} results, ${o.raw.length} raw answers, the audit trail, the approvals and the log`,
+			o.calls.length,
+		);
 	}
 
 	// 5b. A secret the agent pasted into an argument is stored redacted.
@@ -218,7 +257,13 @@ export function checkInvariants(o: Observations): Invariant[] {
 		] as const) {
 			if (text.includes(o.pastedSecret)) failures.push(`${place} show it`);
 		}
-		add("a secret pasted into arguments is never shown by the audit trail, the approvals or the log", "11", failures, "redacted everywhere", o.calls.filter((c) => JSON.stringify(c.args).includes(o.pastedSecret) && c.outcome === "result").length);
+		add(
+			"a secret pasted into arguments is never shown by the audit trail, the approvals or the log",
+			"11",
+			failures,
+			"redacted everywhere",
+			o.calls.filter((c) => JSON.stringify(c.args).includes(o.pastedSecret) && c.outcome === "result").length,
+		);
 	}
 
 	// 6. The attacker never saw the key.
@@ -249,16 +294,24 @@ export function checkInvariants(o: Observations): Invariant[] {
 		const failures: string[] = [];
 		for (const r of o.audit) {
 			const who = senders.get(r.args_sha256);
-			if (who && !who.has(`${r.principal}/${r.role}`)) failures.push(`${r.tool} recorded as ${r.principal}/${r.role}, sent by ${[...who].join(" or ")}`);
+			if (who && !who.has(`${r.principal}/${r.role}`))
+				failures.push(`${r.tool} recorded as ${r.principal}/${r.role}, sent by ${[...who].join(" or ")}`);
 		}
 		for (const c of o.calls) {
-			if (c.role === "viewer" && c.structured?.executed === true && SIDE_EFFECT_TOOLS.has(c.tool)) failures.push(`viewer ${c.cred} ran ${c.tool}`);
+			if (c.role === "viewer" && c.structured?.executed === true && SIDE_EFFECT_TOOLS.has(c.tool))
+				failures.push(`viewer ${c.cred} ran ${c.tool}`);
 		}
 		for (const l of o.listedAfterRoleChange) {
 			const shown = l.tools.filter((t) => SIDE_EFFECT_TOOLS.has(t));
 			if (l.role === "viewer" && shown.length) failures.push(`${l.cred}, now a viewer, is still listed ${shown.join(", ")}`);
 		}
-		add("every call is decided with the role of the credential presented on it", "1, 2", dedupe(failures), `${o.audit.length} audit records match their sender's role; ${o.listedAfterRoleChange.length} tools/list after a role change`, o.hijackHashes.size + o.listedAfterRoleChange.length);
+		add(
+			"every call is decided with the role of the credential presented on it",
+			"1, 2",
+			dedupe(failures),
+			`${o.audit.length} audit records match their sender's role; ${o.listedAfterRoleChange.length} tools/list after a role change`,
+			o.hijackHashes.size + o.listedAfterRoleChange.length,
+		);
 	}
 
 	// 9. A session belongs to the credential that opened it.
@@ -270,10 +323,17 @@ export function checkInvariants(o: Observations): Invariant[] {
 		const junk = new Set(o.junkSessionIds);
 		for (const r of o.audit) {
 			if (junk.has(r.session_id)) failures.push(`a tool ran in client-chosen session ${r.session_id}`);
-			if (o.hijackHashes.has(r.args_sha256)) failures.push(`${r.tool} of another credential's session recorded as ${r.principal}/${r.role} (${r.outcome})`);
+			if (o.hijackHashes.has(r.args_sha256))
+				failures.push(`${r.tool} of another credential's session recorded as ${r.principal}/${r.role} (${r.outcome})`);
 		}
 		const n = o.raw.filter((r) => r.label.startsWith("hijack") || r.label.startsWith("junk-session")).length;
-		add("another credential's or a never-opened session id is refused, and nothing runs in it", "1, 10", dedupe(failures), `${n} attempts refused`, n);
+		add(
+			"another credential's or a never-opened session id is refused, and nothing runs in it",
+			"1, 10",
+			dedupe(failures),
+			`${n} attempts refused`,
+			n,
+		);
 	}
 
 	// 10. Session cap per principal.
@@ -281,7 +341,9 @@ export function checkInvariants(o: Observations): Invariant[] {
 		"open sessions per principal stay within MAX_SESSIONS_PER_PRINCIPAL",
 		"10",
 		o.sessionCap.opened > o.config.maxSessionsPerPrincipal
-			? [`one principal opened ${o.sessionCap.opened} of ${o.sessionCap.tried} SSE streams at once (cap ${o.config.maxSessionsPerPrincipal})`]
+			? [
+					`one principal opened ${o.sessionCap.opened} of ${o.sessionCap.tried} SSE streams at once (cap ${o.config.maxSessionsPerPrincipal})`,
+				]
 			: [],
 		`${o.sessionCap.opened} of ${o.sessionCap.tried} streams opened (cap ${o.config.maxSessionsPerPrincipal})`,
 		o.sessionCap.tried,
@@ -294,7 +356,13 @@ export function checkInvariants(o: Observations): Invariant[] {
 			.filter((r) => r.status !== 403 || (r.allowOrigin !== null && r.allowOrigin !== "null"))
 			.map((r) => `${r.label}: HTTP ${r.status}, Access-Control-Allow-Origin ${r.allowOrigin ?? "absent"}`);
 		const n = o.raw.filter((r) => r.expect === "forbidden").length;
-		add("requests from a foreign Origin are refused with 403 and no CORS grant", "5", dedupe(failures), `${n} foreign-origin requests refused`, n);
+		add(
+			"requests from a foreign Origin are refused with 403 and no CORS grant",
+			"5",
+			dedupe(failures),
+			`${n} foreign-origin requests refused`,
+			n,
+		);
 	}
 
 	// 12. Hostile HTTP gets a JSON error, never a 5xx or a stack page.
@@ -302,7 +370,13 @@ export function checkInvariants(o: Observations): Invariant[] {
 		const failures = o.raw
 			.filter((r) => r.status >= 500 || !safeJson(r.body))
 			.map((r) => `${r.label}: HTTP ${r.status} ${r.contentType || "(no type)"}${safeJson(r.body) ? "" : " not JSON"}`);
-		add("malformed and hostile HTTP requests get a JSON error, never a 5xx or a stack page", "9", dedupe(failures), `${o.raw.length} raw requests, each answered with JSON below 500`, o.raw.length);
+		add(
+			"malformed and hostile HTTP requests get a JSON error, never a 5xx or a stack page",
+			"9",
+			dedupe(failures),
+			`${o.raw.length} raw requests, each answered with JSON below 500`,
+			o.raw.length,
+		);
 	}
 
 	// 13. Refusals before the pipeline are audited.
@@ -322,7 +396,13 @@ export function checkInvariants(o: Observations): Invariant[] {
 			const recorded = o.audit.filter((r) => r.principal === principal && r.source === "protocol" && !returned.has(r.request_id)).length;
 			if (recorded < n) failures.push(`${principal}: ${n} refused before the pipeline, ${recorded} protocol records`);
 		}
-		add("calls refused before the pipeline (unknown, hidden, invalid) are on the audit trail", "12", failures, `${answered} refusals, each with a protocol record`, answered);
+		add(
+			"calls refused before the pipeline (unknown, hidden, invalid) are on the audit trail",
+			"12",
+			failures,
+			`${answered} refusals, each with a protocol record`,
+			answered,
+		);
 	}
 
 	// 14. Stage0 is told the payload it decides about.
@@ -342,7 +422,13 @@ export function checkInvariants(o: Observations): Invariant[] {
 			const hash = argumentsHash(stripApproval(byNonce.get(nonce)!.args));
 			if (!check.body.includes(hash)) failures.push(`a ${check.tool} check carried no hash of the arguments`);
 		}
-		add("every publish/deploy check tells Stage0 the payload (a summary and the argument hash)", "15", dedupe(failures), `${checked} checks described their payload`, checked);
+		add(
+			"every publish/deploy check tells Stage0 the payload (a summary and the argument hash)",
+			"15",
+			dedupe(failures),
+			`${checked} checks described their payload`,
+			checked,
+		);
 	}
 
 	// 15. Approvals listed, in bounded pages.
@@ -354,7 +440,13 @@ export function checkInvariants(o: Observations): Invariant[] {
 		if (missing.length) failures.push(`${missing.length} of ${offered.size} approvals offered to clients are not in GET /api/approvals`);
 		const largest = Math.max(0, ...o.approvals.pages.map((p) => Buffer.byteLength(p)));
 		if (largest > 1_000_000) failures.push(`a page of GET /api/approvals is ${(largest / 1e6).toFixed(1)} MB`);
-		add("every approval offered is listed by GET /api/approvals, in pages under 1 MB", "8", failures, `${offered.size} approvals, all listed; largest page ${(largest / 1024).toFixed(0)} KiB`, offered.size);
+		add(
+			"every approval offered is listed by GET /api/approvals, in pages under 1 MB",
+			"8",
+			failures,
+			`${offered.size} approvals, all listed; largest page ${(largest / 1024).toFixed(0)} KiB`,
+			offered.size,
+		);
 	}
 
 	return out;
@@ -382,7 +474,9 @@ function describeAnswer(id: unknown, o: Observations): string {
 	if (typeof id !== "string") return "no request id";
 	if (o.attacker.allowIds.has(id)) return `the redirect target's ALLOW ${id}`;
 	const a = o.stage0Answers.get(id);
-	return a ? `a ${a.genuine ? "genuine" : "non-genuine"} ${a.kind} answer (${a.verdict ?? "no verdict"}) ${id}` : `request id ${id}, which the stand-in never gave`;
+	return a
+		? `a ${a.genuine ? "genuine" : "non-genuine"} ${a.kind} answer (${a.verdict ?? "no verdict"}) ${id}`
+		: `request id ${id}, which the stand-in never gave`;
 }
 
 function safeJson(text: string): boolean {

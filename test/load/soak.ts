@@ -66,13 +66,30 @@ const ADMIN: CredName = "bob";
 
 /** Who drives which session, over which transport: 24 by default. */
 const SESSION_PLAN: [CredName, "mcp" | "sse"][] = [
-	["alice", "mcp"], ["alice", "sse"], ["alice", "mcp"], ["alice", "sse"], ["alice", "mcp"],
-	["bob", "mcp"], ["bob", "sse"], ["bob", "mcp"], ["bob", "sse"],
-	["carol", "mcp"], ["carol", "sse"], ["carol", "mcp"], ["carol", "sse"],
-	["victor", "mcp"], ["victor", "sse"], ["victor", "mcp"],
-	["daveAdmin", "mcp"], ["daveAdmin", "sse"], ["daveAdmin", "mcp"],
-	["daveViewer", "mcp"], ["daveViewer", "sse"],
-	["erin", "mcp"], ["erin", "sse"], ["erin", "mcp"],
+	["alice", "mcp"],
+	["alice", "sse"],
+	["alice", "mcp"],
+	["alice", "sse"],
+	["alice", "mcp"],
+	["bob", "mcp"],
+	["bob", "sse"],
+	["bob", "mcp"],
+	["bob", "sse"],
+	["carol", "mcp"],
+	["carol", "sse"],
+	["carol", "mcp"],
+	["carol", "sse"],
+	["victor", "mcp"],
+	["victor", "sse"],
+	["victor", "mcp"],
+	["daveAdmin", "mcp"],
+	["daveAdmin", "sse"],
+	["daveAdmin", "mcp"],
+	["daveViewer", "mcp"],
+	["daveViewer", "sse"],
+	["erin", "mcp"],
+	["erin", "sse"],
+	["erin", "mcp"],
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,7 +164,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		});
 		server = await startDevServer({ vars: vars("before"), persistTo });
 		const origin = server.origin;
-		log(`soak: Worker up after ${((Date.now() - started) / 1000).toFixed(1)} s on ${origin}, Stage0 stand-in on ${stage0.url}, redirect target on ${attacker.url}`);
+		log(
+			`soak: Worker up after ${((Date.now() - started) / 1000).toFixed(1)} s on ${origin}, Stage0 stand-in on ${stage0.url}, redirect target on ${attacker.url}`,
+		);
 
 		let phase: "before" | "after" = "before";
 		const roleOf = (cred: CredName): Role => (phase === "after" && cred === DEMOTED ? "viewer" : (CREDS[cred].role as Role));
@@ -206,7 +225,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		const callTool = (s: Session) => callPlanned(s, planCall(random, roleOf(s.cred), nonce()));
 		const callPlanned = async (s: Session, plan: PlannedCall) => {
 			const role = roleOf(s.cred);
-			const base = { tool: plan.tool, args: plan.args, protocolRefusal: plan.protocolRefusal ?? false, payloadNonce: plan.payloadNonce, via: "sdk" as const };
+			const base = {
+				tool: plan.tool,
+				args: plan.args,
+				protocolRefusal: plan.protocolRefusal ?? false,
+				payloadNonce: plan.payloadNonce,
+				via: "sdk" as const,
+			};
 			try {
 				const result = (await s.client!.callTool({ name: plan.tool, arguments: plan.args }, undefined, { timeout: CALL_TIMEOUT_MS })) as {
 					structuredContent?: Record<string, unknown>;
@@ -214,7 +239,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 					content?: { text?: string }[];
 				};
 				const text = (result.content ?? []).map((c) => c.text ?? "").join("\n");
-				record(s, { ...base, outcome: result.structuredContent ? "result" : "protocol-error", structured: result.structuredContent, text }, role);
+				record(
+					s,
+					{ ...base, outcome: result.structuredContent ? "result" : "protocol-error", structured: result.structuredContent, text },
+					role,
+				);
 				return true;
 			} catch (error) {
 				const protocol = error instanceof McpError && error.code !== -32000 && error.code !== -32001;
@@ -230,13 +259,30 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			try {
 				const res = await fetch(`${origin}${path}`, { ...init, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
 				const body = await res.text();
-				const answer: RawAnswer = { label, cred, status: res.status, contentType: res.headers.get("content-type") ?? "", body, allowOrigin: res.headers.get("access-control-allow-origin"), expect };
+				const answer: RawAnswer = {
+					label,
+					cred,
+					status: res.status,
+					contentType: res.headers.get("content-type") ?? "",
+					body,
+					allowOrigin: res.headers.get("access-control-allow-origin"),
+					expect,
+				};
 				obs.raw.push(answer);
 				return answer;
 			} catch (error) {
 				obs.clientErrors.push(`${label}: ${error}`);
 				// No answer at all is not a JSON error either, unless the Worker was being killed meanwhile.
-				if (!down && generation === restarts) obs.raw.push({ label: `${label} (no answer: ${String(error).slice(0, 60)})`, cred, status: 0, contentType: "", body: "", allowOrigin: null, expect });
+				if (!down && generation === restarts)
+					obs.raw.push({
+						label: `${label} (no answer: ${String(error).slice(0, 60)})`,
+						cred,
+						status: 0,
+						contentType: "",
+						body: "",
+						allowOrigin: null,
+						expect,
+					});
 				return undefined;
 			}
 		};
@@ -247,9 +293,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			"mcp-protocol-version": PROTOCOL_VERSION,
 			...extra,
 		});
-		const toolsCall = (name: string, args: Record<string, unknown>) => JSON.stringify({ jsonrpc: "2.0", id: `raw-${nonceCounter}`, method: "tools/call", params: { name, arguments: args } });
+		const toolsCall = (name: string, args: Record<string, unknown>) =>
+			JSON.stringify({ jsonrpc: "2.0", id: `raw-${nonceCounter}`, method: "tools/call", params: { name, arguments: args } });
 		const ownSse = (cred: CredName) => sessions.find((x) => x.cred === cred && x.transport === "sse" && x.sessionId)?.sessionId;
-		const someoneElsesMcp = (cred: CredName) => sessions.find((x) => CREDS[x.cred].principal !== CREDS[cred].principal && x.transport === "mcp" && x.sessionId)?.sessionId;
+		const someoneElsesMcp = (cred: CredName) =>
+			sessions.find((x) => CREDS[x.cred].principal !== CREDS[cred].principal && x.transport === "mcp" && x.sessionId)?.sessionId;
 
 		const MALFORMED = [
 			"{",
@@ -258,7 +306,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			deeplyNestedJson(3000),
 			`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"research-topic","arguments":{"topic":${deeplyNestedJson(3000)}}}}`,
 		];
-		type ProbeKind = "mcp-malformed" | "sse-malformed" | "junk-session" | "audit-uri" | "delete-other" | "origin" | "hijack-mcp" | "hijack-sse";
+		type ProbeKind =
+			| "mcp-malformed"
+			| "sse-malformed"
+			| "junk-session"
+			| "audit-uri"
+			| "delete-other"
+			| "origin"
+			| "hijack-mcp"
+			| "hijack-sse";
 		const PROBES: ProbeKind[] = ["mcp-malformed", "sse-malformed", "junk-session", "audit-uri", "delete-other", "origin"];
 		const runProbe = async (kind: ProbeKind, cred: CredName, body = MALFORMED[Math.floor(random() * MALFORMED.length)]) => {
 			issued++;
@@ -268,23 +324,52 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				case "sse-malformed": {
 					const id = ownSse(cred);
 					if (!id) return;
-					return raw(`POST /sse/message ${body.slice(0, 12)}`, cred, `/sse/message?sessionId=${id}`, { method: "POST", headers: mcpHeaders(cred), body }, "json");
+					return raw(
+						`POST /sse/message ${body.slice(0, 12)}`,
+						cred,
+						`/sse/message?sessionId=${id}`,
+						{ method: "POST", headers: mcpHeaders(cred), body },
+						"json",
+					);
 				}
 				case "junk-session": {
 					const id = `junk-${nonce()}`;
 					obs.junkSessionIds.push(id);
-					return raw(`junk-session ${id}`, cred, `/sse/message?sessionId=${id}`, { method: "POST", headers: mcpHeaders(cred), body: toolsCall("research-topic", { topic: `${id} junk` }) }, "refused");
+					return raw(
+						`junk-session ${id}`,
+						cred,
+						`/sse/message?sessionId=${id}`,
+						{ method: "POST", headers: mcpHeaders(cred), body: toolsCall("research-topic", { topic: `${id} junk` }) },
+						"refused",
+					);
 				}
 				case "audit-uri":
 					return raw("GET /api/audit/%", cred, "/api/audit/%", { headers: auth(cred) }, "json");
 				case "delete-other": {
 					const id = someoneElsesMcp(cred);
 					if (!id) return;
-					return raw("DELETE /mcp with another principal's session", cred, "/mcp", { method: "DELETE", headers: mcpHeaders(cred, { "mcp-session-id": id }) }, "json");
+					return raw(
+						"DELETE /mcp with another principal's session",
+						cred,
+						"/mcp",
+						{ method: "DELETE", headers: mcpHeaders(cred, { "mcp-session-id": id }) },
+						"json",
+					);
 				}
 				case "origin": {
-					const init = { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "evil-page", version: "1" } } };
-					return raw("POST /mcp from http://evil.example", cred, "/mcp", { method: "POST", headers: mcpHeaders(cred, { origin: "http://evil.example" }), body: JSON.stringify(init) }, "forbidden");
+					const init = {
+						jsonrpc: "2.0",
+						id: 0,
+						method: "initialize",
+						params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "evil-page", version: "1" } },
+					};
+					return raw(
+						"POST /mcp from http://evil.example",
+						cred,
+						"/mcp",
+						{ method: "POST", headers: mcpHeaders(cred, { origin: "http://evil.example" }), body: JSON.stringify(init) },
+						"forbidden",
+					);
 				}
 				case "hijack-mcp":
 					return hijack(cred, "mcp");
@@ -346,7 +431,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				}
 				// A secret pasted into an argument of a call held for approval: neither the approval nor the audit trail may show it.
 				issued++;
-				await callPlanned(s, { tool: "deploy-changes", args: { serviceName: `catalogue ${PASTED_SECRET}`, environment: "production", changes: `${nonce()} rotate` } });
+				await callPlanned(s, {
+					tool: "deploy-changes",
+					args: { serviceName: `catalogue ${PASTED_SECRET}`, environment: "production", changes: `${nonce()} rotate` },
+				});
 				for (const workflowId of [...workflowVariants(LOOPED_WORKFLOW), ...workflowVariants(LOOPED_WORKFLOW)]) {
 					issued++;
 					await callPlanned(s, { tool: "retry-workflow", args: { workflowId } });
@@ -368,9 +456,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			obs.hijackHashes.add(argumentsHash(args));
 			const path = victim.transport === "mcp" ? "/mcp" : `/sse/message?sessionId=${victim.sessionId}`;
 			const headers = mcpHeaders(cred, victim.transport === "mcp" ? { "mcp-session-id": victim.sessionId! } : {});
-			const answer = await raw(`hijack of a ${victim.transport} session`, cred, path, { method: "POST", headers, body: toolsCall("publish-content", args) }, "refused");
+			const answer = await raw(
+				`hijack of a ${victim.transport} session`,
+				cred,
+				path,
+				{ method: "POST", headers, body: toolsCall("publish-content", args) },
+				"refused",
+			);
 			const structured = answer ? jsonRpcResult(answer.body)?.structuredContent : undefined;
-			record({ cred }, { tool: "publish-content", args, payloadNonce: mark, protocolRefusal: false, via: "raw", outcome: structured ? "result" : "transport-error", structured, text: answer?.body ?? "" });
+			record(
+				{ cred },
+				{
+					tool: "publish-content",
+					args,
+					payloadNonce: mark,
+					protocolRefusal: false,
+					via: "raw",
+					outcome: structured ? "result" : "transport-error",
+					structured,
+					text: answer?.body ?? "",
+				},
+			);
 		};
 
 		// Too many streams for one principal at once.
@@ -382,7 +488,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 					try {
 						const res = await fetch(`${origin}/sse`, { headers: { ...auth("mallory"), accept: "text/event-stream" }, signal: c.signal });
 						if (!res.ok || !res.body) {
-							obs.raw.push({ label: "GET /sse over the session cap", cred: "mallory", status: res.status, contentType: res.headers.get("content-type") ?? "", body: await res.text(), allowOrigin: null, expect: "json" });
+							obs.raw.push({
+								label: "GET /sse over the session cap",
+								cred: "mallory",
+								status: res.status,
+								contentType: res.headers.get("content-type") ?? "",
+								body: await res.text(),
+								allowOrigin: null,
+								expect: "json",
+							});
 							return false;
 						}
 						const reader = res.body.getReader();
@@ -524,7 +638,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			stage0_timeouts: results.filter((c) => String(c.structured?.reason).includes("did not answer within")).length,
 			max_stage0_latency_ms: Math.max(0, ...obs.audit.map((r) => r.latency_ms ?? 0)),
 		};
-		if (process.env.SOAK_DUMP) writeFileSync(process.env.SOAK_DUMP, JSON.stringify({ calls: obs.calls.map((c) => ({ ...c, args: JSON.stringify(c.args).slice(0, 300) })), raw: obs.raw, audit: obs.audit, answers: [...stage0.answers] }, null, 1));
+		if (process.env.SOAK_DUMP)
+			writeFileSync(
+				process.env.SOAK_DUMP,
+				JSON.stringify(
+					{
+						calls: obs.calls.map((c) => ({ ...c, args: JSON.stringify(c.args).slice(0, 300) })),
+						raw: obs.raw,
+						audit: obs.audit,
+						answers: [...stage0.answers],
+					},
+					null,
+					1,
+				),
+			);
 		return { invariants: checkInvariants(obs), stats };
 	} finally {
 		await Promise.all(sessions.map((s) => s.client?.close().catch(() => {})));
@@ -536,19 +663,32 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 }
 
 export function formatReport(report: SoakReport): string {
-	const lines = [`soak: ${Object.entries(report.stats).map(([k, v]) => `${k}=${v}`).join(" ")}`];
-	for (const i of report.invariants) lines.push(`${i.pass ? "PASS" : "FAIL"}  ${i.name}${i.items ? ` [issue 8: ${i.items}]` : ""}\n      ${i.detail}`);
+	const lines = [
+		`soak: ${Object.entries(report.stats)
+			.map(([k, v]) => `${k}=${v}`)
+			.join(" ")}`,
+	];
+	for (const i of report.invariants)
+		lines.push(`${i.pass ? "PASS" : "FAIL"}  ${i.name}${i.items ? ` [issue 8: ${i.items}]` : ""}\n      ${i.detail}`);
 	const failed = report.invariants.filter((i) => !i.pass).length;
-	lines.push(failed ? `soak: ${failed} of ${report.invariants.length} invariants FAILED` : `soak: all ${report.invariants.length} invariants passed`);
+	lines.push(
+		failed ? `soak: ${failed} of ${report.invariants.length} invariants FAILED` : `soak: all ${report.invariants.length} invariants passed`,
+	);
 	return lines.join("\n");
 }
 
 async function readAudit(origin: string, adminToken: string) {
 	try {
-		const res = await fetch(`${origin}/api/audit?format=ndjson`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(30_000) });
+		const res = await fetch(`${origin}/api/audit?format=ndjson`, {
+			headers: { authorization: `Bearer ${adminToken}` },
+			signal: AbortSignal.timeout(30_000),
+		});
 		const text = await res.text();
 		if (!res.ok) return { rows: [], text, complete: false };
-		const rows = text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+		const rows = text
+			.split("\n")
+			.filter((l) => l.trim())
+			.map((l) => JSON.parse(l));
 		return { rows, text, complete: true };
 	} catch {
 		return { rows: [], text: "", complete: false };
@@ -583,7 +723,13 @@ async function readApprovals(origin: string, adminToken: string): Promise<Observ
 
 /** The result of a JSON-RPC answer, as JSON or as one SSE event. */
 function jsonRpcResult(body: string): Record<string, any> | undefined {
-	const candidates = [body, ...body.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5))];
+	const candidates = [
+		body,
+		...body
+			.split("\n")
+			.filter((l) => l.startsWith("data:"))
+			.map((l) => l.slice(5)),
+	];
 	for (const c of candidates) {
 		try {
 			const json = JSON.parse(c);

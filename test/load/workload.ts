@@ -54,16 +54,21 @@ function nested(depth: number): unknown {
 
 export function planCall(random: () => number, role: Role, nonce: string): PlannedCall {
 	// Mostly one workflow, so its spellings compete for one budget.
-	const workflow = () => pick(random, [[4, WORKFLOWS[0]], [1, WORKFLOWS[1]]] as const);
-	const variant = () => pick(random, workflowVariants(workflow()).map((v) => [1, v] as const));
+	const workflow = () =>
+		pick(random, [
+			[4, WORKFLOWS[0]],
+			[1, WORKFLOWS[1]],
+		] as const);
+	const variant = () =>
+		pick(
+			random,
+			workflowVariants(workflow()).map((v) => [1, v] as const),
+		);
 	const content = `${nonce} release notes for the soak`;
 	const plans: [number, () => PlannedCall][] = [
 		[14, () => ({ tool: "research-topic", args: { topic: `${nonce} zero trust for agents` } })],
 		[14, () => ({ tool: "publish-content", args: { content, channel: "blog" }, payloadNonce: nonce })],
-		[
-			3,
-			() => ({ tool: "publish-content", args: { content, channel: `blog ${PASTED_SECRET}` }, payloadNonce: nonce }),
-		],
+		[3, () => ({ tool: "publish-content", args: { content, channel: `blog ${PASTED_SECRET}` }, payloadNonce: nonce })],
 		[
 			12,
 			() => ({
@@ -75,13 +80,29 @@ export function planCall(random: () => number, role: Role, nonce: string): Plann
 		[26, () => ({ tool: "retry-workflow", args: { workflowId: variant() } })],
 		[8, () => ({ tool: "check-authorization", args: { goal: `${nonce} Publish the quarterly report`, sideEffects: ["publish"] } })],
 		// Hostile input.
-		[3, () => ({ tool: "publish-content", args: { content: `${nonce} ${"x".repeat(OVERSIZED_BYTES)}`, channel: "blog" }, hostile: "oversized", protocolRefusal: true })],
+		[
+			3,
+			() => ({
+				tool: "publish-content",
+				args: { content: `${nonce} ${"x".repeat(OVERSIZED_BYTES)}`, channel: "blog" },
+				hostile: "oversized",
+				protocolRefusal: true,
+			}),
+		],
 		[3, () => ({ tool: "publish-content", args: { content: nested(64), channel: "blog" }, hostile: "nested", protocolRefusal: true })],
-		[3, () => ({ tool: "retry-workflow", args: { workflowId: workflow(), retryCount: "3" }, hostile: "wrong-type", protocolRefusal: true })],
+		[
+			3,
+			() => ({ tool: "retry-workflow", args: { workflowId: workflow(), retryCount: "3" }, hostile: "wrong-type", protocolRefusal: true }),
+		],
 		[3, () => ({ tool: "delete-everything", args: { target: nonce }, hostile: "unknown-tool", protocolRefusal: true })],
 		[
 			3,
-			() => ({ tool: "publish-content", args: { content, channel: "blog", approvalId: crypto.randomUUID() }, hostile: "forged-approval", payloadNonce: nonce }),
+			() => ({
+				tool: "publish-content",
+				args: { content, channel: "blog", approvalId: crypto.randomUUID() },
+				hostile: "forged-approval",
+				payloadNonce: nonce,
+			}),
 		],
 		[
 			4,
@@ -94,7 +115,18 @@ export function planCall(random: () => number, role: Role, nonce: string): Plann
 		],
 	];
 	if (largeSoFar < MAX_LARGE_PER_RUN) {
-		plans.push([8, () => (largeSoFar++, { tool: "publish-content", args: { content: `${content} ${"y".repeat(LARGE_BYTES)}`, channel: "blog" }, hostile: "large", payloadNonce: nonce })]);
+		plans.push([
+			8,
+			() => (
+				largeSoFar++,
+				{
+					tool: "publish-content",
+					args: { content: `${content} ${"y".repeat(LARGE_BYTES)}`, channel: "blog" },
+					hostile: "large",
+					payloadNonce: nonce,
+				}
+			),
+		]);
 	}
 	const plan = pick(random, plans)();
 	if (role === "viewer" && ["publish-content", "deploy-changes", "retry-workflow"].includes(plan.tool)) {

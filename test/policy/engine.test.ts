@@ -10,7 +10,17 @@ const PERMIT = '@id("all") permit (principal, action, resource);\n';
 const developer = { principal: "alice", role: "developer" };
 
 function deployCall(args: Record<string, unknown>, over: Partial<PolicyCall> = {}): PolicyCall {
-	return { ...describeCall({ name: "deploy-changes", annotations: { destructiveHint: true } }, ["deploy"], args, { environment: args.environment }, developer, Date.parse("2026-11-25T10:00:00Z")), ...over };
+	return {
+		...describeCall(
+			{ name: "deploy-changes", annotations: { destructiveHint: true } },
+			["deploy"],
+			args,
+			{ environment: args.environment },
+			developer,
+			Date.parse("2026-11-25T10:00:00Z"),
+		),
+		...over,
+	};
 }
 
 describe("a policy set that cannot be used", () => {
@@ -38,7 +48,9 @@ describe("a policy set that cannot be used", () => {
 	});
 
 	it("fails closed when a policy fails at evaluation (Cedar would skip that forbid)", () => {
-		const policy = loadPolicy(`${PERMIT}@id("overflow")\nforbid (principal, action == Action::"call_tool", resource) when { context.hour * 9223372036854775807 > 1 };`);
+		const policy = loadPolicy(
+			`${PERMIT}@id("overflow")\nforbid (principal, action == Action::"call_tool", resource) when { context.hour * 9223372036854775807 > 1 };`,
+		);
 		expect(policy.error).toBeUndefined();
 		const outcome = policy.decide(deployCall({}));
 		expect(outcome).toMatchObject({ kind: "error" });
@@ -62,15 +74,32 @@ forbid (principal, action == Action::"call_tool", resource) when { context.argum
 
 	it("generates the Arguments type from input schemas; conflicting and unrepresentable ones are left out", () => {
 		const type = argumentsType([
-			{ type: "object", properties: { env: { type: "string", enum: ["a", "b"] }, n: { type: "integer" }, tags: { type: "array", items: { type: "string" } }, ratio: { type: "number" } } },
-			{ type: "object", properties: { n: { type: "string" }, nested: { type: "object", properties: { ok: { type: "boolean" } } }, __entity: { type: "string" } } },
+			{
+				type: "object",
+				properties: {
+					env: { type: "string", enum: ["a", "b"] },
+					n: { type: "integer" },
+					tags: { type: "array", items: { type: "string" } },
+					ratio: { type: "number" },
+				},
+			},
+			{
+				type: "object",
+				properties: {
+					n: { type: "string" },
+					nested: { type: "object", properties: { ok: { type: "boolean" } } },
+					__entity: { type: "string" },
+				},
+			},
 		]);
 		expect(type.attributes).toEqual({
 			env: { type: "String", required: false },
 			nested: { type: "Record", attributes: { ok: { type: "Boolean", required: false } }, required: false },
 			tags: { type: "Set", element: { type: "String" }, required: false },
 		});
-		expect(toCedarValue({ env: "a", tags: ["x", 1], nested: { ok: true, extra: 1 }, ratio: 0.5, __entity: { type: "User", id: "admin" } }, type)).toEqual({
+		expect(
+			toCedarValue({ env: "a", tags: ["x", 1], nested: { ok: true, extra: 1 }, ratio: 0.5, __entity: { type: "User", id: "admin" } }, type),
+		).toEqual({
 			env: "a",
 			nested: { ok: true },
 		});
@@ -88,7 +117,9 @@ unless { principal has groups && principal.groups.contains("release") };`);
 	});
 
 	it("treats a tool without annotations as destructive and not read-only", () => {
-		const policy = loadPolicy(`${PERMIT}@id("ro") forbid (principal, action, resource) when { !resource.readOnly || resource.destructive };`);
+		const policy = loadPolicy(
+			`${PERMIT}@id("ro") forbid (principal, action, resource) when { !resource.readOnly || resource.destructive };`,
+		);
 		const call = (annotations?: object) =>
 			policy.decide(describeCall({ name: "up.x", server: "up", annotations }, [], {}, {}, developer, Date.now())).kind;
 		expect(call()).toBe("forbidden");
@@ -105,12 +136,16 @@ describe("the arguments passed to Cedar", () => {
 	};
 
 	it("are the ones some policy reads, by attribute or by has", () => {
-		expect(read('forbid (principal, action, resource) when { context.arguments has a && context.arguments.b.c == "x" };')).toEqual(new Set(["a", "b"]));
+		expect(read('forbid (principal, action, resource) when { context.arguments has a && context.arguments.b.c == "x" };')).toEqual(
+			new Set(["a", "b"]),
+		);
 		expect(read("forbid (principal, action, resource) when { context.approved };")).toEqual(new Set());
 	});
 
 	it("leave out the context attributes no policy reads (the default set reads no hour), without changing decisions", () => {
-		const json = cedar.policyToJson('forbid (principal, action, resource) when { context has environment && context.hour > 3 } unless { context.approved };');
+		const json = cedar.policyToJson(
+			"forbid (principal, action, resource) when { context has environment && context.hour > 3 } unless { context.approved };",
+		);
 		expect(json.type === "success" && contextReadBy(json.json)).toEqual(new Set(["environment", "hour", "approved"]));
 		const bundled = loadPolicy();
 		for (const hour of [0, 9, 23]) {
@@ -125,7 +160,9 @@ describe("the arguments passed to Cedar", () => {
 	});
 
 	it("give the same decision from the cache as from Cedar, for equal requests only", () => {
-		const policy = loadPolicy(`${PERMIT}@id("no-billing") forbid (principal, action == Action::"call_tool", resource) when { context.arguments has serviceName && context.arguments.serviceName == "billing" };`);
+		const policy = loadPolicy(
+			`${PERMIT}@id("no-billing") forbid (principal, action == Action::"call_tool", resource) when { context.arguments has serviceName && context.arguments.serviceName == "billing" };`,
+		);
 		for (let i = 0; i < 3; i++) {
 			expect(policy.decide(deployCall({ serviceName: "billing", changes: `v${i}` })).kind).toBe("forbidden");
 			expect(policy.decide(deployCall({ serviceName: "search", changes: `v${i}` })).kind).toBe("permitted");

@@ -24,16 +24,30 @@ describe("policy tests as data", () => {
 
 	it("reports a case whose expectation the policy does not meet, saying what happened", () => {
 		const text = JSON.stringify({
-			cases: [{ name: "wrong on purpose", role: "viewer", tool: "publish-content", arguments: { content: "x", channel: "blog" }, expect: "allow" }],
+			cases: [
+				{
+					name: "wrong on purpose",
+					role: "viewer",
+					tool: "publish-content",
+					arguments: { content: "x", channel: "blog" },
+					expect: "allow",
+				},
+			],
 		});
 		const [r] = runPolicyTests(policy, [{ file: "t.json", text }], () => policy);
 		expect(r).toMatchObject({ ok: false, message: "expected allow, got forbid, by 'viewer-read-only'" });
 	});
 
 	it("names the file and field of a malformed test, and bad arguments of a built-in tool", () => {
-		const [bad] = runPolicyTests(policy, [{ file: "t.json", text: JSON.stringify({ cases: [{ name: "x", role: "viewer", tool: "t", expect: "maybe" }] }) }], () => policy);
+		const [bad] = runPolicyTests(
+			policy,
+			[{ file: "t.json", text: JSON.stringify({ cases: [{ name: "x", role: "viewer", tool: "t", expect: "maybe" }] }) }],
+			() => policy,
+		);
 		expect(bad.message).toMatch(/^t\.json: cases\.0\.expect: /);
-		const text = JSON.stringify({ cases: [{ name: "no env", role: "admin", tool: "deploy-changes", arguments: { serviceName: "s", changes: "c" }, expect: "allow" }] });
+		const text = JSON.stringify({
+			cases: [{ name: "no env", role: "admin", tool: "deploy-changes", arguments: { serviceName: "s", changes: "c" }, expect: "allow" }],
+		});
 		const [args] = runPolicyTests(policy, [{ file: "t.json", text }], () => policy);
 		expect(args.message).toMatch(/arguments of deploy-changes: environment/);
 	});

@@ -13,7 +13,11 @@ const dir = mkdtempSync(join(tmpdir(), "edge-guard-token-new-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function tokenNew(...args: string[]) {
-	const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/token-new.ts"), ...args], { cwd: dir, encoding: "utf8", timeout: 30_000 });
+	const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/token-new.ts"), ...args], {
+		cwd: dir,
+		encoding: "utf8",
+		timeout: 30_000,
+	});
 	return { code: run.status, out: run.stdout, err: run.stderr };
 }
 
@@ -88,7 +92,8 @@ describe("npm run token:new", { timeout: 60_000 }, () => {
 		expect(out).not.toContain("sk-live-secret-key-of-the-developer");
 		const text = readFileSync(join(dir, ".dev.vars"), "utf8");
 		expect(text.split("\n").filter((l) => l.startsWith("MCP_AUTH_TOKENS="))).toHaveLength(1);
-		for (const kept of ["# my settings", "STAGE0_API_KEY=sk-live-secret-key-of-the-developer", "LOCAL_ROLE=admin"]) expect(text).toContain(kept);
+		for (const kept of ["# my settings", "STAGE0_API_KEY=sk-live-secret-key-of-the-developer", "LOCAL_ROLE=admin"])
+			expect(text).toContain(kept);
 		expect(text).not.toContain(token);
 
 		// What `wrangler dev` will give the Worker, parsed by wrangler itself.

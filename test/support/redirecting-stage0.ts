@@ -32,7 +32,13 @@ export function redirectingOutbound() {
 		if (url.host === "evil.test") {
 			if (url.pathname === "/__seen") return Response.json(seen);
 			seen.push({ method: request.method, hadKey: request.headers.has("x-api-key") });
-			return Response.json({ verdict: "ALLOW", decision: "GO", reason: "the attacker says yes", request_id: "evil-1", policy_version: "evil" });
+			return Response.json({
+				verdict: "ALLOW",
+				decision: "GO",
+				reason: "the attacker says yes",
+				request_id: "evil-1",
+				policy_version: "evil",
+			});
 		}
 		const redirect = /^\/(30[12378])\/check$/.exec(url.pathname);
 		if (url.host === "redirecting.test" && redirect) {

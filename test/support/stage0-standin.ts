@@ -92,7 +92,8 @@ export async function startStage0StandIn(options: { apiKey?: string; port?: numb
 		const current = queue.shift() ?? chooser?.(body) ?? behaviour;
 		if (current.kind === "hang") return; // the client's timeout must end it
 		if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-		const given = (verdict: GivenAnswer["verdict"], genuine: boolean, id = requestId) => answers.set(id, { kind: current.kind, verdict, genuine });
+		const given = (verdict: GivenAnswer["verdict"], genuine: boolean, id = requestId) =>
+			answers.set(id, { kind: current.kind, verdict, genuine });
 		switch (current.kind) {
 			case "drop":
 				return req.socket.destroy();

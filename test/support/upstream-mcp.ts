@@ -74,7 +74,11 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 			},
 			async ({ id }) => (count("delete-record"), text(`deleted ${id}`)),
 		);
-		server.registerTool("touch", { description: "Touch a record.", inputSchema: { id: z.string() } }, async ({ id }) => (count("touch"), text(`touched ${id}`)));
+		server.registerTool(
+			"touch",
+			{ description: "Touch a record.", inputSchema: { id: z.string() } },
+			async ({ id }) => (count("touch"), text(`touched ${id}`)),
+		);
 		server.registerTool(
 			"slow",
 			{ description: "Answers after ms milliseconds.", inputSchema: { ms: z.number().int().min(0) }, annotations: { readOnlyHint: true } },
@@ -100,7 +104,11 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 		);
 		server.registerTool(
 			"whoami",
-			{ description: "Echoes the Authorization header it received (as a careless server might).", inputSchema: {}, annotations: { readOnlyHint: true } },
+			{
+				description: "Echoes the Authorization header it received (as a careless server might).",
+				inputSchema: {},
+				annotations: { readOnlyHint: true },
+			},
 			async (_args, extra) => (count("whoami"), text(`you are ${String(extra.requestInfo?.headers?.authorization ?? "nobody")}`)),
 		);
 		server.registerTool(
@@ -160,7 +168,10 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 				const id = req.headers["mcp-session-id"];
 				let transport = typeof id === "string" ? streamable.get(id) : undefined;
 				if (!transport) {
-					if (typeof id === "string") return void res.writeHead(404, { "content-type": "application/json" }).end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
+					if (typeof id === "string")
+						return void res
+							.writeHead(404, { "content-type": "application/json" })
+							.end('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Session not found"},"id":null}');
 					transport = new StreamableHTTPServerTransport({
 						sessionIdGenerator: randomUUID,
 						onsessioninitialized: (sid) => {

@@ -51,7 +51,11 @@ describe("the check each tool sends", () => {
 	it.each([
 		["publish-content", { content: "Our Q3 numbers, embargoed until Friday", channel: "blog" }, "content"],
 		["deploy-changes", { serviceName: "billing", environment: "staging", changes: "drop the users table" }, "changes"],
-		["managed-deploy", { serviceName: "billing", environment: "staging", changes: "rotate certs", actorRole: "admin", approvalStatus: "none" }, "changes"],
+		[
+			"managed-deploy",
+			{ serviceName: "billing", environment: "staging", changes: "rotate certs", actorRole: "admin", approvalStatus: "none" },
+			"changes",
+		],
 	] as const)("%s tells Stage0 which payload it is about, and the arguments' hash", async (name, args, field) => {
 		const sent = await checkSent(name, args);
 		const payload = (args as Record<string, string>)[field];

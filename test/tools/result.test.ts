@@ -21,7 +21,12 @@ const decision = (over: Partial<Decision>): Decision => ({
 
 describe("renderOutcome", () => {
 	it("shows the output of an allowed call with the ids", () => {
-		const r = renderOutcome("research-topic", "action", { decision: decision({}), action: { status: "executed", output: { summary: "S" } }, notes: [] }, (o) => String(o.summary));
+		const r = renderOutcome(
+			"research-topic",
+			"action",
+			{ decision: decision({}), action: { status: "executed", output: { summary: "S" } }, notes: [] },
+			(o) => String(o.summary),
+		);
 		expect(r.isError).toBeUndefined();
 		expect(r.content[0].text).toMatch(/^✅ TOOL CALL ALLOWED: research-topic/);
 		expect(r.content[0].text).toContain("Request ID: req-1");
@@ -51,9 +56,17 @@ describe("renderOutcome", () => {
 	});
 
 	it("answers a query's DENY as a result, and a query's fault as an error", () => {
-		const deny = renderOutcome("check-authorization", "query", { decision: decision({ verdict: "DENY", decision: "NO_GO" }), action: { status: "not_run" }, notes: [] });
+		const deny = renderOutcome("check-authorization", "query", {
+			decision: decision({ verdict: "DENY", decision: "NO_GO" }),
+			action: { status: "not_run" },
+			notes: [],
+		});
 		expect(deny.isError).toBeUndefined();
-		const fault = renderOutcome("check-authorization", "query", { decision: faultDecision("Stage0 is unavailable (HTTP 503).", "r", 1), action: { status: "not_run" }, notes: [] });
+		const fault = renderOutcome("check-authorization", "query", {
+			decision: faultDecision("Stage0 is unavailable (HTTP 503).", "r", 1),
+			action: { status: "not_run" },
+			notes: [],
+		});
 		expect(fault.isError).toBe(true);
 		expect(fault.content[0].text).toContain("Stage0 is unavailable (HTTP 503).");
 	});

@@ -38,14 +38,21 @@ async function openSse() {
 
 describe("Origin: only the server's own pages and ALLOWED_ORIGINS may drive it", () => {
 	it.each(["/mcp", "/sse", "/api/approvals", "/api/audit", "/"])("refuses a foreign page on %s with 403 JSON", async (path) => {
-		const res = await send(path, { method: path === "/mcp" ? "POST" : "GET", headers: { ...MCP_HEADERS, origin: "https://evil.example" }, body: path === "/mcp" ? initialize : undefined });
+		const res = await send(path, {
+			method: path === "/mcp" ? "POST" : "GET",
+			headers: { ...MCP_HEADERS, origin: "https://evil.example" },
+			body: path === "/mcp" ? initialize : undefined,
+		});
 		const body = await expectJsonError(res, 403);
 		expect(body.error).toBe("origin_not_allowed");
 		expect(res.headers.get("access-control-allow-origin")).toBeNull();
 	});
 
 	it("refuses a foreign page's preflight, without CORS headers", async () => {
-		const res = await send("/mcp", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+		const res = await send("/mcp", {
+			method: "OPTIONS",
+			headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+		});
 		expect(res.status).toBe(403);
 		expect(res.headers.get("access-control-allow-origin")).toBeNull();
 	});
@@ -61,11 +68,19 @@ describe("Origin: only the server's own pages and ALLOWED_ORIGINS may drive it",
 
 	it("answers a page listed in ALLOWED_ORIGINS, with CORS headers naming exactly that page", async () => {
 		const via = workerWith({ ALLOWED_ORIGINS: "https://inspector.example, http://localhost:6274" });
-		const preflight = await send("/mcp", { method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } }, via);
+		const preflight = await send(
+			"/mcp",
+			{ method: "OPTIONS", headers: { origin: "http://localhost:6274", "access-control-request-method": "POST" } },
+			via,
+		);
 		expect(preflight.status).toBe(204);
 		expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:6274");
 		expect(preflight.headers.get("access-control-allow-headers")).toMatch(/authorization/i);
-		const res = await send("/mcp", { method: "POST", headers: { ...MCP_HEADERS, origin: "https://inspector.example" }, body: initialize }, via);
+		const res = await send(
+			"/mcp",
+			{ method: "POST", headers: { ...MCP_HEADERS, origin: "https://inspector.example" }, body: initialize },
+			via,
+		);
 		expect(res.status).toBe(200);
 		expect(res.headers.get("access-control-allow-origin")).toBe("https://inspector.example");
 		expect(res.headers.get("access-control-expose-headers")).toMatch(/mcp-session-id/i);
@@ -86,7 +101,11 @@ describe("every route answers a JSON error, never a stack", () => {
 		[JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "ping" }]), /one JSON-RPC message/],
 	])("POST /sse/message with %s is a 400 JSON-RPC error", async (payload, message) => {
 		const sse = await openSse();
-		const res = await send(`/sse/message?sessionId=${sse.sessionId}`, { method: "POST", headers: { "content-type": "application/json" }, body: payload });
+		const res = await send(`/sse/message?sessionId=${sse.sessionId}`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: payload,
+		});
 		const body = await expectJsonError(res, 400);
 		expect(body).toMatchObject({ jsonrpc: "2.0", error: { message } });
 		await sse.close();
@@ -102,11 +121,19 @@ describe("every route answers a JSON error, never a stack", () => {
 		const deep = "[".repeat(3000) + "]".repeat(3000);
 		const sessionId = (client.transport as { sessionId?: string }).sessionId!;
 		const body = `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"research-topic","arguments":{"topic":${deep}}}}`;
-		const res = await send("/mcp", { method: "POST", headers: { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" }, body });
+		const res = await send("/mcp", {
+			method: "POST",
+			headers: { ...MCP_HEADERS, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" },
+			body,
+		});
 		const json = await expectJsonError(res, 400);
 		expect(json.error.message).toMatch(/nested deeper than 64/);
 		const sse = await openSse();
-		const viaSse = await send(`/sse/message?sessionId=${sse.sessionId}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+		const viaSse = await send(`/sse/message?sessionId=${sse.sessionId}`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body,
+		});
 		expect((await expectJsonError(viaSse, 400)).error.message).toMatch(/nested deeper than 64/);
 		await sse.close();
 		expect((await call(client, "research-topic", { topic: "still serving" })).structuredContent!.verdict).toBe("ALLOW");

@@ -16,7 +16,15 @@ describe("tools/list", () => {
 		const { tools } = await client.listTools();
 		const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
 		expect(Object.keys(byName).sort()).toEqual(
-			["audit-log", "check-authorization", "deploy-changes", "managed-deploy", "publish-content", "research-topic", "retry-workflow"].sort(),
+			[
+				"audit-log",
+				"check-authorization",
+				"deploy-changes",
+				"managed-deploy",
+				"publish-content",
+				"research-topic",
+				"retry-workflow",
+			].sort(),
 		);
 		expect(byName["audit-log"].annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
 		for (const t of tools.filter((t) => t.name !== "audit-log")) {
@@ -66,7 +74,14 @@ describe("guarded calls in simulated mode", () => {
 		["deploy-changes", { serviceName: "api", environment: "staging", changes: "v2", actorRole: "admin" }],
 		[
 			"managed-deploy",
-			{ serviceName: "api", environment: "staging", changes: "v2", actorRole: "admin", approvalStatus: "approved", resourceScope: "team-a" },
+			{
+				serviceName: "api",
+				environment: "staging",
+				changes: "v2",
+				actorRole: "admin",
+				approvalStatus: "approved",
+				resourceScope: "team-a",
+			},
 		],
 	])("%s is BLOCKED without approval guardrails", async (name, args) => {
 		const r = await call(client, name, args);
@@ -75,7 +90,11 @@ describe("guarded calls in simulated mode", () => {
 	});
 
 	it("check-authorization reports a DENY as an answer, not an error", async () => {
-		const r = await call(client, "check-authorization", { goal: "Publish the release notes to the blog", sideEffects: ["publish"], successCriteria: ["Published"] });
+		const r = await call(client, "check-authorization", {
+			goal: "Publish the release notes to the blog",
+			sideEffects: ["publish"],
+			successCriteria: ["Published"],
+		});
 		expect(r.isError).toBeFalsy();
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
 	});
@@ -124,13 +143,13 @@ describe("retry-workflow counts attempts in the session", () => {
 		expect(r.structuredContent!.attempt).toEqual({ number: 1, retry_count: 9, max_retries: 5, counted_retries: 0, claimed_retry_count: 9 });
 		expect(r.structuredContent!.reason).toContain("the agent says this workflow has been retried 9 times");
 		expect(r.structuredContent!.reason).toContain("the server counted 0 earlier attempts");
-		expect(r.content[0].text).toContain("Attempt 1 (retry count 9 of at most 5: 0 earlier attempts counted by the server, 9 claimed by the agent).");
+		expect(r.content[0].text).toContain(
+			"Attempt 1 (retry count 9 of at most 5: 0 earlier attempts counted by the server, 9 claimed by the agent).",
+		);
 	});
 
 	it("lets no more than MAX_RETRIES through when 20 calls arrive at once", async () => {
-		const results = await Promise.all(
-			Array.from({ length: 20 }, () => call(client, "retry-workflow", { workflowId: "parallel-wf" })),
-		);
+		const results = await Promise.all(Array.from({ length: 20 }, () => call(client, "retry-workflow", { workflowId: "parallel-wf" })));
 		const allowed = results.filter((r) => r.structuredContent!.verdict === "ALLOW");
 		expect(allowed).toHaveLength(5);
 		const attempts = results.map((r) => r.structuredContent!.attempt.number).sort((a, b) => a - b);
@@ -182,7 +201,12 @@ describe("bad input", () => {
 	});
 
 	it("refuses a body over 1 MB before it reaches the session", async () => {
-		const big = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "research-topic", arguments: { topic: "x".repeat(1_100_000) } } });
+		const big = JSON.stringify({
+			jsonrpc: "2.0",
+			id: 1,
+			method: "tools/call",
+			params: { name: "research-topic", arguments: { topic: "x".repeat(1_100_000) } },
+		});
 		const res = await rawPost(big);
 		expect(res.status).toBe(413);
 		expect(await res.json()).toMatchObject({ error: { message: expect.stringMatching(/too large/) } });

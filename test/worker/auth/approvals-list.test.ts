@@ -34,7 +34,9 @@ type Listed = { id: string; principal: string; status: string; arguments: Record
 async function refusedPublishes(client: Client, n: number, content = (i: number) => `post ${i}`) {
 	const results = [];
 	for (let i = 0; i < n; i += 10) {
-		const batch = Array.from({ length: Math.min(10, n - i) }, (_, j) => call(client, "publish-content", { content: content(i + j), channel: "blog" }));
+		const batch = Array.from({ length: Math.min(10, n - i) }, (_, j) =>
+			call(client, "publish-content", { content: content(i + j), channel: "blog" }),
+		);
 		results.push(...(await Promise.all(batch)));
 	}
 	for (const r of results) expect(r.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
@@ -57,24 +59,28 @@ async function allPages(query: string) {
 }
 
 describe("approvals list", () => {
-	it("105 refused calls by one developer do not push another person's pending request off the first page", { timeout: 120_000 }, async () => {
-		const [bobs] = await refusedPublishes(bob, 1, () => "bob's release notes");
-		const bobsId = bobs.structuredContent!.approval.id;
-		await refusedPublishes(alice, 105);
+	it(
+		"105 refused calls by one developer do not push another person's pending request off the first page",
+		{ timeout: 120_000 },
+		async () => {
+			const [bobs] = await refusedPublishes(bob, 1, () => "bob's release notes");
+			const bobsId = bobs.structuredContent!.approval.id;
+			await refusedPublishes(alice, 105);
 
-		const first = await api("carol", "GET", "/api/approvals?status=pending");
-		expect(first.status).toBe(200);
-		expect(first.body.approvals.map((a: Listed) => a.id)).toContain(bobsId);
-		// alice holds at most MAX_PENDING_APPROVALS_PER_PRINCIPAL (20) pending requests
-		expect(first.body.approvals.filter((a: Listed) => a.principal === "alice")).toHaveLength(20);
-		expect(first.body.next_cursor).toBeNull();
+			const first = await api("carol", "GET", "/api/approvals?status=pending");
+			expect(first.status).toBe(200);
+			expect(first.body.approvals.map((a: Listed) => a.id)).toContain(bobsId);
+			// alice holds at most MAX_PENDING_APPROVALS_PER_PRINCIPAL (20) pending requests
+			expect(first.body.approvals.filter((a: Listed) => a.principal === "alice")).toHaveLength(20);
+			expect(first.body.next_cursor).toBeNull();
 
-		// every request is still there, once, newest first, over the pages
-		const { items, pages } = await allPages("limit=40");
-		expect(pages).toBe(3);
-		expect(new Set(items.map((a) => a.id)).size).toBe(106);
-		expect(items.at(-1)!.id).toBe(bobsId);
-	});
+			// every request is still there, once, newest first, over the pages
+			const { items, pages } = await allPages("limit=40");
+			expect(pages).toBe(3);
+			expect(new Set(items.map((a) => a.id)).size).toBe(106);
+			expect(items.at(-1)!.id).toBe(bobsId);
+		},
+	);
 
 	it("opening one more pending request than the cap expires the principal's oldest, and says so", { timeout: 60_000 }, async () => {
 		const results = await refusedPublishes(alice, 21, (i) => `capped ${i}`);
@@ -110,7 +116,9 @@ describe("approvals list", () => {
 
 		const full = await api("carol", "GET", `/api/approvals/${item.id}`);
 		expect(full.body.approval.arguments_truncated).toBe(false);
-		expect((full.body.approval.arguments.content as string).length).toBe(big(0).length + (item.arguments.content as string).indexOf(" ") - 1);
+		expect((full.body.approval.arguments.content as string).length).toBe(
+			big(0).length + (item.arguments.content as string).indexOf(" ") - 1,
+		);
 	});
 
 	it("checks limit and cursor", async () => {

@@ -23,10 +23,10 @@ beforeAll(async () => {
 	await call(carol, "research-topic", { topic: "carol's own topic" });
 	await call(carol, "publish-content", { content: "carol's post", channel: "news" });
 	// sessions ship their records a few milliseconds after each call
-	await vi.waitFor(
-		async () => expect((await api("bob", "GET", "/api/audit?limit=100")).body.records).toHaveLength(12),
-		{ timeout: 3000, interval: 20 },
-	);
+	await vi.waitFor(async () => expect((await api("bob", "GET", "/api/audit?limit=100")).body.records).toHaveLength(12), {
+		timeout: 3000,
+		interval: 20,
+	});
 });
 afterAll(async () => {
 	await Promise.all([alice.close(), carol.close()]);
@@ -92,7 +92,11 @@ describe("GET /api/audit", () => {
 			new Request("http://localhost/api/audit?format=ndjson&principal=alice", { headers: { authorization: `Bearer ${TOKENS.bob.token}` } }),
 		);
 		expect(res.headers.get("content-type")).toMatch(/application\/x-ndjson/);
-		const lines = new TextDecoder().decode(await res.arrayBuffer()).trim().split("\n").map((l) => JSON.parse(l));
+		const lines = new TextDecoder()
+			.decode(await res.arrayBuffer())
+			.trim()
+			.split("\n")
+			.map((l) => JSON.parse(l));
 		expect(lines.map((r) => r.request_id).sort()).toEqual([...aliceRequestIds].sort());
 	});
 

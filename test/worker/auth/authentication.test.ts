@@ -98,7 +98,12 @@ describe("with MCP_AUTH_TOKENS set", () => {
 					"mcp-protocol-version": "2025-06-18",
 					authorization: `Bearer ${TOKENS.bob.token}`,
 				},
-				body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "retry-workflow", arguments: { workflowId: "wf" } } }),
+				body: JSON.stringify({
+					jsonrpc: "2.0",
+					id: 2,
+					method: "tools/call",
+					params: { name: "retry-workflow", arguments: { workflowId: "wf" } },
+				}),
 			}),
 		);
 		expect(res.status).toBe(404);

@@ -11,10 +11,12 @@ describe("loop budget per principal", () => {
 	it("counts across two sessions of one principal: reconnecting does not reset a loop", async () => {
 		const first = await as("alice");
 		const verdicts: string[] = [];
-		for (let i = 0; i < 3; i++) verdicts.push((await call(first, "retry-workflow", { workflowId: "billing-sync" })).structuredContent!.verdict);
+		for (let i = 0; i < 3; i++)
+			verdicts.push((await call(first, "retry-workflow", { workflowId: "billing-sync" })).structuredContent!.verdict);
 		await first.close();
 		const second = await as("alice");
-		for (let i = 0; i < 3; i++) verdicts.push((await call(second, "retry-workflow", { workflowId: "billing-sync" })).structuredContent!.verdict);
+		for (let i = 0; i < 3; i++)
+			verdicts.push((await call(second, "retry-workflow", { workflowId: "billing-sync" })).structuredContent!.verdict);
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		const last = await call(second, "retry-workflow", { workflowId: "billing-sync" });
 		expect(last.structuredContent!.attempt).toMatchObject({ number: 7, max_retries: 5 });

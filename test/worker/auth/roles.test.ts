@@ -34,7 +34,11 @@ describe("tools/list per role", () => {
 	});
 
 	it("refuses a viewer's question about side effects by the local rule", async () => {
-		const r = await call(victor, "check-authorization", { goal: "Publish the quarterly report", sideEffects: ["publish"], successCriteria: ["published"] });
+		const r = await call(victor, "check-authorization", {
+			goal: "Publish the quarterly report",
+			sideEffects: ["publish"],
+			successCriteria: ["published"],
+		});
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", source: "local-rule" });
 		expect(r.structuredContent!.reason).toMatch(/local rule 'viewer-read-only'/);
 		const ok = await call(victor, "research-topic", { topic: "release notes" });
@@ -47,7 +51,14 @@ describe("a developer cannot deploy to production by claiming admin or approved"
 		["deploy-changes", { serviceName: "billing", environment: "production", changes: "v2", actorRole: "admin" }],
 		[
 			"managed-deploy",
-			{ serviceName: "billing", environment: "production", changes: "v2", actorRole: "admin", approvalStatus: "approved", resourceScope: "all" },
+			{
+				serviceName: "billing",
+				environment: "production",
+				changes: "v2",
+				actorRole: "admin",
+				approvalStatus: "approved",
+				resourceScope: "all",
+			},
 		],
 	] as const;
 

@@ -8,8 +8,17 @@ import { TOKENS, tokenTableJson } from "../../support/test-tokens";
 import { api } from "./support";
 import { call, connect, workerWith } from "../support/mcp";
 
-const MCP_HEADERS = { accept: "application/json, text/event-stream", "content-type": "application/json", "mcp-protocol-version": "2025-06-18" };
-const publish = { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "publish-content", arguments: { content: "hello", channel: "blog" } } };
+const MCP_HEADERS = {
+	accept: "application/json, text/event-stream",
+	"content-type": "application/json",
+	"mcp-protocol-version": "2025-06-18",
+};
+const publish = {
+	jsonrpc: "2.0",
+	id: 7,
+	method: "tools/call",
+	params: { name: "publish-content", arguments: { content: "hello", channel: "blog" } },
+};
 
 function bearer(who: keyof typeof TOKENS) {
 	return { authorization: `Bearer ${TOKENS[who].token}` };
@@ -22,7 +31,9 @@ async function auditOf(who: keyof typeof TOKENS) {
 
 /** Opens a legacy SSE session and returns its id (from the endpoint event) and the open stream. */
 async function openSse(who: keyof typeof TOKENS) {
-	const res = await exports.default.fetch(new Request("http://localhost/sse", { headers: { accept: "text/event-stream", ...bearer(who) } }));
+	const res = await exports.default.fetch(
+		new Request("http://localhost/sse", { headers: { accept: "text/event-stream", ...bearer(who) } }),
+	);
 	expect(res.status).toBe(200);
 	const reader = res.body!.getReader();
 	let text = "";
@@ -66,7 +77,12 @@ describe("a session belongs to the credential that opened it", () => {
 	});
 
 	it("refuses a session id that was never opened on /sse/message, and runs nothing in it", async () => {
-		const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+		const init = {
+			jsonrpc: "2.0",
+			id: 1,
+			method: "initialize",
+			params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "x", version: "1" } },
+		};
 		for (const body of [init, publish]) {
 			const res = await exports.default.fetch(
 				new Request("http://localhost/sse/message?sessionId=junk-1", {
@@ -122,11 +138,18 @@ describe("the role is the one of the credential presented on each call", () => {
 		const refused = await call(client, "publish-content", { content: "x", channel: "blog" });
 		expect(refused.isError).toBe(true);
 		expect(refused.content[0].text).toMatch(/not found/);
-		const asked = await call(client, "check-authorization", { goal: "Summarise the quarterly report for the team", sideEffects: ["publish"], successCriteria: ["a summary exists"] });
-		expect(asked.structuredContent).toMatchObject({ verdict: "DENY", source: "local-rule" });
-		await vi.waitFor(async () => expect((await auditOf("carol")).find((r) => r.tool === "check-authorization")).toMatchObject({ role: "viewer" }), {
-			timeout: 3000,
+		const asked = await call(client, "check-authorization", {
+			goal: "Summarise the quarterly report for the team",
+			sideEffects: ["publish"],
+			successCriteria: ["a summary exists"],
 		});
+		expect(asked.structuredContent).toMatchObject({ verdict: "DENY", source: "local-rule" });
+		await vi.waitFor(
+			async () => expect((await auditOf("carol")).find((r) => r.tool === "check-authorization")).toMatchObject({ role: "viewer" }),
+			{
+				timeout: 3000,
+			},
+		);
 		await client.close();
 	});
 
@@ -138,10 +161,13 @@ describe("the role is the one of the credential presented on each call", () => {
 		await call(client, "research-topic", { topic: "first as developer" });
 		config = after;
 		await call(client, "research-topic", { topic: "then as admin" });
-		await vi.waitFor(async () => {
-			const roles = (await auditOf("alice")).filter((r) => r.tool === "research-topic").map((r) => r.role);
-			expect(roles.slice(0, 2)).toEqual(["admin", "developer"]); // newest first
-		}, { timeout: 3000 });
+		await vi.waitFor(
+			async () => {
+				const roles = (await auditOf("alice")).filter((r) => r.tool === "research-topic").map((r) => r.role);
+				expect(roles.slice(0, 2)).toEqual(["admin", "developer"]); // newest first
+			},
+			{ timeout: 3000 },
+		);
 		await client.close();
 	});
 });

@@ -19,14 +19,24 @@ describe("a broken policy set", () => {
 	it("is reported by GET / with the first error's line and column", async () => {
 		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<Record<string, any>>();
 		expect(body.local_policy).toMatchObject({ id, source: "GUARD_POLICY", status: "error" });
-		expect(body.local_policy.error).toMatch(/^policy 'typo' does not validate against the schema at line 3, column 45: .*destructiv.*Every guarded call is refused/);
+		expect(body.local_policy.error).toMatch(
+			/^policy 'typo' does not validate against the schema at line 3, column 45: .*destructiv.*Every guarded call is refused/,
+		);
 	});
 
 	it("refuses even a read-only call with decision ERROR, before the authority, and never runs it", async () => {
 		const r = await call(client, "research-topic", { topic: "release notes" });
 		expect(r.isError).toBe(true);
-		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "local-rule", executed: false, policy_version: `simulated-${id}` });
-		expect(r.structuredContent!.reason).toMatch(new RegExp(`^The local policy set ${id} cannot be used, so nothing is allowed: .*line 3, column 45`));
+		expect(r.structuredContent).toMatchObject({
+			verdict: "DENY",
+			decision: "ERROR",
+			source: "local-rule",
+			executed: false,
+			policy_version: `simulated-${id}`,
+		});
+		expect(r.structuredContent!.reason).toMatch(
+			new RegExp(`^The local policy set ${id} cannot be used, so nothing is allowed: .*line 3, column 45`),
+		);
 		expect(r.structuredContent).not.toHaveProperty("result");
 		expect(r.content[0].text).toMatch(/^⛔ TOOL CALL BLOCKED: research-topic \(the local policy set cannot be used\)/);
 	});

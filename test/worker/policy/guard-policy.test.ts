@@ -24,8 +24,15 @@ describe("a team's policy set in GUARD_POLICY", () => {
 
 	it("holds a destructive tool for a person, naming the policy, where the bundled set would have let a staging deploy through", async () => {
 		const r = await call(client, "deploy-changes", { serviceName: "billing", environment: "staging", changes: "v2" });
-		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", source: "local-rule", executed: false, policy_version: `simulated-${id}` });
-		expect(r.structuredContent!.reason).toBe("Held by local rule 'destructive-needs-a-person': destructive tools run only with a person's approval.");
+		expect(r.structuredContent).toMatchObject({
+			verdict: "DEFER",
+			source: "local-rule",
+			executed: false,
+			policy_version: `simulated-${id}`,
+		});
+		expect(r.structuredContent!.reason).toBe(
+			"Held by local rule 'destructive-needs-a-person': destructive tools run only with a person's approval.",
+		);
 		expect(r.structuredContent!.approval).toMatchObject({ status: "pending" });
 	});
 

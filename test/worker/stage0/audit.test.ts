@@ -101,7 +101,12 @@ describe("audit trail", () => {
 		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "production", changes: "v3" });
 		const all = await recordsReaching(before + 1);
 		expect(all).toHaveLength(before + 1);
-		expect(all[0]).toMatchObject({ source: "local-rule", verdict: "DEFER", request_id: r.structuredContent!.request_id, outcome: "not_run" });
+		expect(all[0]).toMatchObject({
+			source: "local-rule",
+			verdict: "DEFER",
+			request_id: r.structuredContent!.request_id,
+			outcome: "not_run",
+		});
 	});
 
 	it("fails closed when the write-ahead record cannot be written: the action does not run", async () => {
@@ -130,8 +135,9 @@ describe("audit trail", () => {
 			const r = await call(client, "research-topic", { topic: "resilience" });
 			expect(r.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
 			await new Promise((resolve) => setTimeout(resolve, 100));
-			const waiting = await runInDurableObject(session, (_i, state) =>
-				state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit_outbox").one().n,
+			const waiting = await runInDurableObject(
+				session,
+				(_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit_outbox").one().n,
 			);
 			expect(waiting).toBe(1);
 		} finally {

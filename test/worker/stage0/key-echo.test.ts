@@ -46,7 +46,8 @@ describe("a key echoed by Stage0", () => {
 		const approval = (await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(r.structuredContent!.approval.id)) as any;
 		expect(approval?.reason).toBe("denied for key [redacted]");
 		expect(seen(JSON.stringify(approval))).toBe(false);
-		const records = async () => (await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 })) as any[];
+		const records = async () =>
+			(await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 })) as any[];
 		await expect.poll(async () => (await records()).length).toBeGreaterThan(0);
 		expect((await records()).some((x: { request_id: string }) => x.request_id === "echo-[redacted]")).toBe(true);
 		expect(seen(JSON.stringify(await records()))).toBe(false);

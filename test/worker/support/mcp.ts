@@ -20,7 +20,11 @@ export function workerWith(overrides: Record<string, string | undefined>): Worke
 }
 
 /** Connects as the loopback caller, or with a bearer token. */
-export async function connect(transport: "streamable" | "sse" = "streamable", token?: string, via: WorkerFetch = viaExports): Promise<Client> {
+export async function connect(
+	transport: "streamable" | "sse" = "streamable",
+	token?: string,
+	via: WorkerFetch = viaExports,
+): Promise<Client> {
 	const client = new Client({ name: "worker-test", version: "1.0.0" });
 	const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
 	const withAuth = ((input: RequestInfo | URL, init?: RequestInit) => {
