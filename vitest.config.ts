@@ -7,19 +7,19 @@ import { operatorHashHex, tokenTableJson } from "./test/support/test-tokens.ts";
 import { hermeticBindings } from "./test/support/worker-env.ts";
 
 // Tests never read a developer's .dev.vars or .env. The plugin loads .dev.vars
-// (or, without one, .env) under wrangler.toml's vars and has no switch for it,
+// (or, without one, .env) under wrangler.jsonc's vars and has no switch for it,
 // but its `miniflare.bindings` win: so every project sets every variable the
 // Worker reads (test/support/worker-env.ts), and .env is not read at all
 // (CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV, Wrangler's documented switch; it also
 // reaches the `wrangler dev` runs of the e2e tests, which ignore both files anyway).
 process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
-const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.toml" }).vars;
+const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.jsonc" }).vars;
 
 const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
 /** What the project's launcher attests for a loopback bind (scripts/lib/dev-server.ts); tests reach the Worker in-process. */
 const LOOPBACK = { DEV_LOOPBACK_BIND: "127.0.0.1" };
 
-/** The whole Worker inside workerd: wrangler.toml's vars, no secrets, then the project's own bindings. */
+/** The whole Worker inside workerd: wrangler.jsonc's vars, no secrets, then the project's own bindings. */
 function workerProject(
 	name: string,
 	include: string[],
@@ -31,7 +31,7 @@ function workerProject(
 		logLevel: "error" as const, // quiet warnings about dependencies' missing source maps
 		plugins: [
 			cloudflareTest({
-				wrangler: { configPath: "./wrangler.toml" },
+				wrangler: { configPath: "./wrangler.jsonc" },
 				miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings), outboundService },
 			}),
 		],

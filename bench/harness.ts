@@ -214,7 +214,7 @@ export async function startWorker(
 	});
 	worker = await unstable_startWorker({
 		// The product's own configuration; only the entry point is the bench build.
-		config: join(ROOT, "wrangler.toml"),
+		config: join(ROOT, "wrangler.jsonc"),
 		entrypoint: join(ROOT, "bench/worker.ts"),
 		// An empty env file instead of a developer's .dev.vars (which may hold a real key).
 		envFiles: [emptyEnv],

@@ -3,7 +3,7 @@
  * every export it has) whose MCP Durable Object class additionally serves ONE
  * UNGUARDED tool, `research-topic-unguarded`, as a benchmark baseline.
  *
- * bench/run.ts starts it with the project's own wrangler.toml and only the
+ * bench/run.ts starts it with the project's own wrangler.jsonc and only the
  * entry point replaced, so bindings and migrations stay those of the product.
  * Because the subclass is exported under the name `GuardAgent`, the
  * MCP_OBJECT binding serves it.
@@ -23,7 +23,7 @@
  * advance only across I/O, so these are I/O waits; CPU time is left to the
  * isolate's CPU profile.
  *
- * Never part of the product: wrangler.toml's main is src/index.ts.
+ * Never part of the product: wrangler.jsonc's main is src/index.ts.
  */
 import type { Decision } from "../src/guard/decision";
 import { GuardAgent } from "../src/index";

@@ -44,7 +44,7 @@ export interface Env extends GatewayEnv {
 	/**
 	 * Set only by the project's launcher (scripts/lib/dev-server.ts): the loopback
 	 * address `wrangler dev` was bound to. Without MCP_AUTH_TOKENS, the server serves
-	 * only when this attests a loopback bind; never set it in wrangler.toml.
+	 * only when this attests a loopback bind; never set it in wrangler.jsonc.
 	 */
 	DEV_LOOPBACK_BIND?: string;
 	/** Pending approval requests one principal may have open; one more expires its oldest. */

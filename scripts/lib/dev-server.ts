@@ -3,7 +3,7 @@
  * tests and benchmarks, and stops it again (its whole process group, so no
  * workerd is left behind).
  *
- * The Worker gets wrangler.toml's vars and the `vars` given here, nothing else:
+ * The Worker gets wrangler.jsonc's vars and the `vars` given here, nothing else:
  * a developer's .dev.vars, .env or shell (their tokens, their Stage0 key) never
  * reach it. `--env-file` names an empty file, so wrangler reads neither
  * .dev.vars nor .env (for the Worker or for itself), and the two

@@ -1,4 +1,4 @@
-// Module types of what wrangler bundles by rule (wrangler.toml [[rules]]): policy text, and compiled WebAssembly.
+// Module types of what wrangler bundles by rule (wrangler.jsonc "rules"): policy text, and compiled WebAssembly.
 declare module "*.cedar" {
 	const text: string;
 	export default text;

@@ -14,7 +14,7 @@ import { type Stage0StandIn, startStage0StandIn } from "../support/stage0-standi
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
-const COPIED = ["package.json", "tsconfig.json", "vitest.config.ts", "wrangler.toml", "src", "test", "scripts", "policies"];
+const COPIED = ["package.json", "tsconfig.json", "vitest.config.ts", "wrangler.jsonc", "src", "test", "scripts", "policies"];
 
 /** Starts the copy's test server as tests, demos and bench do, and reports what it says about itself. */
 const PROBE = `
@@ -97,7 +97,7 @@ describe("tests ignore a developer's .dev.vars and .env", () => {
 		expect(stage0.received).toHaveLength(0);
 	});
 
-	it("a wrangler dev started for tests, demos and bench runs on wrangler.toml and its own vars only", { timeout: 180_000 }, () => {
+	it("a wrangler dev started for tests, demos and bench runs on wrangler.jsonc and its own vars only", { timeout: 180_000 }, () => {
 		writeFileSync(join(copy, ".dev.vars"), hostile(".dev.vars"));
 		writeFileSync(join(copy, ".env"), hostile(".env"));
 		writeFileSync(join(copy, "probe.mts"), PROBE);

@@ -97,7 +97,7 @@ describe("npm run token:new", { timeout: 60_000 }, () => {
 		expect(text).not.toContain(token);
 
 		// What `wrangler dev` will give the Worker, parsed by wrangler itself.
-		const vars = unstable_getVarsForDev(join(dir, "wrangler.toml"), undefined, {}, undefined, true) as Record<string, { value: string }>;
+		const vars = unstable_getVarsForDev(join(dir, "wrangler.jsonc"), undefined, {}, undefined, true) as Record<string, { value: string }>;
 		const table = parseTokenTable(vars.MCP_AUTH_TOKENS.value);
 		expect(table.map((e) => ({ principal: e.caller.principal, role: e.caller.role }))).toEqual([
 			{ principal: "bob", role: "admin" },

@@ -42,7 +42,7 @@ export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 export const EXPECTED_BINDINGS = "TEST_EXPECTED_BINDINGS";
 
 /**
- * All of the Worker's variables: wrangler.toml's vars, an empty string (= not
+ * All of the Worker's variables: wrangler.jsonc's vars, an empty string (= not
  * set: no Stage0 key, no tokens) for the rest, then the project's own values.
  */
 export function hermeticBindings(configVars: Record<string, unknown>, project: Record<string, string>): Record<string, string> {
