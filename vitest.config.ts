@@ -68,6 +68,7 @@ export default defineConfig({
 						"test/scripts/**/*.test.ts",
 						"test/support/**/*.test.ts",
 						"test/gateway/**/*.test.ts",
+						"test/auth/**/*.test.ts",
 					],
 				},
 			},
@@ -81,7 +82,10 @@ export default defineConfig({
 				"test/worker/policy-broken/**",
 			]),
 			// Loopback-only, started as `npm run dev` does: with an approver link's secret (its SHA-256).
-			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], { ...LOOPBACK, OPERATOR_TOKEN_SHA256: operatorHashHex() }),
+			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], {
+				...LOOPBACK,
+				OPERATOR_TOKEN_SHA256: operatorHashHex(),
+			}),
 			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
 			workerProject(
 				"worker-stage0",
