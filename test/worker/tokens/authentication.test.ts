@@ -81,8 +81,7 @@ describe("with MCP_AUTH_TOKENS set", () => {
 		expect(JSON.parse(text).authentication).toBe("bearer");
 		const hashes = Object.keys(JSON.parse(tokenTableJson()) as Record<string, unknown>);
 		expect(hashes).toHaveLength(Object.keys(TOKENS).length);
-		for (const secret of [...Object.values(TOKENS).map((t) => t.token), ...hashes, operatorHashHex()])
-			expect(text).not.toContain(secret);
+		for (const secret of [...Object.values(TOKENS).map((t) => t.token), ...hashes, operatorHashHex()]) expect(text).not.toContain(secret);
 	});
 
 	it("keeps a session to the principal that opened it", async () => {
