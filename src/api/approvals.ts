@@ -10,6 +10,7 @@
 import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
+import { approvalStore } from "../state/bindings";
 import {
 	type ApprovalPage,
 	type ApprovalRecord,
@@ -40,10 +41,10 @@ function decodeCursor(cursor: string): ListPosition | undefined {
 	return match && ID.test(match[2]) ? { created_at: Number(match[1]), id: match[2] } : undefined;
 }
 
-export async function handleApprovalsApi(request: Request, env: Env, caller: Caller): Promise<Response> {
+export async function handleApprovalsApi(request: Request, env: Pick<Env, "APPROVALS">, caller: Caller): Promise<Response> {
 	const url = new URL(request.url);
 	const parts = url.pathname.replace(/\/+$/, "").split("/").slice(3); // after /api/approvals
-	const store = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+	const store = approvalStore(env);
 	const isAdmin = caller.role === "admin";
 	const visible = (a: ApprovalRecord | null) => a && (isAdmin || a.principal === caller.principal);
 
@@ -51,11 +52,16 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 		if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.");
 		const rawStatus = url.searchParams.get("status");
 		const status = rawStatus === null ? undefined : StatusSchema.safeParse(rawStatus);
-		if (status && !status.success) return jsonError(400, "invalid_status", "status must be pending, approved, rejected, used or expired.");
+		if (status && !status.success)
+			return jsonError(400, "invalid_status", "status must be pending, approved, rejected, used or expired.");
 		const rawLimit = url.searchParams.get("limit");
 		const limit = rawLimit === null ? DEFAULT_LIST_LIMIT : /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
 		if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) {
-			return jsonError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).`);
+			return jsonError(
+				400,
+				"invalid_limit",
+				`limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).`,
+			);
 		}
 		const rawCursor = url.searchParams.get("cursor");
 		const after = rawCursor === null ? undefined : decodeCursor(rawCursor);
