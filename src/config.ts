@@ -186,6 +186,39 @@ export const VARIABLES = {
 		inWranglerVars: true,
 		meaning: "`shadow`: upstream calls are decided and recorded, then run whatever the verdict (see [Shadow mode](#shadow-mode))",
 	},
+	OIDC_ISSUER: {
+		kind: "var",
+		unset: "none: people sign in with a token",
+		inWranglerVars: false,
+		meaning:
+			"the people's OpenID Connect provider (https; http only on loopback); its discovery document must name exactly this issuer",
+	},
+	OIDC_CLIENT_ID: { kind: "var", unset: "none", inWranglerVars: false, meaning: "this server's client id at that provider" },
+	OIDC_CLIENT_SECRET: {
+		kind: "secret",
+		unset: "none",
+		inWranglerVars: false,
+		meaning: "this server's client secret at that provider; never logged or shown",
+	},
+	OIDC_ROLE_CLAIM: {
+		kind: "var",
+		unset: "none: everyone is a `viewer`",
+		inWranglerVars: false,
+		meaning: "the ID token claim whose values name a person's role (e.g. `groups`)",
+	},
+	OIDC_ROLE_MAP: {
+		kind: "var",
+		unset: "none",
+		inWranglerVars: false,
+		meaning:
+			'JSON `{ "<claim value>": "<role>" }` (admin, developer or viewer); several matches give the highest role, none gives `viewer`',
+	},
+	OIDC_PRINCIPAL_CLAIM: {
+		kind: "var",
+		default: "email",
+		inWranglerVars: false,
+		meaning: "the ID token claim naming the principal (`sub` when the token lacks it)",
+	},
 } as const satisfies Record<string, VariableSpec>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -202,6 +235,8 @@ export interface DurableObjectBindings {
 	BUDGETS: DurableObjectNamespace<BudgetStore>;
 	/** One object per principal: the audit trail. */
 	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
+	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
+	OAUTH_KV?: KVNamespace;
 }
 
 /** The Worker's environment: its Durable Objects and the variables of VARIABLES. */
@@ -266,6 +301,17 @@ export interface AuditConfig {
 	retentionMs: number;
 }
 
+export interface OidcSettings {
+	/** Unset: no OIDC sign-in. */
+	issuer?: string;
+	clientId?: string;
+	clientSecret?: string;
+	roleClaim?: string;
+	/** The JSON text of OIDC_ROLE_MAP. */
+	roleMap?: string;
+	principalClaim: string;
+}
+
 export interface Config {
 	authority: AuthorityChoice;
 	/** The loop threshold of `retry-workflow`. */
@@ -278,6 +324,8 @@ export interface Config {
 	/** GUARD_POLICY as set (unset or blank: the bundled policy set; see policy/source.ts). */
 	policyText?: string;
 	gateway: GatewayConfig;
+	/** The OpenID Connect variables, trimmed (src/auth/oidc.ts checks that they make a usable provider). */
+	oidc: OidcSettings;
 	/** Problems with the configuration a person should hear about at start-up (never a secret's value). */
 	warnings: string[];
 }
@@ -373,6 +421,14 @@ function parseConfig(env: VariableEnv): Config {
 			builtinTools: word("BUILTIN_TOOLS", ["true", "false"], "true") === "true",
 			refreshSeconds: positiveInt("UPSTREAM_REFRESH_SECONDS", 86_400),
 			guardMode: word<GuardMode>("GUARD_MODE", ["enforce", "shadow"], "enforce"),
+		},
+		oidc: {
+			issuer: read("OIDC_ISSUER"),
+			clientId: read("OIDC_CLIENT_ID"),
+			clientSecret: read("OIDC_CLIENT_SECRET"),
+			roleClaim: read("OIDC_ROLE_CLAIM"),
+			roleMap: read("OIDC_ROLE_MAP"),
+			principalClaim: read("OIDC_PRINCIPAL_CLAIM") ?? defaultOf("OIDC_PRINCIPAL_CLAIM"),
 		},
 		warnings,
 	};

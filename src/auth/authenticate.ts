@@ -25,6 +25,18 @@ const HOW_TO_GET_A_TOKEN =
 	"Send the header `Authorization: Bearer <token>`. A token is created by the server's administrator with `npm run token:new -- --principal NAME --role developer` and added to MCP_AUTH_TOKENS (README, 'Tokens').";
 
 /**
+ * A person signing in with their token on a page (the consent page, the
+ * approvers' page): the caller it names, or undefined for anything else (no
+ * table, a broken one, a malformed or unknown token). The same table and the
+ * same constant-time lookup as a bearer header.
+ */
+export async function signInWithToken(token: string, tokens: TokenTableSetting): Promise<Caller | undefined> {
+	const trimmed = token.trim();
+	if (tokens.kind !== "table" || trimmed.length < 16 || trimmed.length > 512 || !B64TOKEN.test(trimmed)) return undefined;
+	return lookupToken(trimmed, tokens.entries);
+}
+
+/**
  * A 401 that says what is needed, in the body and in WWW-Authenticate. Per
  * RFC 6750 a request without credentials gets no error code in the challenge.
  */
