@@ -5,6 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { policySetId } from "../../../src/policy/engine";
 import { TEAM_POLICY } from "../../support/policies";
 import { call, connect } from "../support/mcp";
+import { auditLogOf } from "../../../src/state/bindings";
 
 const id = policySetId(TEAM_POLICY);
 let client: Client;
@@ -46,7 +47,7 @@ describe("a team's policy set in GUARD_POLICY", () => {
 	it("leaves what it permits to the authority, and every audit record names the policy set", async () => {
 		const ok = await call(client, "research-topic", { topic: "release notes" });
 		expect(ok.structuredContent).toMatchObject({ verdict: "ALLOW", source: "simulated", executed: true });
-		const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
+		const log = auditLogOf(env, "local");
 		const query = async () => (await log.query({ principal: "local", limit: 100 })) as { local_policy: string; source: string }[];
 		await expect.poll(async () => (await query()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(3);
 		const records = await query();
