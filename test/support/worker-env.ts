@@ -3,7 +3,8 @@
  * them and none comes from a developer's .dev.vars or .env. Imported by
  * vitest.config.ts (Node) and by tests inside workerd.
  */
-import { type Env, VARIABLES, type VariableName } from "../../src/config";
+import type { Env } from "../../src/config";
+import { VARIABLES, type VariableName } from "../../src/variables.ts";
 
 /** The string-valued keys of Env: its variables (the rest are Durable Object namespaces). */
 type EnvVariable = { [K in keyof Env]-?: NonNullable<Env[K]> extends string ? K : never }[keyof Env];
