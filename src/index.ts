@@ -89,11 +89,7 @@ export default {
 					error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : String(error).slice(0, 500),
 				}),
 			);
-			return jsonError(
-				500,
-				"internal_error",
-				"The server failed while handling this request. The failure was logged; try again later.",
-			);
+			return jsonError(500, "internal_error", "The server failed while handling this request. The failure was logged; try again later.");
 		}
 	},
 } satisfies ExportedHandler<Env>;

@@ -43,8 +43,7 @@ export const VARIABLES = {
 		kind: "secret",
 		unset: "none: loopback only",
 		inWranglerVars: false,
-		meaning:
-			"JSON: SHA-256 of each token → `{ principal, role }` (`npm run token:new`); if it does not parse, every request is refused",
+		meaning: "JSON: SHA-256 of each token → `{ principal, role }` (`npm run token:new`); if it does not parse, every request is refused",
 	},
 	LOCAL_ROLE: {
 		kind: "var",
@@ -176,8 +175,7 @@ export const VARIABLES = {
 		kind: "var",
 		unset: "none: people sign in with a token",
 		inWranglerVars: false,
-		meaning:
-			"the people's OpenID Connect provider (https; http only on loopback); its discovery document must name exactly this issuer",
+		meaning: "the people's OpenID Connect provider (https; http only on loopback); its discovery document must name exactly this issuer",
 	},
 	OIDC_CLIENT_ID: { kind: "var", unset: "none", inWranglerVars: false, meaning: "this server's client id at that provider" },
 	OIDC_CLIENT_SECRET: {

@@ -156,14 +156,7 @@ describe("defaults and bad values", () => {
 		expect(config.audit.storeArguments).toBe(false);
 		expect(config.edge.publicOrigin).toBeUndefined();
 		expect([...config.edge.allowedOrigins]).toEqual(["https://ok.example.com"]);
-		const named = [
-			"GUARD_MODE",
-			"DEV_LOOPBACK_BIND",
-			"OPERATOR_TOKEN_SHA256",
-			"AUDIT_STORE_ARGUMENTS",
-			"PUBLIC_URL",
-			"ALLOWED_ORIGINS",
-		];
+		const named = ["GUARD_MODE", "DEV_LOOPBACK_BIND", "OPERATOR_TOKEN_SHA256", "AUDIT_STORE_ARGUMENTS", "PUBLIC_URL", "ALLOWED_ORIGINS"];
 		expect(config.warnings).toHaveLength(named.length);
 		expect(new Set(config.warnings.map((w) => /^[A-Z0-9_]+/.exec(w)?.[0]))).toEqual(new Set(named));
 	});
@@ -185,19 +178,13 @@ describe("STAGE0_API_KEY", () => {
 		expect(config.warnings[0]).not.toContain("your_api_key_here");
 	});
 
-	it.each([
-		"YOUR_API_KEY_HERE",
-		" your-api-key ",
-		"your_stage0_api_key",
-		"<your key>",
-		"${STAGE0_API_KEY}",
-		"changeme",
-		"xxxxxxxx",
-		"...",
-	])("takes %j for a placeholder", (value) => {
-		expect(isPlaceholderKey(value)).toBe(true);
-		expect(readConfig({ STAGE0_API_KEY: value }).authority.mode).toBe("simulated");
-	});
+	it.each(["YOUR_API_KEY_HERE", " your-api-key ", "your_stage0_api_key", "<your key>", "${STAGE0_API_KEY}", "changeme", "xxxxxxxx", "..."])(
+		"takes %j for a placeholder",
+		(value) => {
+			expect(isPlaceholderKey(value)).toBe(true);
+			expect(readConfig({ STAGE0_API_KEY: value }).authority.mode).toBe("simulated");
+		},
+	);
 
 	it.each(["sk-live-0123456789abcdef", "s0_AbCdEf123456", "your-key-3f9a8b7c6d5e4f3a"])("takes %j for a real key", (value) => {
 		expect(isPlaceholderKey(value)).toBe(false);

@@ -35,7 +35,7 @@ export async function handleAuditApi(
 		const requestId = decodeURIComponent(rest[0]);
 		if (requestId.length > 200) return jsonError(400, "invalid_request_id", "That is not a request id.");
 		const principals = isAdmin ? knownPrincipals(tokens) : [caller.principal];
-		const found = ((await Promise.all(principals.map((p) => auditLogOf(env, p).byRequestId(requestId)))) as AuditRecord[][]).flat();
+		const found = (await Promise.all(principals.map((p) => auditLogOf(env, p).byRequestId(requestId)))).flat();
 		if (found.length === 0) return jsonError(404, "not_found", `No decision with request_id ${requestId} that you may read.`);
 		return Response.json({ request_id: requestId, records: found });
 	}
@@ -81,9 +81,9 @@ export async function handleAuditApi(
 
 /** Asks every principal's log for its next `limit` records and merges them in order. */
 async function readPage(env: Pick<Env, "AUDIT_LOG">, principals: string[], filter: Filter, limit: number, cursor?: AuditCursor) {
-	const lists = (await Promise.all(
+	const lists = await Promise.all(
 		principals.map((principal) => auditLogOf(env, principal).query({ ...filter, principal, limit: limit + 1, cursor })),
-	)) as AuditRecord[][];
+	);
 	const merged = lists.flat().sort(compare);
 	const records = merged.slice(0, limit);
 	const last = records.at(-1);

@@ -225,9 +225,7 @@ describe("OIDC configuration", () => {
 			ok: false,
 			problem: /OIDC_CLIENT_SECRET/,
 		});
-		expect(
-			oidcConfigOf({ OIDC_ISSUER: "http://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "s" }, GUARD, store),
-		).toMatchObject({
+		expect(oidcConfigOf({ OIDC_ISSUER: "http://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "s" }, GUARD, store)).toMatchObject({
 			ok: false,
 			problem: /https/,
 		});

@@ -85,10 +85,7 @@ describe("what Stage0 is told about an upstream tool", () => {
 		expect(intent.goal).not.toContain("secret-value");
 		expect(intent.context).toEqual({ upstream: "files", tool: "search" });
 		expect(
-			upstreamToolDefinition(
-				{ upstream: "files", forward: async () => ({}) },
-				{ name: "bad name/x", inputSchema: { type: "object" } },
-			),
+			upstreamToolDefinition({ upstream: "files", forward: async () => ({}) }, { name: "bad name/x", inputSchema: { type: "object" } }),
 		).toBeUndefined();
 	});
 });

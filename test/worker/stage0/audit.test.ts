@@ -7,7 +7,7 @@ import { call, connect } from "../support/mcp";
 import { auditLogOf } from "../../../src/state/bindings";
 
 const log = () => auditLogOf(env, "local");
-const records = async () => (await log().query({ principal: "local", limit: 1000 })) as any[];
+const records = () => log().query({ principal: "local", limit: 1000 });
 /** Sessions ship final records a few milliseconds after the call: wait for `n` of them. */
 async function recordsReaching(n: number) {
 	await expect.poll(async () => (await records()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(n);
@@ -59,11 +59,7 @@ describe("audit trail", () => {
 		stage0(answer("DENY", "req-deny"));
 		await call(client, "publish-content", { content: "secret plans", channel: "blog" });
 		stage0(answer("DEFER", "req-defer"));
-		await call(client, "check-authorization", {
-			goal: "Rotate the signing keys",
-			sideEffects: ["deploy"],
-			successCriteria: ["rotated"],
-		});
+		await call(client, "check-authorization", { goal: "Rotate the signing keys", sideEffects: ["deploy"], successCriteria: ["rotated"] });
 		stage0(() => new Response("down", { status: 503 }));
 		await call(client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "v3" });
 
@@ -125,9 +121,7 @@ describe("audit trail", () => {
 			expect(r.structuredContent).not.toHaveProperty("result");
 			expect(r.content[0].text).toMatch(/audit trail/);
 		} finally {
-			await runInDurableObject(session, (_i, state) =>
-				state.storage.sql.exec("ALTER TABLE audit_outbox_away RENAME TO audit_outbox"),
-			);
+			await runInDurableObject(session, (_i, state) => state.storage.sql.exec("ALTER TABLE audit_outbox_away RENAME TO audit_outbox"));
 		}
 	});
 
