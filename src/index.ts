@@ -87,7 +87,11 @@ export default {
 					error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : String(error).slice(0, 500),
 				}),
 			);
-			return jsonError(500, "internal_error", "The server failed while handling this request. The failure was logged; try again later.");
+			return jsonError(
+				500,
+				"internal_error",
+				"The server failed while handling this request. The failure was logged; try again later.",
+			);
 		}
 	},
 } satisfies ExportedHandler<Env>;
@@ -120,7 +124,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	if (request.method === "OPTIONS") {
 		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
 	}
-	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(await describeServer(env, pathname === "/"));
+	if (request.method === "GET" && (pathname === "/" || pathname === "/health"))
+		return respond(await describeServer(env, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(approvalsPage());
 
 	const isMcp = pathname === "/mcp";
@@ -208,20 +213,21 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 	const open = async (id: string, transport: SessionKey["transport"]): Promise<Response | undefined> => {
 		const admission = await budgets.openSession(key(id, transport), edge.maxSessionsPerPrincipal);
 		if (admission.ok) return undefined;
-		if (admission.reason === "sessions") {
+		const refusal = admission.error;
+		if (refusal.reason === "sessions") {
 			return jsonError(
 				429,
 				"too_many_sessions",
-				`${caller.principal} has ${admission.limit} open sessions, the limit (MAX_SESSIONS_PER_PRINCIPAL (${admission.limit})). Close one (DELETE /mcp, or end an SSE stream) or wait until one has been idle for an hour.`,
+				`${caller.principal} has ${refusal.limit} open sessions, the limit (MAX_SESSIONS_PER_PRINCIPAL (${refusal.limit})). Close one (DELETE /mcp, or end an SSE stream) or wait until one has been idle for an hour.`,
 			);
 		}
 		return Response.json(
 			{
 				error: "rate_limited",
-				message: `${caller.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), opening sessions included; retry after ${admission.retryAfterSeconds} seconds.`,
-				retry_after_seconds: admission.retryAfterSeconds,
+				message: `${caller.principal} made ${refusal.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), opening sessions included; retry after ${refusal.retryAfterSeconds} seconds.`,
+				retry_after_seconds: refusal.retryAfterSeconds,
 			},
-			{ status: 429, headers: { "retry-after": String(admission.retryAfterSeconds) } },
+			{ status: 429, headers: { "retry-after": String(refusal.retryAfterSeconds) } },
 		);
 	};
 

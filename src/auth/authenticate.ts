@@ -12,7 +12,8 @@
 import { readEdgeConfig } from "../config";
 import { loopbackOperator, type OperatorEnv } from "./operator";
 import { jsonError } from "../http";
-import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
+import { ROLES, type Role } from "../guard/enums";
+import { type Caller, lookupToken, parseTokenTable, type TokenEntry } from "./tokens";
 
 export interface AuthEnv extends OperatorEnv {
 	MCP_AUTH_TOKENS?: string;

@@ -9,7 +9,7 @@
  * loopback-only mode, and signs in as principal `operator` with the admin role.
  * On /mcp and /sse it means nothing, so the agent can never act as its approver.
  */
-import type { Approver } from "../guard/approvals";
+import type { Approver } from "../guard/enums";
 import type { AuthResult } from "./authenticate";
 import { lookupToken, parseTokenTable, type Caller, type TokenEntry } from "./tokens";
 import { jsonError } from "../http";
@@ -45,7 +45,9 @@ let cachedTable: TokenEntry[] = [];
 function refused(message: string): AuthResult {
 	return {
 		ok: false,
-		response: jsonError(401, "invalid_token", message, { "www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"' }),
+		response: jsonError(401, "invalid_token", message, {
+			"www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"',
+		}),
 	};
 }
 

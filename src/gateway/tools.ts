@@ -5,10 +5,10 @@
  * plus the guard's decision in `_meta.guard`.
  */
 import { redactSecrets } from "../guard/audit";
-import type { GuardOutcome, ToolAnnotations } from "../guard/pipeline";
+import type { GuardReport, ToolAnnotations } from "../guard/pipeline";
 import type { JsonSchemaObject } from "../tools/json-schema";
 import type { JsonSchemaToolDefinition } from "../tools/register";
-import { renderOutcome } from "../tools/result";
+import { renderReport } from "../tools/result";
 import type { UpstreamTool } from "./upstream";
 
 /** MCP tool names: what every client accepts. */
@@ -86,7 +86,7 @@ export function upstreamToolDefinition(target: ForwardTarget, tool: UpstreamTool
  * structuredContent, which would not match that schema; the decision is in
  * `_meta.guard` either way.
  */
-export function renderForwarded(name: string, hasOutputSchema: boolean, outcome: GuardOutcome<unknown>): Record<string, unknown> {
+export function renderForwarded(name: string, hasOutputSchema: boolean, outcome: GuardReport<unknown>): Record<string, unknown> {
 	const { decision, action } = outcome;
 	const guard: Record<string, unknown> = {
 		verdict: decision.verdict,
@@ -104,7 +104,7 @@ export function renderForwarded(name: string, hasOutputSchema: boolean, outcome:
 		// The guard's key is written last: an upstream cannot forge it.
 		return { ...result, _meta: { ...(result._meta as Record<string, unknown> | undefined), guard } };
 	}
-	const rendered: Record<string, unknown> = renderOutcome(name, "action", outcome as GuardOutcome<Record<string, unknown>>);
+	const rendered: Record<string, unknown> = renderReport(name, "action", outcome as GuardReport<Record<string, unknown>>);
 	if (outcome.would_block !== undefined) {
 		const text = rendered.content as { type: "text"; text: string }[];
 		text[0] = {

@@ -91,15 +91,24 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 		context = intent.context;
 	} else {
 		if (c.server === undefined)
-			throw new Error(`case "${c.name}": ${c.tool} is not a built-in tool: give its "server" (and its "annotations" and "sideEffects")`);
+			throw new Error(
+				`case "${c.name}": ${c.tool} is not a built-in tool: give its "server" (and its "annotations" and "sideEffects")`,
+			);
 		tool = { name: c.tool, server: c.server, annotations: c.annotations, sideEffects: c.sideEffects ?? [] };
 		sideEffects = tool.sideEffects;
 	}
 	if (c.action === "list_tools") {
-		const listed = policy.lists(caller, { name: tool.name, server: tool.server ?? "builtin", annotations: tool.annotations, sideEffects });
+		const listed = policy.lists(caller, {
+			name: tool.name,
+			server: tool.server ?? "builtin",
+			annotations: tool.annotations,
+			sideEffects,
+		});
 		return { outcome: listed ? "listed" : "hidden", policies: [], detail: listed ? "listed" : "hidden" };
 	}
-	const outcome = policy.decide(describeCall(tool, sideEffects, c.arguments, context, caller, Date.parse(c.at), c.retryCount));
+	const outcome = policy.decide(
+		describeCall({ tool, sideEffects, args: c.arguments, context, caller, at: Date.parse(c.at), retryCount: c.retryCount }),
+	);
 	return {
 		outcome: outcomeWord(outcome),
 		policies: "policies" in outcome ? outcome.policies.map((p) => p.id) : [],
@@ -156,7 +165,9 @@ export function runPolicyTests(
 					file,
 					name: c.name,
 					ok,
-					...(ok ? {} : { message: `expected ${c.expect}${c.policies ? ` by [${c.policies.join(", ")}]` : ""}, got ${got.detail}` }),
+					...(ok
+						? {}
+						: { message: `expected ${c.expect}${c.policies ? ` by [${c.policies.join(", ")}]` : ""}, got ${got.detail}` }),
 				});
 			} catch (error) {
 				results.push({ file, name: c.name, ok: false, message: error instanceof Error ? error.message : String(error) });

@@ -9,6 +9,7 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { VerdictSchema } from "../guard/enums";
 import type { AuditQuery, AuditRecord } from "../state/audit-log";
 import { shortName } from "./schema";
 
@@ -37,15 +38,23 @@ export function registerAuditLogTool(server: McpServer, read: AuditReader): void
 			inputSchema: {
 				limit: z.number().int().min(1).max(50).optional().describe("How many records (default 10, at most 50)"),
 				tool: shortName("Only decisions about this tool").optional(),
-				verdict: z.enum(["ALLOW", "DENY", "DEFER"]).optional().describe("Only decisions with this verdict"),
+				verdict: VerdictSchema.optional().describe("Only decisions with this verdict"),
 			},
 			outputSchema: { records: z.array(recordShape) },
-			annotations: { title: "My recent decisions", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+			annotations: {
+				title: "My recent decisions",
+				readOnlyHint: true,
+				destructiveHint: false,
+				idempotentHint: true,
+				openWorldHint: false,
+			},
 		},
 		async ({ limit, tool, verdict }, extra) => {
 			const records = (await read({ limit: limit ?? 10, tool, verdict }, extra)).map(({ session_id: _hidden, ...record }) => record);
 			const lines = records.length
-				? records.map((r) => `${r.at}  ${r.verdict.padEnd(5)} ${r.tool}  ${r.outcome}  request_id ${r.request_id}  (${r.policy_version})`)
+				? records.map(
+						(r) => `${r.at}  ${r.verdict.padEnd(5)} ${r.tool}  ${r.outcome}  request_id ${r.request_id}  (${r.policy_version})`,
+					)
 				: ["No decisions on record."];
 			return {
 				content: [{ type: "text" as const, text: lines.join("\n") }],

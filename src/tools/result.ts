@@ -5,7 +5,7 @@
  */
 import type { ApprovalTicket } from "../guard/approvals";
 import type { Decision } from "../guard/decision";
-import type { GuardOutcome } from "../guard/pipeline";
+import type { GuardReport } from "../guard/pipeline";
 
 export interface ToolResult {
 	[key: string]: unknown;
@@ -16,10 +16,10 @@ export interface ToolResult {
 
 const RULE = "-".repeat(60);
 
-export function renderOutcome(
+export function renderReport(
 	toolName: string,
 	kind: "action" | "query",
-	outcome: GuardOutcome<Record<string, unknown>>,
+	outcome: GuardReport<Record<string, unknown>>,
 	summarize?: (output: Record<string, unknown>) => string,
 ): ToolResult {
 	const { decision, action, attempt, approval, notes } = outcome;
@@ -83,7 +83,7 @@ function approvalLine(approval: ApprovalTicket): string {
 }
 
 /** The server's count and the agent's claim, each named as what it is. */
-function attemptLine(a: NonNullable<GuardOutcome<unknown>["attempt"]>): string {
+function attemptLine(a: NonNullable<GuardReport<unknown>["attempt"]>): string {
 	const counted = `${a.counted_retries} earlier ${a.counted_retries === 1 ? "attempt" : "attempts"} counted by the server`;
 	const claim = a.claimed_retry_count !== undefined ? `, ${a.claimed_retry_count} claimed by the agent` : "";
 	return `Attempt ${a.number} (retry count ${a.retry_count} of at most ${a.max_retries}: ${counted}${claim}).`;
@@ -109,7 +109,16 @@ function headline(toolName: string, kind: "action" | "query", d: Decision): stri
 export function decisionLines(
 	d: Pick<
 		Decision,
-		"verdict" | "decision" | "reason" | "request_id" | "policy_version" | "risk_score" | "high_risk" | "guardrails" | "issues" | "questions"
+		| "verdict"
+		| "decision"
+		| "reason"
+		| "request_id"
+		| "policy_version"
+		| "risk_score"
+		| "high_risk"
+		| "guardrails"
+		| "issues"
+		| "questions"
 	>,
 ): string[] {
 	const lines = [

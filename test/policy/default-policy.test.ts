@@ -7,7 +7,16 @@ const policy = loadPolicy();
 
 function decide(role: string, sideEffects: string[], environment?: string): PolicyOutcome {
 	const tool = { name: "some-tool", annotations: { readOnlyHint: sideEffects.length === 0 } };
-	return policy.decide(describeCall(tool, sideEffects, {}, environment ? { environment } : {}, { principal: "p", role }, Date.now()));
+	return policy.decide(
+		describeCall({
+			tool,
+			sideEffects,
+			args: {},
+			context: environment ? { environment } : {},
+			caller: { principal: "p", role },
+			at: Date.now(),
+		}),
+	);
 }
 
 describe("the default policy set", () => {
@@ -29,7 +38,9 @@ describe("the default policy set", () => {
 		expect(decide("developer", ["deploy"], "staging").kind).toBe("permitted");
 		expect(decide("developer", ["deploy"], "production")).toMatchObject({
 			kind: "needs-approval",
-			policies: [{ id: "developer-production-needs-approval", reason: "role 'developer' may deploy to production only with an approval" }],
+			policies: [
+				{ id: "developer-production-needs-approval", reason: "role 'developer' may deploy to production only with an approval" },
+			],
 		});
 	});
 

@@ -11,14 +11,14 @@ const developer = { principal: "alice", role: "developer" };
 
 function deployCall(args: Record<string, unknown>, over: Partial<PolicyCall> = {}): PolicyCall {
 	return {
-		...describeCall(
-			{ name: "deploy-changes", annotations: { destructiveHint: true } },
-			["deploy"],
+		...describeCall({
+			tool: { name: "deploy-changes", annotations: { destructiveHint: true } },
+			sideEffects: ["deploy"],
 			args,
-			{ environment: args.environment },
-			developer,
-			Date.parse("2026-11-25T10:00:00Z"),
-		),
+			context: { environment: args.environment },
+			caller: developer,
+			at: Date.parse("2026-11-25T10:00:00Z"),
+		}),
 		...over,
 	};
 }
@@ -31,7 +31,9 @@ describe("a policy set that cannot be used", () => {
 	});
 
 	it("does not validate against the schema (a misspelt attribute): names the policy, line and column", () => {
-		const policy = loadPolicy(`${PERMIT}@id("typo")\nforbid (principal, action, resource)\n  when { resource.sideEfects.isEmpty() };\n`);
+		const policy = loadPolicy(
+			`${PERMIT}@id("typo")\nforbid (principal, action, resource)\n  when { resource.sideEfects.isEmpty() };\n`,
+		);
 		expect(policy.error).toMatch(/^policy 'typo' does not validate against the schema at line 4, column 10: .*sideEfects/);
 		expect(policy.decide(deployCall({})).kind).toBe("error");
 	});
@@ -98,7 +100,10 @@ forbid (principal, action == Action::"call_tool", resource) when { context.argum
 			tags: { type: "Set", element: { type: "String" }, required: false },
 		});
 		expect(
-			toCedarValue({ env: "a", tags: ["x", 1], nested: { ok: true, extra: 1 }, ratio: 0.5, __entity: { type: "User", id: "admin" } }, type),
+			toCedarValue(
+				{ env: "a", tags: ["x", 1], nested: { ok: true, extra: 1 }, ratio: 0.5, __entity: { type: "User", id: "admin" } },
+				type,
+			),
 		).toEqual({
 			env: "a",
 			nested: { ok: true },
@@ -121,7 +126,16 @@ unless { principal has groups && principal.groups.contains("release") };`);
 			`${PERMIT}@id("ro") forbid (principal, action, resource) when { !resource.readOnly || resource.destructive };`,
 		);
 		const call = (annotations?: object) =>
-			policy.decide(describeCall({ name: "up.x", server: "up", annotations }, [], {}, {}, developer, Date.now())).kind;
+			policy.decide(
+				describeCall({
+					tool: { name: "up.x", server: "up", annotations },
+					sideEffects: [],
+					args: {},
+					context: {},
+					caller: developer,
+					at: Date.now(),
+				}),
+			).kind;
 		expect(call()).toBe("forbidden");
 		expect(call({ readOnlyHint: true })).toBe("forbidden"); // destructiveHint absent: unknown, so destructive
 		expect(call({ readOnlyHint: true, destructiveHint: false })).toBe("permitted");
@@ -150,7 +164,9 @@ describe("the arguments passed to Cedar", () => {
 		const bundled = loadPolicy();
 		for (const hour of [0, 9, 23]) {
 			const at = Date.parse(`2026-11-25T${String(hour).padStart(2, "0")}:00:00Z`);
-			expect(bundled.decide(deployCall({ environment: "production" }, { environment: "production", at })).kind).toBe("needs-approval");
+			expect(bundled.decide(deployCall({ environment: "production" }, { environment: "production", at })).kind).toBe(
+				"needs-approval",
+			);
 		}
 	});
 
