@@ -138,16 +138,17 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 
 	// Who is calling, before any Durable Object is touched.
 	const auth = await authenticate(request, env);
-	if (!auth.ok) return respond(auth.response);
+	if (!auth.ok) return respond(auth.error);
+	const authenticated = auth.value;
 
 	const limited = await limitBody(request, MAX_BODY_BYTES);
 	if (!limited) return respond(jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`));
 
-	if (isApprovals) return respond(await handleApprovalsApi(limited, env, auth.caller));
-	if (isAudit) return respond(await handleAuditApi(limited, env, auth.caller));
+	if (isApprovals) return respond(await handleApprovalsApi(limited, env, authenticated));
+	if (isAudit) return respond(await handleAuditApi(limited, env, authenticated));
 
 	const caller: RequestCaller = {
-		...auth.caller,
+		...authenticated,
 		// Approval links come from configuration; a request's Host is trusted only on loopback.
 		approvalsOrigin: edge.publicOrigin ?? (env.MCP_AUTH_TOKENS?.trim() ? "" : url.origin),
 	};
@@ -238,9 +239,9 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 				return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json.");
 			}
 			const body = readJsonRpcBody(await request.text(), false);
-			if (!body.ok) return body.response;
-			const forwarded = new Request(request.url, { method: "POST", headers: request.headers, body: body.text });
-			if (body.initializes && !sessionId) {
+			if (!body.ok) return body.error;
+			const forwarded = new Request(request.url, { method: "POST", headers: request.headers, body: body.value.text });
+			if (body.value.initializes && !sessionId) {
 				const id = newSessionId();
 				const refused = await open(id, "streamable-http");
 				if (refused) return refused;
@@ -283,9 +284,9 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 			return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json.");
 		}
 		const body = readJsonRpcBody(await request.text(), true);
-		if (!body.ok) return body.response;
+		if (!body.ok) return body.error;
 		if (!(await budgets.useSession(key(sessionId, "sse")))) return sessionNotFound();
-		return forward(sse, new Request(request.url, { method: "POST", headers: request.headers, body: body.text }));
+		return forward(sse, new Request(request.url, { method: "POST", headers: request.headers, body: body.value.text }));
 	}
 	return jsonError(405, "method_not_allowed", "/sse takes GET (a new stream); /sse/message takes POST.", { allow: "GET, POST" });
 }

@@ -26,7 +26,7 @@ import { readGatewayConfig } from "../gateway/config";
 import { startSessionGateway } from "../gateway/session";
 import { SERVER_INFO } from "../server-info";
 import { TOOLS } from "../tools/definitions";
-import { registerAuditLogTool } from "../tools/audit-log";
+import { registerAuditLogTool } from "../tools/audit-log-tool";
 import { depsForMessage, gateToolRequests, registerGuardedTools } from "../tools/register";
 
 /**

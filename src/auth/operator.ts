@@ -11,6 +11,7 @@
  */
 import type { Approver } from "../guard/enums";
 import type { AuthResult } from "./authenticate";
+import { err, ok } from "../guard/result";
 import { lookupToken, parseTokenTable, type Caller, type TokenEntry } from "./tokens";
 import { jsonError } from "../http";
 
@@ -43,12 +44,11 @@ let cachedHash: string | undefined;
 let cachedTable: TokenEntry[] = [];
 
 function refused(message: string): AuthResult {
-	return {
-		ok: false,
-		response: jsonError(401, "invalid_token", message, {
+	return err(
+		jsonError(401, "invalid_token", message, {
 			"www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"',
 		}),
-	};
+	);
 }
 
 /**
@@ -78,5 +78,5 @@ export async function loopbackOperator(request: Request, env: OperatorEnv): Prom
 			"This is not the approver link of this server's current run (each start of `npm run dev` prints a new one; an old one stops working).",
 		);
 	}
-	return { ok: true, caller };
+	return ok(caller);
 }

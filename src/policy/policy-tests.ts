@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { describeCall, type LocalPolicy, type PolicyOutcome } from "../guard/local-policy";
+import { assertNever } from "../guard/result";
 import { TOOLS } from "../tools/definitions";
 
 const Hint = z.boolean().optional();
@@ -131,6 +132,8 @@ export function describeOutcome(o: PolicyOutcome): string {
 			return o.policies.length > 0 ? `forbid, by ${o.policies.map((p) => `'${p.id}'`).join(", ")}` : `forbid: ${o.reason}`;
 		case "error":
 			return `error: ${o.reason}`;
+		default:
+			return assertNever(o);
 	}
 }
 

@@ -2,8 +2,9 @@
  * One principal's limits across all of its sessions, in a Durable Object per
  * principal (so there is no global hot spot): the calls of the last minute,
  * the loop attempts of the rolling window, and the principal's open MCP
- * sessions (which credential opened each, so no other can use it). Each method is one synchronous
- * run of SQL, so concurrent calls from many sessions are counted exactly.
+ * sessions (which credential opened each, so no other can use it). Each
+ * method is one synchronous run of SQL, so concurrent calls from many
+ * sessions are counted exactly.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Admission, RateLimited } from "../guard/budgets";

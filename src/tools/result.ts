@@ -1,10 +1,13 @@
 /**
- * Renders a guard outcome as an MCP tool result: structuredContent for
- * programs, and a text block for people in the seed's familiar format.
- * A blocked call never shows the action's output, because it has none.
+ * Renders a GuardReport as an MCP tool result: structuredContent for
+ * programs (its shape is decisionOutputShape, in schema.ts), and a text block
+ * for people in the seed's familiar format. A blocked call never shows the
+ * action's output, because it has none.
  */
 import type { ApprovalTicket } from "../guard/approvals";
 import type { Decision } from "../guard/decision";
+import type { ToolKind } from "../guard/enums";
+import { assertNever } from "../guard/result";
 import type { GuardReport } from "../guard/pipeline";
 
 export interface ToolResult {
@@ -18,7 +21,7 @@ const RULE = "-".repeat(60);
 
 export function renderReport(
 	toolName: string,
-	kind: "action" | "query",
+	kind: ToolKind,
 	outcome: GuardReport<Record<string, unknown>>,
 	summarize?: (output: Record<string, unknown>) => string,
 ): ToolResult {
@@ -72,13 +75,17 @@ export function renderReport(
 /** Where and by whom the approval can be granted, truthfully for this server's mode. */
 function approvalLine(approval: ApprovalTicket): string {
 	const { id, url, expires_at } = approval;
-	switch (approval.approver) {
+	const approver = approval.approver;
+	switch (approver) {
 		case "operator":
 			return `Approval requested (${id}): the operator can approve it with the approver link printed by npm run dev (this request: ${url}) until ${expires_at}.`;
 		case "none":
 			return `Approval requested (${id}), but nobody can approve it on this server: it has no MCP_AUTH_TOKENS and was not started with npm run dev, which prints an approver link. It expires at ${expires_at}.`;
-		default:
+		case "admin":
+		case undefined: // absent means another admin
 			return `Approval requested (${id}): a person other than you, with the admin role, can approve it at ${url} until ${expires_at}.`;
+		default:
+			return assertNever(approver);
 	}
 }
 
@@ -89,7 +96,7 @@ function attemptLine(a: NonNullable<GuardReport<unknown>["attempt"]>): string {
 	return `Attempt ${a.number} (retry count ${a.retry_count} of at most ${a.max_retries}: ${counted}${claim}).`;
 }
 
-function headline(toolName: string, kind: "action" | "query", d: Decision): string {
+function headline(toolName: string, kind: ToolKind, d: Decision): string {
 	if (d.decision === "ERROR") {
 		const why = d.source === "local-rule" ? "the local policy set cannot be used" : "no usable decision from the authority";
 		return `⛔ TOOL CALL BLOCKED: ${toolName} (${why})`;
@@ -102,6 +109,8 @@ function headline(toolName: string, kind: "action" | "query", d: Decision): stri
 			return `⛔ ${verb ? `${verb} BLOCKED` : "TOOL CALL BLOCKED"}: ${toolName}`;
 		case "DEFER":
 			return `⏸️ ${verb ? `${verb} DEFERRED` : "TOOL CALL DEFERRED"}: ${toolName}`;
+		default:
+			return assertNever(d);
 	}
 }
 

@@ -1,7 +1,9 @@
 /**
- * Argument schemas shared by the tool definitions. Every string argument is
- * bounded, so an oversized argument is refused by name before anything is
- * built from it or sent to Stage0.
+ * The zod schemas shared by the tools: bounded argument types (every string
+ * argument is bounded, so an oversized argument is refused by name before
+ * anything is built from it or sent to Stage0), the approvalId argument, and
+ * the structuredContent every guarded tool returns (decisionOutputShape).
+ * The words in them (verdicts, sources, ...) come from guard/enums.ts.
  */
 import { z } from "zod";
 import { APPROVERS, DecisionPostureSchema, DecisionSourceSchema, VerdictSchema } from "../guard/enums";
