@@ -4,6 +4,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
+import type { Verdict } from "../../../src/guard/enums";
 
 const log = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
 const records = async () => (await log().query({ principal: "local", limit: 1000 })) as any[];
@@ -24,7 +25,7 @@ function stage0(answer: () => Response | Promise<Response>) {
 		return answer();
 	});
 }
-const answer = (verdict: "ALLOW" | "DENY" | "DEFER", request_id: string) => () =>
+const answer = (verdict: Verdict, request_id: string) => () =>
 	Response.json({
 		verdict,
 		decision: verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER",

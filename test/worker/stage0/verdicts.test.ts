@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
+import type { Verdict } from "../../../src/guard/enums";
 
 const KEY = "sk-test-0123456789abcdef";
 type Seen = { url: string; headers: Headers; body: any };
@@ -20,7 +21,7 @@ function stage0(answer: (body: any) => Response | Promise<Response>) {
 	});
 }
 
-const verdict = (v: "ALLOW" | "DENY" | "DEFER", extra: Record<string, unknown> = {}) =>
+const verdict = (v: Verdict, extra: Record<string, unknown> = {}) =>
 	Response.json({
 		verdict: v,
 		decision: v === "ALLOW" ? "GO" : v === "DENY" ? "NO_GO" : "DEFER",
