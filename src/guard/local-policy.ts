@@ -48,7 +48,7 @@ export interface DeterminingPolicy {
 	reason: string;
 }
 
-export type PolicyOutcome =
+export type PolicyAnswer =
 	| { kind: "permitted" }
 	/** Refused, but an approval for this exact call would permit it. */
 	| { kind: "needs-approval"; policies: DeterminingPolicy[] }
@@ -67,7 +67,7 @@ export interface LocalPolicy {
 	/** Set when the policy set is usable but worth a warning (for example, it permits nothing). */
 	readonly warning?: string;
 	/** A tool call: evaluated as is and, when refused, a second time as if approved. Never throws. */
-	decide(call: PolicyCall): PolicyOutcome;
+	decide(call: PolicyCall): PolicyAnswer;
 	/** tools/list: whether the caller sees the tool (it could ever be called, and no policy hides it). Never throws. */
 	lists(caller: PolicyCaller, tool: PolicyTool): boolean;
 }

@@ -31,7 +31,7 @@ import type { PrincipalBudget } from "./budgets";
 import { type Authority, type Decision, faultDecision, type PolicyIssue, type Refusal } from "./decision";
 import type { ApprovalKind, Outcome, ToolKind } from "./enums";
 import { buildCheckRequest, type CallRuntime, type Intent } from "./intent";
-import { type DeterminingPolicy, describeCall, type LocalPolicy, type PolicyOutcome, policyWords } from "./local-policy";
+import { type DeterminingPolicy, describeCall, type LocalPolicy, type PolicyAnswer, policyWords } from "./local-policy";
 import { normalizeLoopKey } from "./loop-key";
 import { assertNever, err, ok, type Result } from "./result";
 
@@ -265,7 +265,7 @@ function askPolicy<Args extends Record<string, unknown>, Output>(
 	call: Call<Args, Output>,
 	intent: DescribedIntent,
 	retryCount?: number,
-): PolicyOutcome {
+): PolicyAnswer {
 	const { tool, args, deps } = call;
 	return deps.policy.decide(
 		describeCall({
@@ -283,8 +283,8 @@ function askPolicy<Args extends Record<string, unknown>, Output>(
 /** Steps 2 (and 5, again): what no approval can lift. Passes on the answer when it is not a refusal outright. */
 function refuseForbidden(
 	call: Call<unknown, unknown>,
-	answer: PolicyOutcome,
-): Step<Extract<PolicyOutcome, { kind: "permitted" | "needs-approval" }>> {
+	answer: PolicyAnswer,
+): Step<Extract<PolicyAnswer, { kind: "permitted" | "needs-approval" }>> {
 	switch (answer.kind) {
 		case "permitted":
 		case "needs-approval":
@@ -329,7 +329,7 @@ async function usePresentedApproval(call: Call<unknown, unknown>): Promise<Step<
 /** Steps 4 (and 5, again): what the local policy permits only with an approval is held, and a person asked. */
 async function holdForApproval(
 	call: Call<unknown, unknown>,
-	answer: Extract<PolicyOutcome, { kind: "permitted" | "needs-approval" }>,
+	answer: Extract<PolicyAnswer, { kind: "permitted" | "needs-approval" }>,
 ): Promise<Step<void>> {
 	if (answer.kind === "permitted") return ok(undefined);
 	const decision = localDecision(call.deps, {

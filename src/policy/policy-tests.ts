@@ -7,7 +7,7 @@
  * and side effects in the case.
  */
 import { z } from "zod";
-import { describeCall, type LocalPolicy, type PolicyOutcome } from "../guard/local-policy";
+import { describeCall, type LocalPolicy, type PolicyAnswer } from "../guard/local-policy";
 import { assertNever } from "../guard/result";
 import { TOOLS } from "../tools/definitions";
 
@@ -117,12 +117,12 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 	};
 }
 
-function outcomeWord(o: PolicyOutcome): PolicyTestCase["expect"] {
+function outcomeWord(o: PolicyAnswer): PolicyTestCase["expect"] {
 	return o.kind === "permitted" ? "allow" : o.kind === "needs-approval" ? "approval" : o.kind === "forbidden" ? "forbid" : "error";
 }
 
 /** One line a person reads: the outcome and the policies that decided it. */
-export function describeOutcome(o: PolicyOutcome): string {
+export function describeOutcome(o: PolicyAnswer): string {
 	switch (o.kind) {
 		case "permitted":
 			return "allow (the authority decides next)";

@@ -9,7 +9,7 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { VerdictSchema } from "../guard/enums";
+import { DecisionPostureSchema, DecisionSourceSchema, OutcomeSchema, VerdictSchema } from "../guard/enums";
 import type { AuditQuery, AuditRecord } from "../state/audit-log";
 import { shortName } from "./schema";
 
@@ -20,12 +20,12 @@ const recordShape = z.looseObject({
 	at: z.string(),
 	request_id: z.string(),
 	policy_version: z.string(),
-	source: z.string(),
+	source: DecisionSourceSchema,
 	tool: z.string(),
-	verdict: z.string(),
-	decision: z.string(),
+	verdict: VerdictSchema,
+	decision: DecisionPostureSchema,
 	reason: z.string(),
-	outcome: z.string(),
+	outcome: OutcomeSchema,
 });
 
 export function registerAuditLogTool(server: McpServer, read: AuditReader): void {

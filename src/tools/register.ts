@@ -53,8 +53,8 @@ export interface JsonSchemaToolDefinition extends GuardedTool<Record<string, unk
 	inputJsonSchema: JsonSchemaObject;
 	outputJsonSchema?: JsonSchemaObject;
 	annotations?: ToolAnnotations & { title?: string };
-	/** How an outcome is shown to the client. */
-	render(outcome: GuardReport<unknown>): ToolResult | Record<string, unknown>;
+	/** How a report is shown to the client. */
+	render(report: GuardReport<unknown>): ToolResult | Record<string, unknown>;
 }
 
 export type RegisterableTool = ToolDefinition | JsonSchemaToolDefinition;
@@ -81,13 +81,13 @@ export function registerGuardedTools(
 	for (const tool of tools) {
 		const handler = async (args: Record<string, unknown>, extra: Extra) => {
 			const deps = depsForMessage(extra, depsFor);
-			const outcome = await guardedCall(
+			const report = await guardedCall(
 				tool as GuardedTool<Record<string, unknown>, unknown>,
 				args,
 				options.shadow ? { ...deps, shadow: true } : deps,
 			);
-			if ("inputJsonSchema" in tool) return tool.render(outcome) as ToolResult;
-			return renderReport(tool.name, tool.kind, outcome as GuardReport<Record<string, unknown>>, tool.summarize);
+			if ("inputJsonSchema" in tool) return tool.render(report) as ToolResult;
+			return renderReport(tool.name, tool.kind, report as GuardReport<Record<string, unknown>>, tool.summarize);
 		};
 		// Both listings are accepted by McpServer (a raw zod shape or a zod object); its overloads cannot express the union.
 		registered.set(

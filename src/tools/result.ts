@@ -22,10 +22,10 @@ const RULE = "-".repeat(60);
 export function renderReport(
 	toolName: string,
 	kind: ToolKind,
-	outcome: GuardReport<Record<string, unknown>>,
+	report: GuardReport<Record<string, unknown>>,
 	summarize?: (output: Record<string, unknown>) => string,
 ): ToolResult {
-	const { decision, action, attempt, approval, notes } = outcome;
+	const { decision, action, attempt, approval, notes } = report;
 	const structured: Record<string, unknown> = {
 		tool: toolName,
 		verdict: decision.verdict,
@@ -44,13 +44,13 @@ export function renderReport(
 	};
 	if (attempt) structured.attempt = attempt;
 	if (approval) structured.approval = approval;
-	if (outcome.retry_after_seconds !== undefined) structured.retry_after_seconds = outcome.retry_after_seconds;
+	if (report.retry_after_seconds !== undefined) structured.retry_after_seconds = report.retry_after_seconds;
 	if (action.status === "executed") structured.result = action.output;
 	if (action.status === "failed") structured.error = action.error;
 
 	const lines = [headline(toolName, kind, decision), RULE, ...decisionLines(decision), RULE];
 	for (const note of notes) lines.push(`Note: ${note}`);
-	if (outcome.retry_after_seconds !== undefined) lines.push(`Retry after ${outcome.retry_after_seconds} seconds.`);
+	if (report.retry_after_seconds !== undefined) lines.push(`Retry after ${report.retry_after_seconds} seconds.`);
 	if (action.status === "executed") {
 		lines.push(summarize ? summarize(action.output) : JSON.stringify(action.output));
 	} else if (action.status === "failed") {
