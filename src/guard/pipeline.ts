@@ -141,6 +141,9 @@ interface Call<Args, Output> {
 	deps: GuardDeps;
 }
 
+/** A call as the steps that need neither its argument nor its output types see it. */
+type AnyCall = Call<Record<string, unknown>, unknown>;
+
 /** A step that stopped the call: the decision to report, and what goes with it. */
 type Stop = Omit<CallDecision, "notes"> & { notes?: string[] };
 
@@ -178,7 +181,7 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 }
 
 /** Steps 1 to 6: everything up to the verdict. Never runs the action. */
-async function decide<Args extends Record<string, unknown>, Output>(call: Call<Args, Output>): Promise<CallDecision> {
+async function decide(call: AnyCall): Promise<CallDecision> {
 	const described = describeIntent(call);
 	if (!described.ok) return { ...described.error, notes: [] };
 	let intent = described.value;
@@ -229,7 +232,7 @@ async function decide<Args extends Record<string, unknown>, Output>(call: Call<A
 }
 
 /** What the tool says the call would do, with its declared side effects by default. */
-function describeIntent<Args extends Record<string, unknown>, Output>(call: Call<Args, Output>): Step<DescribedIntent> {
+function describeIntent(call: AnyCall): Step<DescribedIntent> {
 	try {
 		const raw = call.tool.intent(call.args);
 		return ok({ ...raw, side_effects: raw.side_effects ?? [...call.tool.sideEffects] });
@@ -239,7 +242,7 @@ function describeIntent<Args extends Record<string, unknown>, Output>(call: Call
 }
 
 /** Step 1: the principal's rate limit, across its sessions. */
-async function admit(call: Call<unknown, unknown>): Promise<Step<void>> {
+async function admit(call: AnyCall): Promise<Step<void>> {
 	const { deps } = call;
 	if (!deps.budget) return ok(undefined);
 	let admission: Awaited<ReturnType<PrincipalBudget["admitCall"]>>;
@@ -261,11 +264,7 @@ async function admit(call: Call<unknown, unknown>): Promise<Step<void>> {
 }
 
 /** The local policy's answer for this call, with the server's retry count once it is known. */
-function askPolicy<Args extends Record<string, unknown>, Output>(
-	call: Call<Args, Output>,
-	intent: DescribedIntent,
-	retryCount?: number,
-): PolicyAnswer {
+function askPolicy(call: AnyCall, intent: DescribedIntent, retryCount?: number): PolicyAnswer {
 	const { tool, args, deps } = call;
 	return deps.policy.decide(
 		describeCall({
@@ -281,10 +280,7 @@ function askPolicy<Args extends Record<string, unknown>, Output>(
 }
 
 /** Steps 2 (and 5, again): what no approval can lift. Passes on the answer when it is not a refusal outright. */
-function refuseForbidden(
-	call: Call<unknown, unknown>,
-	answer: PolicyAnswer,
-): Step<Extract<PolicyAnswer, { kind: "permitted" | "needs-approval" }>> {
+function refuseForbidden(call: AnyCall, answer: PolicyAnswer): Step<Extract<PolicyAnswer, { kind: "permitted" | "needs-approval" }>> {
 	switch (answer.kind) {
 		case "permitted":
 		case "needs-approval":
@@ -312,7 +308,7 @@ function refuseForbidden(
 }
 
 /** Step 3: a presented approval, checked and used up in one step (or the call is refused). */
-async function usePresentedApproval(call: Call<unknown, unknown>): Promise<Step<{ approval: GrantedApproval; note: string } | undefined>> {
+async function usePresentedApproval(call: AnyCall): Promise<Step<{ approval: GrantedApproval; note: string } | undefined>> {
 	const { approvalId, deps, tool } = call;
 	if (approvalId === undefined) return ok(undefined);
 	const refuse = (reason: string) =>
@@ -328,7 +324,7 @@ async function usePresentedApproval(call: Call<unknown, unknown>): Promise<Step<
 
 /** Steps 4 (and 5, again): what the local policy permits only with an approval is held, and a person asked. */
 async function holdForApproval(
-	call: Call<unknown, unknown>,
+	call: AnyCall,
 	answer: Extract<PolicyAnswer, { kind: "permitted" | "needs-approval" }>,
 ): Promise<Step<void>> {
 	if (answer.kind === "permitted") return ok(undefined);
@@ -349,7 +345,7 @@ async function holdForApproval(
  * principal's rolling count (both apply: a new session does not reset a loop).
  * Undefined for tools that do not loop.
  */
-async function reserveLoopAttempt(call: Call<unknown, unknown>): Promise<Step<LoopAttempt | undefined>> {
+async function reserveLoopAttempt(call: AnyCall): Promise<Step<LoopAttempt | undefined>> {
 	const { tool, args, deps } = call;
 	if (!tool.loop) return ok(undefined);
 	const counterFault = () =>
@@ -388,7 +384,7 @@ async function reserveLoopAttempt(call: Call<unknown, unknown>): Promise<Step<Lo
 }
 
 /** Step 5, last: the server's own loop limit holds whatever the authority would say (an approval lifts it). */
-async function checkLoopLimit(call: Call<unknown, unknown>, attempt: LoopAttempt): Promise<Step<void>> {
+async function checkLoopLimit(call: AnyCall, attempt: LoopAttempt): Promise<Step<void>> {
 	if (attempt.retry_count < call.deps.maxRetries) return ok(undefined);
 	const decision = loopThresholdDecision(call.deps, attempt);
 	const offered = await offerApproval(call, decision, "loop");
@@ -397,7 +393,7 @@ async function checkLoopLimit(call: Call<unknown, unknown>, attempt: LoopAttempt
 
 /** Step 6: the authority decides on the true facts; a refusal it could lift with an approval offers one. */
 async function askAuthority(
-	call: Call<unknown, unknown>,
+	call: AnyCall,
 	intent: DescribedIntent,
 	attempt: LoopAttempt | undefined,
 	approval: GrantedApproval | undefined,
@@ -464,12 +460,7 @@ async function runAction<Args extends Record<string, unknown>, Output>(
 }
 
 /** Step 9: the action's outcome, added to its record. A failure here cannot undo the action: the caller is told. */
-async function recordOutcome(
-	call: Call<unknown, unknown>,
-	auditId: number | undefined,
-	action: ActionOutcome<unknown>,
-	notes: string[],
-): Promise<void> {
+async function recordOutcome(call: AnyCall, auditId: number | undefined, action: ActionOutcome<unknown>, notes: string[]): Promise<void> {
 	if (!call.deps.audit || auditId === undefined) return;
 	await call.deps.audit
 		.complete(auditId, action.status === "executed" ? "executed" : "failed", action.status === "failed" ? action.error : undefined)
@@ -481,11 +472,7 @@ async function recordOutcome(
  * mode the call runs anyway: a request for approval would only ask people to
  * approve the past.
  */
-async function offerApproval(
-	call: Call<unknown, unknown>,
-	decision: Decision,
-	kind: ApprovalKind,
-): Promise<{ ticket?: ApprovalTicket; notes: string[] }> {
+async function offerApproval(call: AnyCall, decision: Decision, kind: ApprovalKind): Promise<{ ticket?: ApprovalTicket; notes: string[] }> {
 	const { deps, tool } = call;
 	if (!deps.approvals || tool.kind !== "action" || deps.shadow) return { notes: [] };
 	try {
@@ -493,7 +480,7 @@ async function offerApproval(
 			principal: deps.runtime.principal,
 			role: deps.runtime.role,
 			tool: tool.name,
-			args: call.args as Record<string, unknown>,
+			args: call.args,
 			argsHash: call.argsHash,
 			decision,
 			kind,
@@ -508,7 +495,7 @@ async function offerApproval(
 	}
 }
 
-function auditEntry(call: Call<Record<string, unknown>, unknown>, report: GuardReport<unknown>, outcome: Outcome): AuditEntry {
+function auditEntry(call: AnyCall, report: GuardReport<unknown>, outcome: Outcome): AuditEntry {
 	const { deps } = call;
 	const d = report.decision;
 	return {
