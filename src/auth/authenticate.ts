@@ -34,18 +34,19 @@ const HOW_TO_GET_A_TOKEN =
 	"Send the header `Authorization: Bearer <token>`. A token is created by the server's administrator with `npm run token:new -- --principal NAME --role developer` and added to MCP_AUTH_TOKENS (README, 'Tokens').";
 
 let cachedRaw: string | undefined;
-let cachedTable: TokenEntry[] | Error | undefined;
+let cachedTable: Result<TokenEntry[], string> | undefined;
 
-function tokenTable(raw: string): TokenEntry[] | Error {
-	if (raw !== cachedRaw) {
+/** The parsed MCP_AUTH_TOKENS (parsed once per value), or why it cannot be used. */
+function tokenTable(raw: string): Result<TokenEntry[], string> {
+	if (raw !== cachedRaw || cachedTable === undefined) {
 		cachedRaw = raw;
 		try {
-			cachedTable = parseTokenTable(raw);
+			cachedTable = ok(parseTokenTable(raw));
 		} catch (error) {
-			cachedTable = error as Error;
+			cachedTable = err(error instanceof Error ? error.message : String(error));
 		}
 	}
-	return cachedTable!;
+	return cachedTable;
 }
 
 /**
@@ -59,7 +60,7 @@ export async function signInWithToken(token: string, env: Pick<AuthEnv, "MCP_AUT
 	const trimmed = token.trim();
 	if (!raw || trimmed.length < 16 || trimmed.length > 512 || !B64TOKEN.test(trimmed)) return undefined;
 	const table = tokenTable(raw);
-	return table instanceof Error ? undefined : lookupToken(trimmed, table);
+	return table.ok ? lookupToken(trimmed, table.value) : undefined;
 }
 
 /**
@@ -84,9 +85,9 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 	if (!raw) return authenticateLoopback(request, env);
 
 	const table = tokenTable(raw);
-	if (table instanceof Error) {
+	if (!table.ok) {
 		// Fail closed: a broken table must not silently open the server.
-		return err(jsonError(503, "server_misconfigured", table.message));
+		return err(jsonError(503, "server_misconfigured", table.error));
 	}
 	const header = request.headers.get("authorization")?.trim();
 	if (!header) return err(unauthorized("This server needs a bearer token, and the request has no Authorization header."));
@@ -96,7 +97,7 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 	if (token.length < 16 || token.length > 512 || !B64TOKEN.test(token)) {
 		return err(malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters."));
 	}
-	const caller = await lookupToken(token, table);
+	const caller = await lookupToken(token, table.value);
 	if (!caller) return err(unauthorized("Unknown bearer token.", "invalid_token"));
 	return ok(caller);
 }
@@ -134,8 +135,8 @@ async function authenticateLoopback(request: Request, env: AuthEnv): Promise<Aut
  */
 export function knownPrincipals(env: AuthEnv): string[] {
 	const raw = env.MCP_AUTH_TOKENS?.trim();
-	const table = raw ? tokenTable(raw) : [];
+	const table = raw ? tokenTable(raw) : ok([]);
 	const names = new Set<string>(["local"]);
-	if (!(table instanceof Error)) for (const entry of table) names.add(entry.caller.principal);
+	if (table.ok) for (const entry of table.value) names.add(entry.caller.principal);
 	return [...names].sort();
 }
