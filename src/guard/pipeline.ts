@@ -176,8 +176,8 @@ export async function guardedCall<Args extends Record<string, unknown>, Output>(
 	if (!recorded.ok) return recorded.error;
 	if (!runs) return report;
 	const action = await runAction(call, report);
-	await recordOutcome(call, recorded.value, action, report.notes);
-	return { ...report, action };
+	const unrecorded = await recordOutcome(call, recorded.value, action);
+	return { ...report, action, notes: unrecorded ? [...report.notes, unrecorded] : report.notes };
 }
 
 /** Steps 1 to 6: everything up to the verdict. Never runs the action. */
@@ -459,12 +459,19 @@ async function runAction<Args extends Record<string, unknown>, Output>(
 	}
 }
 
-/** Step 9: the action's outcome, added to its record. A failure here cannot undo the action: the caller is told. */
-async function recordOutcome(call: AnyCall, auditId: number | undefined, action: ActionOutcome<unknown>, notes: string[]): Promise<void> {
-	if (!call.deps.audit || auditId === undefined) return;
-	await call.deps.audit
-		.complete(auditId, action.status === "executed" ? "executed" : "failed", action.status === "failed" ? action.error : undefined)
-		.catch(() => notes.push("The action's outcome could not be added to the audit record."));
+/** Step 9: the action's outcome, added to its record. A failure here cannot undo the action: it returns a note for the caller. */
+async function recordOutcome(call: AnyCall, auditId: number | undefined, action: ActionOutcome<unknown>): Promise<string | undefined> {
+	if (!call.deps.audit || auditId === undefined) return undefined;
+	try {
+		await call.deps.audit.complete(
+			auditId,
+			action.status === "executed" ? "executed" : "failed",
+			action.status === "failed" ? action.error : undefined,
+		);
+		return undefined;
+	} catch {
+		return "The action's outcome could not be added to the audit record.";
+	}
 }
 
 /**
