@@ -11,14 +11,7 @@ import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
 import { ApprovalStatusSchema } from "../guard/enums";
-import {
-	type ApprovalPage,
-	type ApprovalRecord,
-	type DecideResult,
-	DEFAULT_LIST_LIMIT,
-	type ListPosition,
-	MAX_LIST_LIMIT,
-} from "../state/approval-store";
+import { type ApprovalRecord, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
 import { jsonError } from "../http";
 
 const DecisionBodySchema = z.object({ note: z.string().max(1000, "note must be at most 1000 characters").optional() }).strict();
@@ -51,16 +44,11 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 		if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.");
 		const rawStatus = url.searchParams.get("status");
 		const status = rawStatus === null ? undefined : ApprovalStatusSchema.safeParse(rawStatus);
-		if (status && !status.success)
-			return jsonError(400, "invalid_status", "status must be pending, approved, rejected, used or expired.");
+		if (status && !status.success) return jsonError(400, "invalid_status", "status must be pending, approved, rejected, used or expired.");
 		const rawLimit = url.searchParams.get("limit");
 		const limit = rawLimit === null ? DEFAULT_LIST_LIMIT : /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
 		if (!(limit >= 1 && limit <= MAX_LIST_LIMIT)) {
-			return jsonError(
-				400,
-				"invalid_limit",
-				`limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).`,
-			);
+			return jsonError(400, "invalid_limit", `limit must be a whole number from 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).`);
 		}
 		const rawCursor = url.searchParams.get("cursor");
 		const after = rawCursor === null ? undefined : decodeCursor(rawCursor);
@@ -71,12 +59,12 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 				"cursor is not one this server returned: use next_cursor of the previous page, or start without it.",
 			);
 		}
-		const page = (await store.list({
+		const page = await store.list({
 			status: status?.data,
 			principal: isAdmin ? undefined : caller.principal,
 			limit,
 			after,
-		})) as ApprovalPage;
+		});
 		return Response.json({
 			approvals: page.approvals,
 			next_cursor: page.next ? encodeCursor(page.next) : null,
@@ -109,7 +97,7 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 	const note = parsed.data.note?.trim() || null;
 	// Non-admins learn nothing about other people's requests.
 	if (!isAdmin && !visible(await store.get(id))) return jsonError(404, "not_found", `No approval ${id}.`);
-	const result = (await store.decide(id, caller, action, note)) as DecideResult;
+	const result = await store.decide(id, caller, action, note);
 	if (!result.ok) return jsonError(result.error.status, result.error.code, result.error.message);
 	return Response.json({ approval: result.value });
 }
