@@ -323,12 +323,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 			false,
 		],
 		["part: simulateDecision (ALLOW)", "the simulator's rules, fixed request id", () => simulateDecision(researchRequest, "id"), false],
-		[
-			"part: simulateDecision (DENY)",
-			"the simulator's rules on a side-effect DENY",
-			() => simulateDecision(publishRequest, "id"),
-			false,
-		],
+		["part: simulateDecision (DENY)", "the simulator's rules on a side-effect DENY", () => simulateDecision(publishRequest, "id"), false],
 		["part: crypto.randomUUID", "one fresh request id", () => crypto.randomUUID(), false],
 		[
 			"part: renderReport",
@@ -402,11 +397,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	// The local policy's target is a latency: p50 of single decisions (equal requests are remembered per isolate).
 	let uncached = 0;
 	for (const [name, what, fn] of [
-		[
-			"p50: local policy (permitted)",
-			"median of 20,000 single LocalPolicy.decide() calls: developer, research-topic",
-			researchPolicyCall,
-		],
+		["p50: local policy (permitted)", "median of 20,000 single LocalPolicy.decide() calls: developer, research-topic", researchPolicyCall],
 		["p50: local policy (deploy, approval)", "the same, developer deploys to production (two evaluations)", deployPolicyCall],
 		// Every request new (another principal each time): Cedar evaluates, nothing is remembered.
 		[

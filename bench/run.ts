@@ -381,9 +381,11 @@ async function main(): Promise<void> {
 		revision: rev,
 		machine: { ...m, load_average_start: load0.map((x) => round(x, 2)), load_average_end: os.loadavg().map((x) => round(x, 2)) },
 		method: {
-			worker: "wrangler unstable_startWorker on 127.0.0.1 with the project's wrangler.jsonc and the entry point bench/worker.ts (src/index.ts unchanged, plus one unguarded baseline tool); vars set explicitly (no .dev.vars); RATE_LIMIT_PER_MINUTE raised so the limiter admits the bench, but still runs on every call",
+			worker:
+				"wrangler unstable_startWorker on 127.0.0.1 with the project's wrangler.jsonc and the entry point bench/worker.ts (src/index.ts unchanged, plus one unguarded baseline tool); vars set explicitly (no .dev.vars); RATE_LIMIT_PER_MINUTE raised so the limiter admits the bench, but still runs on every call",
 			storage: `Durable Object SQLite in a fresh directory on tmpfs (${storageBase("tmpfs")}) except phase 3 (disk, ${storageBase("disk")})`,
-			client: "@modelcontextprotocol/sdk Client over StreamableHTTPClientTransport; listTools() once per session, so tool results are validated against their output schema",
+			client:
+				"@modelcontextprotocol/sdk Client over StreamableHTTPClientTransport; listTools() once per session, so tool results are validated against their output schema",
 			baseline_tool:
 				"research-topic-unguarded, registered only in the bench build: the registered research-topic's title, schemas and annotations, the same action and renderReport() with a fixed ALLOW; no guard",
 			sequential: `${CONFIG.warmRounds} warm-up rounds, then ${CONFIG.rounds} rounds on one session (stand-in 20 ms late: 20 and ${CONFIG.slowRounds}); each round runs every op once, order rotated per round`,

@@ -158,9 +158,8 @@ class BenchGuardAgent extends GuardAgent {
 			},
 		);
 		if (trace) {
-			const tools = (
-				this.server as unknown as { _registeredTools: Record<string, { handler: (...a: unknown[]) => Promise<unknown> }> }
-			)._registeredTools;
+			const tools = (this.server as unknown as { _registeredTools: Record<string, { handler: (...a: unknown[]) => Promise<unknown> }> })
+				._registeredTools;
 			for (const [name, tool] of Object.entries(tools)) {
 				const handler = tool.handler;
 				tool.handler = async (...args: unknown[]) => {

@@ -70,8 +70,7 @@ export function canonicalJson(value: unknown): string {
 			if (Array.isArray(value)) {
 				const items: string[] = [];
 				for (let i = 0; i < value.length; i++) {
-					if (!(i in value) || value[i] === undefined)
-						throw new TypeError("arguments must be JSON: an array has an undefined item");
+					if (!(i in value) || value[i] === undefined) throw new TypeError("arguments must be JSON: an array has an undefined item");
 					items.push(canonicalJson(value[i]));
 				}
 				return `[${items.join(",")}]`;

@@ -289,9 +289,7 @@ function refuseForbidden(call: AnyCall, answer: PolicyAnswer): Step<Extract<Poli
 			return err({ decision: policyErrorDecision(call.deps, answer.reason) });
 		case "forbidden": {
 			const reason =
-				answer.policies.length > 0
-					? `Refused by ${policyWords(answer.policies)}.`
-					: `Refused by the local policy: ${answer.reason}.`;
+				answer.policies.length > 0 ? `Refused by ${policyWords(answer.policies)}.` : `Refused by the local policy: ${answer.reason}.`;
 			return err({
 				decision: localDecision(call.deps, {
 					verdict: "DENY",
@@ -586,9 +584,7 @@ function localDecision(deps: GuardDeps, refusal: LocalRefusal): Refusal {
 		risk_score: verdict === "DENY" ? 80 : 60,
 		high_risk: verdict === "DENY",
 		issues:
-			policies.length > 0
-				? policies.map((p) => ({ code, severity, message: `${p.id}: ${p.reason}` }))
-				: [{ code, severity, message }],
+			policies.length > 0 ? policies.map((p) => ({ code, severity, message: `${p.id}: ${p.reason}` })) : [{ code, severity, message }],
 		questions,
 		guardrails: [],
 		source: "local-rule",

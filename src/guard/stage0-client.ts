@@ -144,10 +144,7 @@ export class Stage0Client implements Authority {
 						// Never follow: a redirect would take the key and the check to another host.
 						redirect: "manual",
 					});
-					return [
-						r,
-						isRedirect(r) ? (r.body?.cancel().catch(() => {}), undefined) : await readCapped(r, MAX_ANSWER_BYTES),
-					] as const;
+					return [r, isRedirect(r) ? (r.body?.cancel().catch(() => {}), undefined) : await readCapped(r, MAX_ANSWER_BYTES)] as const;
 				})(),
 				deadline,
 			]);

@@ -92,9 +92,7 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 		context = intent.context;
 	} else {
 		if (c.server === undefined)
-			throw new Error(
-				`case "${c.name}": ${c.tool} is not a built-in tool: give its "server" (and its "annotations" and "sideEffects")`,
-			);
+			throw new Error(`case "${c.name}": ${c.tool} is not a built-in tool: give its "server" (and its "annotations" and "sideEffects")`);
 		tool = { name: c.tool, server: c.server, annotations: c.annotations, sideEffects: c.sideEffects ?? [] };
 		sideEffects = tool.sideEffects;
 	}
@@ -168,9 +166,7 @@ export function runPolicyTests(
 					file,
 					name: c.name,
 					ok,
-					...(ok
-						? {}
-						: { message: `expected ${c.expect}${c.policies ? ` by [${c.policies.join(", ")}]` : ""}, got ${got.detail}` }),
+					...(ok ? {} : { message: `expected ${c.expect}${c.policies ? ` by [${c.policies.join(", ")}]` : ""}, got ${got.detail}` }),
 				});
 			} catch (error) {
 				results.push({ file, name: c.name, ok: false, message: error instanceof Error ? error.message : String(error) });

@@ -52,9 +52,7 @@ export function registerAuditLogTool(server: McpServer, read: AuditReader): void
 		async ({ limit, tool, verdict }, extra) => {
 			const records = (await read({ limit: limit ?? 10, tool, verdict }, extra)).map(({ session_id: _hidden, ...record }) => record);
 			const lines = records.length
-				? records.map(
-						(r) => `${r.at}  ${r.verdict.padEnd(5)} ${r.tool}  ${r.outcome}  request_id ${r.request_id}  (${r.policy_version})`,
-					)
+				? records.map((r) => `${r.at}  ${r.verdict.padEnd(5)} ${r.tool}  ${r.outcome}  request_id ${r.request_id}  (${r.policy_version})`)
 				: ["No decisions on record."];
 			return {
 				content: [{ type: "text" as const, text: lines.join("\n") }],

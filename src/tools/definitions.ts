@@ -126,9 +126,7 @@ const managedDeploy = defineTool({
 		environment: z.enum(["development", "staging", "production"]).describe("Target environment"),
 		changes: text("What changes are deployed"),
 		actorRole: z.enum(ROLES).describe("Ignored for authorization: your role comes from your credentials"),
-		approvalStatus: z
-			.enum(CLAIMED_APPROVAL_STATUSES)
-			.describe("Ignored for authorization: only an approvalId granted by a person counts"),
+		approvalStatus: z.enum(CLAIMED_APPROVAL_STATUSES).describe("Ignored for authorization: only an approvalId granted by a person counts"),
 		resourceScope: shortName("Scope of the resources affected, e.g. all, team-a, service-x").optional(),
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },

@@ -118,16 +118,7 @@ function headline(toolName: string, kind: ToolKind, d: Decision): string {
 export function decisionLines(
 	d: Pick<
 		Decision,
-		| "verdict"
-		| "decision"
-		| "reason"
-		| "request_id"
-		| "policy_version"
-		| "risk_score"
-		| "high_risk"
-		| "guardrails"
-		| "issues"
-		| "questions"
+		"verdict" | "decision" | "reason" | "request_id" | "policy_version" | "risk_score" | "high_risk" | "guardrails" | "issues" | "questions"
 	>,
 ): string[] {
 	const lines = [

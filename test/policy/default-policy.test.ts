@@ -38,9 +38,7 @@ describe("the default policy set", () => {
 		expect(decide("developer", ["deploy"], "staging").kind).toBe("permitted");
 		expect(decide("developer", ["deploy"], "production")).toMatchObject({
 			kind: "needs-approval",
-			policies: [
-				{ id: "developer-production-needs-approval", reason: "role 'developer' may deploy to production only with an approval" },
-			],
+			policies: [{ id: "developer-production-needs-approval", reason: "role 'developer' may deploy to production only with an approval" }],
 		});
 	});
 

@@ -31,9 +31,7 @@ describe("a policy set that cannot be used", () => {
 	});
 
 	it("does not validate against the schema (a misspelt attribute): names the policy, line and column", () => {
-		const policy = loadPolicy(
-			`${PERMIT}@id("typo")\nforbid (principal, action, resource)\n  when { resource.sideEfects.isEmpty() };\n`,
-		);
+		const policy = loadPolicy(`${PERMIT}@id("typo")\nforbid (principal, action, resource)\n  when { resource.sideEfects.isEmpty() };\n`);
 		expect(policy.error).toMatch(/^policy 'typo' does not validate against the schema at line 4, column 10: .*sideEfects/);
 		expect(policy.decide(deployCall({})).kind).toBe("error");
 	});
@@ -100,10 +98,7 @@ forbid (principal, action == Action::"call_tool", resource) when { context.argum
 			tags: { type: "Set", element: { type: "String" }, required: false },
 		});
 		expect(
-			toCedarValue(
-				{ env: "a", tags: ["x", 1], nested: { ok: true, extra: 1 }, ratio: 0.5, __entity: { type: "User", id: "admin" } },
-				type,
-			),
+			toCedarValue({ env: "a", tags: ["x", 1], nested: { ok: true, extra: 1 }, ratio: 0.5, __entity: { type: "User", id: "admin" } }, type),
 		).toEqual({
 			env: "a",
 			nested: { ok: true },
@@ -164,9 +159,7 @@ describe("the arguments passed to Cedar", () => {
 		const bundled = loadPolicy();
 		for (const hour of [0, 9, 23]) {
 			const at = Date.parse(`2026-11-25T${String(hour).padStart(2, "0")}:00:00Z`);
-			expect(bundled.decide(deployCall({ environment: "production" }, { environment: "production", at })).kind).toBe(
-				"needs-approval",
-			);
+			expect(bundled.decide(deployCall({ environment: "production" }, { environment: "production", at })).kind).toBe("needs-approval");
 		}
 	});
 
