@@ -23,10 +23,11 @@ import { buildCheckRequest, type CallRuntime, type Intent } from "../src/guard/i
 import { describeCall } from "../src/guard/local-policy";
 import { type GuardDeps, guardedCall, type LoopCounter } from "../src/guard/pipeline";
 import { SimulatedAuthority, simulateDecision } from "../src/guard/simulated-authority";
+import { ok } from "../src/guard/result";
 import { Stage0Client } from "../src/guard/stage0-client";
 import { loadPolicy } from "../src/policy/node";
 import { TOOLS, type ToolDefinition } from "../src/tools/definitions";
-import { renderOutcome } from "../src/tools/result";
+import { renderReport } from "../src/tools/result";
 import { median, round } from "./stats";
 
 export interface CoreResult {
@@ -144,16 +145,16 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 
 	const counts = new Map<string, number>();
 	const memoryLoops: LoopCounter = {
-		reserveAttempt(toolName, key) {
+		reserveLoopAttempt(toolName, key) {
 			const k = `${toolName}\u0000${key}`;
 			const n = (counts.get(k) ?? 0) + 1;
 			counts.set(k, n);
 			return n;
 		},
 	};
-	const overLimit: LoopCounter = { reserveAttempt: () => 99 };
+	const overLimit: LoopCounter = { reserveLoopAttempt: () => 99 };
 	const budget: PrincipalBudget = {
-		admitCall: async () => ({ ok: true }),
+		admitCall: async () => ok(undefined),
 		reserveLoopAttempt: async (toolName, key) => counts.get(`${toolName}\u0000${key}`) ?? 1,
 	};
 	// The last 1024 records, as a ring: enough to keep the work honest, bounded in memory.
@@ -174,8 +175,8 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	const limitDeps: GuardDeps = { ...simDeps, loops: overLimit };
 	const viewerDeps: GuardDeps = { ...simDeps, runtime: viewer };
 
-	const researchRequest = buildCheckRequest(research.name, describe(research, researchArgs), runtime);
-	const publishRequest = buildCheckRequest(publish.name, describe(publish, publishArgs), runtime);
+	const researchRequest = buildCheckRequest({ toolName: research.name, intent: describe(research, researchArgs), runtime });
+	const publishRequest = buildCheckRequest({ toolName: publish.name, intent: describe(publish, publishArgs), runtime });
 	const allowText = stage0AnswerText(researchRequest);
 	const denyText = stage0AnswerText(publishRequest);
 	const allowJson = JSON.parse(allowText);
@@ -204,9 +205,19 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	// The local policy's questions, described as the pipeline describes them (Date.now() per call, as there).
 	const deploy = tool("deploy-changes");
 	const deployArgs = { serviceName: "billing", environment: "production", changes: "v2" };
-	const researchPolicyCall = () => describeCall(research, [], researchArgs, undefined, runtime, Date.now());
-	const deployPolicyCall = () => describeCall(deploy, ["deploy"], deployArgs, { environment: "production" }, runtime, Date.now());
-	const viewerPolicyCall = () => describeCall(publish, ["publish"], publishArgs, undefined, viewer, Date.now());
+	const researchPolicyCall = () =>
+		describeCall({ tool: research, sideEffects: [], args: researchArgs, context: undefined, caller: runtime, at: Date.now() });
+	const deployPolicyCall = () =>
+		describeCall({
+			tool: deploy,
+			sideEffects: ["deploy"],
+			args: deployArgs,
+			context: { environment: "production" },
+			caller: runtime,
+			at: Date.now(),
+		});
+	const viewerPolicyCall = () =>
+		describeCall({ tool: publish, sideEffects: ["publish"], args: publishArgs, context: undefined, caller: viewer, at: Date.now() });
 	expect("policy permits research", policy.decide(researchPolicyCall()).kind, "permitted");
 	expect("policy holds a production deploy", policy.decide(deployPolicyCall()).kind, "needs-approval");
 	expect("policy forbids a viewer's publish", policy.decide(viewerPolicyCall()).kind, "forbidden");
@@ -277,7 +288,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		[
 			"part: intent + buildCheckRequest",
 			"tool.intent(args), default side effects, then buildCheckRequest()",
-			() => buildCheckRequest(research.name, describe(research, researchArgs), runtime),
+			() => buildCheckRequest({ toolName: research.name, intent: describe(research, researchArgs), runtime }),
 			false,
 		],
 		[
@@ -315,9 +326,9 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		["part: simulateDecision (DENY)", "the simulator's rules on a side-effect DENY", () => simulateDecision(publishRequest, "id"), false],
 		["part: crypto.randomUUID", "one fresh request id", () => crypto.randomUUID(), false],
 		[
-			"part: renderOutcome",
+			"part: renderReport",
 			"MCP result: structuredContent + text block (runs after a decision)",
-			() => renderOutcome(research.name, research.kind, simulatedOutcome, research.summarize),
+			() => renderReport(research.name, research.kind, simulatedOutcome, research.summarize),
 			false,
 		],
 		["part: JSON.stringify(check request)", "the /check body", () => JSON.stringify(researchRequest), false],

@@ -185,7 +185,7 @@ function analyse(profile: CpuProfile, moduleAt: (line: number) => string): Analy
 			const nb = nodeBucket(cur);
 			if (nb.startsWith("src") || nb === "bench build") seen.add(nb);
 			const fn = byId.get(cur)!.callFrame.functionName;
-			if (fn === "guardedCall" || fn === "renderOutcome" || fn === "argumentsHash") seen.add(`fn ${fn}`);
+			if (fn === "guardedCall" || fn === "renderReport" || fn === "argumentsHash") seen.add(`fn ${fn}`);
 		}
 		for (const s of seen) inclusive[s] = (inclusive[s] ?? 0) + dt;
 	});
@@ -244,7 +244,11 @@ async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 					.filter(([k]) => k !== "handler bench-trace")
 					.map(([k, v]) => [
 						k,
-						{ per_call: round(v.length / CALLS, 2), p50_ms: round(median(v)), mean_ms: round(v.reduce((x, y) => x + y, 0) / v.length) },
+						{
+							per_call: round(v.length / CALLS, 2),
+							p50_ms: round(median(v)),
+							mean_ms: round(v.reduce((x, y) => x + y, 0) / v.length),
+						},
 					]),
 			),
 		});

@@ -387,7 +387,7 @@ async function main(): Promise<void> {
 			client:
 				"@modelcontextprotocol/sdk Client over StreamableHTTPClientTransport; listTools() once per session, so tool results are validated against their output schema",
 			baseline_tool:
-				"research-topic-unguarded, registered only in the bench build: the registered research-topic's title, schemas and annotations, the same action and renderOutcome() with a fixed ALLOW; no guard",
+				"research-topic-unguarded, registered only in the bench build: the registered research-topic's title, schemas and annotations, the same action and renderReport() with a fixed ALLOW; no guard",
 			sequential: `${CONFIG.warmRounds} warm-up rounds, then ${CONFIG.rounds} rounds on one session (stand-in 20 ms late: 20 and ${CONFIG.slowRounds}); each round runs every op once, order rotated per round`,
 			concurrency: `sessions opened and warmed first; per level and op ${CONFIG.reps} batch(es) of max(${CONFIG.callsPerBatch}, ${CONFIG.minPerSession} x sessions) calls, closed loop, batches of different ops interleaved`,
 			standin:

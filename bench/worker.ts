@@ -10,7 +10,7 @@
  *
  * The baseline copies the registered research-topic tool (title, input schema,
  * output schema, annotations) from the MCP server and runs the same action,
- * rendered by the same renderOutcome() with a fixed, prebuilt ALLOW, so its
+ * rendered by the same renderReport() with a fixed, prebuilt ALLOW, so its
  * request and response have the guarded tool's shape and size and the client
  * does the same work. What it skips is the guard: no argument hash, rate
  * limit, local rules, intent, check request, authority, loop counter or audit
@@ -28,7 +28,7 @@
 import type { Decision } from "../src/guard/decision";
 import { GuardAgent } from "../src/index";
 import { TOOLS } from "../src/tools/definitions";
-import { renderOutcome } from "../src/tools/result";
+import { renderReport } from "../src/tools/result";
 
 export * from "../src/index";
 export { default } from "../src/index";
@@ -154,7 +154,7 @@ class BenchGuardAgent extends GuardAgent {
 				const { approvalId: _ignored, ...toolArgs } = args;
 				const output = await run(toolArgs as never, { decision: FIXED_ALLOW });
 				const outcome = { decision: FIXED_ALLOW, action: { status: "executed", output }, notes: [] };
-				return renderOutcome(UNGUARDED_TOOL, definition.kind, outcome as never, definition.summarize);
+				return renderReport(UNGUARDED_TOOL, definition.kind, outcome as never, definition.summarize);
 			},
 		);
 		if (trace) {

@@ -9,7 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseTokenTable, ROLES } from "../src/auth/tokens";
+import { ROLES } from "../src/guard/enums";
+import { parseTokenTable } from "../src/auth/tokens";
 
 const USAGE = `Creates a bearer token for the MCP server and the MCP_AUTH_TOKENS value that admits it.
 

@@ -13,7 +13,8 @@
  * every request; a broken upstream entry is an upstream in error.
  */
 
-import { type Role, ROLES, parseTokenTable, type TokenEntry } from "./auth/tokens";
+import { parseTokenTable, type TokenEntry } from "./auth/tokens";
+import { type Role, ROLES } from "./guard/enums";
 import { type GatewayConfig, type GuardMode, parseUpstreams, type UpstreamSource } from "./gateway/config";
 import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";

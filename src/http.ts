@@ -1,6 +1,7 @@
 /** Small HTTP helpers for the Worker entry: JSON errors, body limits, JSON-RPC bodies, CORS. */
 import { isInitializeRequest, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import { readAtMost } from "./guard/bounded-read";
+import { err, ok, type Result } from "./guard/result";
 
 /** The largest request body accepted on the MCP endpoints. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -31,7 +32,15 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 	return false;
 }
 
-export type JsonRpcBody = { ok: true; text: string; messages: unknown[]; initializes: boolean } | { ok: false; response: Response };
+/** A checked MCP POST body: its text and messages, and whether it opens a session. */
+export interface JsonRpcMessages {
+	text: string;
+	messages: unknown[];
+	initializes: boolean;
+}
+
+/** The checked body, or the JSON-RPC error response that refuses it. */
+export type JsonRpcBody = Result<JsonRpcMessages, Response>;
 
 /**
  * Checks an MCP POST body before anything crosses into a Durable Object:
@@ -39,7 +48,7 @@ export type JsonRpcBody = { ok: true; text: string; messages: unknown[]; initial
  * batch of them (`single`: exactly one message, as legacy SSE requires).
  */
 export function readJsonRpcBody(text: string, single: boolean): JsonRpcBody {
-	const refuse = (code: number, message: string) => ({ ok: false as const, response: jsonRpcError(400, code, message) });
+	const refuse = (code: number, message: string) => err(jsonRpcError(400, code, message));
 	let body: unknown;
 	try {
 		body = JSON.parse(text);
@@ -54,7 +63,7 @@ export function readJsonRpcBody(text: string, single: boolean): JsonRpcBody {
 	if (!messages.every((m) => JSONRPCMessageSchema.safeParse(m).success)) {
 		return refuse(-32600, "Invalid Request: not a JSON-RPC 2.0 message (jsonrpc, and a method or a result or an error).");
 	}
-	return { ok: true, text, messages, initializes: messages.some((m) => isInitializeRequest(m)) };
+	return ok({ text, messages, initializes: messages.some((m) => isInitializeRequest(m)) });
 }
 
 /**

@@ -137,16 +137,17 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 
 	// Who is calling, before any Durable Object is touched.
 	const auth = await authenticate(request, config.access);
-	if (!auth.ok) return respond(auth.response);
+	if (!auth.ok) return respond(auth.error);
+	const authenticated = auth.value;
 
 	const limited = await limitBody(request, MAX_BODY_BYTES);
 	if (!limited) return respond(jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`));
 
-	if (isApprovals) return respond(await handleApprovalsApi(limited, env, auth.caller));
-	if (isAudit) return respond(await handleAuditApi(limited, env, config.access.tokens, auth.caller));
+	if (isApprovals) return respond(await handleApprovalsApi(limited, env, authenticated));
+	if (isAudit) return respond(await handleAuditApi(limited, env, config.access.tokens, authenticated));
 
 	const caller: RequestCaller = {
-		...auth.caller,
+		...authenticated,
 		// Approval links come from configuration; a request's Host is trusted only on loopback.
 		approvalsOrigin: edge.publicOrigin ?? (config.access.tokens.kind !== "none" ? "" : url.origin),
 	};
@@ -211,20 +212,21 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 	const open = async (id: string, transport: SessionKey["transport"]): Promise<Response | undefined> => {
 		const admission = await budgets.openSession(key(id, transport), edge.maxSessionsPerPrincipal);
 		if (admission.ok) return undefined;
-		if (admission.reason === "sessions") {
+		const refusal = admission.error;
+		if (refusal.reason === "sessions") {
 			return jsonError(
 				429,
 				"too_many_sessions",
-				`${caller.principal} has ${admission.limit} open sessions, the limit (MAX_SESSIONS_PER_PRINCIPAL (${admission.limit})). Close one (DELETE /mcp, or end an SSE stream) or wait until one has been idle for an hour.`,
+				`${caller.principal} has ${refusal.limit} open sessions, the limit (MAX_SESSIONS_PER_PRINCIPAL (${refusal.limit})). Close one (DELETE /mcp, or end an SSE stream) or wait until one has been idle for an hour.`,
 			);
 		}
 		return Response.json(
 			{
 				error: "rate_limited",
-				message: `${caller.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), opening sessions included; retry after ${admission.retryAfterSeconds} seconds.`,
-				retry_after_seconds: admission.retryAfterSeconds,
+				message: `${caller.principal} made ${refusal.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), opening sessions included; retry after ${refusal.retryAfterSeconds} seconds.`,
+				retry_after_seconds: refusal.retryAfterSeconds,
 			},
-			{ status: 429, headers: { "retry-after": String(admission.retryAfterSeconds) } },
+			{ status: 429, headers: { "retry-after": String(refusal.retryAfterSeconds) } },
 		);
 	};
 
@@ -235,9 +237,9 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 				return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json.");
 			}
 			const body = readJsonRpcBody(await request.text(), false);
-			if (!body.ok) return body.response;
-			const forwarded = new Request(request.url, { method: "POST", headers: request.headers, body: body.text });
-			if (body.initializes && !sessionId) {
+			if (!body.ok) return body.error;
+			const forwarded = new Request(request.url, { method: "POST", headers: request.headers, body: body.value.text });
+			if (body.value.initializes && !sessionId) {
 				const id = newSessionId();
 				const refused = await open(id, "streamable-http");
 				if (refused) return refused;
@@ -280,9 +282,9 @@ async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, calle
 			return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json.");
 		}
 		const body = readJsonRpcBody(await request.text(), true);
-		if (!body.ok) return body.response;
+		if (!body.ok) return body.error;
 		if (!(await budgets.useSession(key(sessionId, "sse")))) return sessionNotFound();
-		return forward(sse, new Request(request.url, { method: "POST", headers: request.headers, body: body.text }));
+		return forward(sse, new Request(request.url, { method: "POST", headers: request.headers, body: body.value.text }));
 	}
 	return jsonError(405, "method_not_allowed", "/sse takes GET (a new stream); /sse/message takes POST.", { allow: "GET, POST" });
 }

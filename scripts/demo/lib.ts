@@ -18,6 +18,8 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { z } from "zod";
+import { decisionOutputShape } from "../../src/tools/schema";
 import { type DevServer, newOperatorSecret, startDevServer } from "../lib/dev-server";
 
 export const DEFAULT_MCP_URL = "http://localhost:8787/mcp";
@@ -37,37 +39,14 @@ export interface Health {
 	max_retries: number;
 }
 
-export interface Issue {
-	code: string;
-	severity: string;
-	message: string;
-}
+/** A guarded tool's structuredContent: the server's own output schema (src/tools/schema.ts). */
+const GuardResultSchema = z.object(decisionOutputShape);
 
 /** A guarded tool's structuredContent, as the demos read it. */
-export interface GuardResult {
-	tool: string;
-	verdict: "ALLOW" | "DENY" | "DEFER";
-	decision: "GO" | "NO_GO" | "DEFER" | "ERROR";
-	reason: string;
-	request_id: string;
-	policy_version: string;
-	risk_score: number | null;
-	high_risk: boolean;
-	issues: Issue[];
-	questions: string[];
-	guardrails: string[];
-	source: "stage0" | "simulated" | "local-rule" | "fault";
-	executed: boolean;
-	attempt?: { number: number; retry_count: number; max_retries: number; counted_retries: number; claimed_retry_count?: number };
-	result?: Record<string, unknown>;
-	error?: string;
-	/** Things the server wants the caller to know (ignored claims, approvals used). */
-	notes: string[];
-	/** A pending approval a person can grant, when the server offers one. */
-	approval?: { id: string; status: string; expires_at: string; url: string; approver?: "admin" | "operator" | "none" };
+export type GuardResult = z.infer<typeof GuardResultSchema> & {
 	/** Whether the MCP result was flagged isError (a blocked action is). */
 	isError: boolean;
-}
+};
 
 export interface DemoContext {
 	client: Client;
@@ -133,9 +112,6 @@ function startupTimeoutMs(): number {
 // ---------------------------------------------------------------------------
 // Calling tools
 
-const VERDICTS = new Set(["ALLOW", "DENY", "DEFER"]);
-const DECISIONS = new Set(["GO", "NO_GO", "DEFER", "ERROR"]);
-
 function textOf(result: Record<string, unknown>): string {
 	const content = Array.isArray(result.content) ? result.content : [];
 	return content
@@ -152,17 +128,11 @@ async function callGuarded(client: Client, tool: string, args: Record<string, un
 			`${tool} returned no structuredContent${result.isError ? " (isError)" : ""}. Its text: ${textOf(result) || "(none)"}`,
 		);
 	}
-	if (!VERDICTS.has(String(s.verdict)) || !DECISIONS.has(String(s.decision)) || typeof s.request_id !== "string") {
+	const parsed = GuardResultSchema.safeParse(s);
+	if (!parsed.success) {
 		throw new DemoError(`${tool} returned an unexpected structuredContent: ${JSON.stringify(s)}`);
 	}
-	return {
-		...(s as unknown as Omit<GuardResult, "isError">),
-		issues: Array.isArray(s.issues) ? (s.issues as Issue[]) : [],
-		questions: Array.isArray(s.questions) ? (s.questions as string[]) : [],
-		guardrails: Array.isArray(s.guardrails) ? (s.guardrails as string[]) : [],
-		notes: Array.isArray(s.notes) ? (s.notes as string[]) : [],
-		isError: result.isError === true,
-	};
+	return { ...parsed.data, isError: result.isError === true };
 }
 
 // ---------------------------------------------------------------------------

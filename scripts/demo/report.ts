@@ -3,14 +3,14 @@
  * scenario, Stage0's answer in a dashed block, and a closing verdict that
  * follows what the server actually answered.
  */
+import type { ToolKind, Verdict } from "../../src/guard/enums";
+import { assertNever } from "../../src/guard/result";
 import { decisionLines } from "../../src/tools/result";
 import type { GuardResult, Health } from "./lib";
 
 const WIDTH = 70;
 const BANNER = "=".repeat(WIDTH);
 const RULE = "-".repeat(WIDTH);
-
-type Verdict = GuardResult["verdict"];
 
 /** Word-wraps one line to WIDTH, keeping its indentation; continuation lines get `indent` more. */
 function wrap(line: string, indent = "  "): string[] {
@@ -63,8 +63,12 @@ function responseHeader(r: GuardResult): string {
 			return "Response from the edge guard's own rules (Stage0 was not asked):";
 		case "fault":
 			return "Response from the edge guard (no usable answer from Stage0, so it fails closed):";
-		default:
+		case "stage0":
+		case "simulated": // the simulator stands in for Stage0 (the mode is named above)
+		case "protocol":
 			return "Response from Stage0:";
+		default:
+			return assertNever(r.source);
 	}
 }
 
@@ -106,7 +110,7 @@ export interface Expectation {
  * it is what the scenario expected (right verdict, a real policy decision, and
  * the tool ran exactly when it was allowed to).
  */
-export function closing(r: GuardResult, expected: Expectation, kind: "action" | "query" = "action"): boolean {
+export function closing(r: GuardResult, expected: Expectation, kind: ToolKind = "action"): boolean {
 	const fault = r.decision === "ERROR";
 	console.log(fault ? `${HEADLINE.DENY} (fail-closed: no usable decision)` : HEADLINE[r.verdict]);
 	if (kind === "query") {

@@ -61,7 +61,7 @@ export class AuditOutbox implements AuditTrail {
 		return id;
 	}
 
-	async complete(id: number, outcome: "executed" | "failed", error?: string): Promise<void> {
+	async complete(id: number, outcome: Parameters<AuditTrail["complete"]>[1], error?: string): Promise<void> {
 		this.host.sql.exec(
 			"UPDATE audit_outbox SET outcome = ?, error = ?, completed_at = ? WHERE id = ?",
 			outcome,

@@ -26,7 +26,7 @@ import { startSessionGateway } from "../gateway/session";
 import { SERVER_INFO } from "../server-info";
 import { approvalStore, auditLogOf, budgetOf } from "../state/bindings";
 import { TOOLS } from "../tools/definitions";
-import { registerAuditLogTool } from "../tools/audit-log";
+import { registerAuditLogTool } from "../tools/audit-log-tool";
 import { depsForMessage, gateToolRequests, registerGuardedTools } from "../tools/register";
 
 /**
@@ -158,7 +158,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 	 * One synchronous upsert: nothing can interleave between the read and the
 	 * write, so concurrent calls in this session each get a distinct number.
 	 */
-	reserveAttempt(tool: string, key: string): number {
+	reserveLoopAttempt(tool: string, key: string): number {
 		const row = this.ctx.storage.sql
 			.exec<{ attempts: number }>(
 				`INSERT INTO loop_attempts (tool, loop_key, attempts, updated_at) VALUES (?, ?, 1, ?)

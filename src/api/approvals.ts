@@ -11,10 +11,10 @@ import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
 import { approvalStore } from "../state/bindings";
+import { ApprovalStatusSchema } from "../guard/enums";
 import { type ApprovalRecord, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
 import { jsonError } from "../http";
 
-const StatusSchema = z.enum(["pending", "approved", "rejected", "used", "expired"]);
 const DecisionBodySchema = z.object({ note: z.string().max(1000, "note must be at most 1000 characters").optional() }).strict();
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -44,7 +44,7 @@ export async function handleApprovalsApi(request: Request, env: Pick<Env, "APPRO
 	if (parts.length === 0) {
 		if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.");
 		const rawStatus = url.searchParams.get("status");
-		const status = rawStatus === null ? undefined : StatusSchema.safeParse(rawStatus);
+		const status = rawStatus === null ? undefined : ApprovalStatusSchema.safeParse(rawStatus);
 		if (status && !status.success) return jsonError(400, "invalid_status", "status must be pending, approved, rejected, used or expired.");
 		const rawLimit = url.searchParams.get("limit");
 		const limit = rawLimit === null ? DEFAULT_LIST_LIMIT : /^\d{1,4}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
@@ -99,6 +99,6 @@ export async function handleApprovalsApi(request: Request, env: Pick<Env, "APPRO
 	// Non-admins learn nothing about other people's requests.
 	if (!isAdmin && !visible(await store.get(id))) return jsonError(404, "not_found", `No approval ${id}.`);
 	const result = await store.decide(id, caller, action, note);
-	if (!result.ok) return jsonError(result.status, result.error, result.message);
-	return Response.json({ approval: result.approval });
+	if (!result.ok) return jsonError(result.error.status, result.error.code, result.error.message);
+	return Response.json({ approval: result.value });
 }

@@ -10,11 +10,11 @@
 import { knownPrincipals } from "../auth/authenticate";
 import type { Caller } from "../auth/tokens";
 import type { Env, TokenTableSetting } from "../config";
+import { VerdictSchema } from "../guard/enums";
 import type { AuditCursor, AuditQuery, AuditRecord } from "../state/audit-log";
 import { auditLogOf } from "../state/bindings";
 import { jsonError } from "../http";
 
-const VERDICTS = new Set(["ALLOW", "DENY", "DEFER"]);
 const MAX_LIMIT = 500;
 
 type Filter = Omit<AuditQuery, "principal" | "cursor" | "limit">;
@@ -53,8 +53,9 @@ export async function handleAuditApi(
 	if (tool) filter.tool = tool;
 	const verdict = params.get("verdict");
 	if (verdict) {
-		if (!VERDICTS.has(verdict)) return jsonError(400, "invalid_verdict", "verdict must be ALLOW, DENY or DEFER.");
-		filter.verdict = verdict;
+		const parsed = VerdictSchema.safeParse(verdict);
+		if (!parsed.success) return jsonError(400, "invalid_verdict", "verdict must be ALLOW, DENY or DEFER.");
+		filter.verdict = parsed.data;
 	}
 	for (const key of ["since", "until"] as const) {
 		const raw = params.get(key);

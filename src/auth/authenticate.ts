@@ -12,9 +12,11 @@
 import type { AccessConfig, TokenTableSetting } from "../config";
 import { loopbackOperator } from "./operator";
 import { jsonError } from "../http";
+import { err, ok, type Result } from "../guard/result";
 import { type Caller, lookupToken } from "./tokens";
 
-export type AuthResult = { ok: true; caller: Caller } | { ok: false; response: Response };
+/** The caller, or the response that refuses the request. */
+export type AuthResult = Result<Caller, Response>;
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
@@ -58,52 +60,45 @@ export async function authenticate(request: Request, access: AccessConfig): Prom
 	if (tokens.kind === "none") return authenticateLoopback(request, access);
 	if (tokens.kind === "invalid") {
 		// Fail closed: a broken table must not silently open the server.
-		return { ok: false, response: jsonError(503, "server_misconfigured", tokens.error) };
+		return err(jsonError(503, "server_misconfigured", tokens.error));
 	}
 	const header = request.headers.get("authorization")?.trim();
-	if (!header)
-		return { ok: false, response: unauthorized("This server needs a bearer token, and the request has no Authorization header.") };
+	if (!header) return err(unauthorized("This server needs a bearer token, and the request has no Authorization header."));
 	const bearer = BEARER.exec(header);
-	if (!bearer)
-		return { ok: false, response: unauthorized("This server needs a bearer token, and the Authorization header uses another scheme.") };
+	if (!bearer) return err(unauthorized("This server needs a bearer token, and the Authorization header uses another scheme."));
 	const token = bearer[1] ?? "";
 	if (token.length < 16 || token.length > 512 || !B64TOKEN.test(token)) {
-		return {
-			ok: false,
-			response: malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters."),
-		};
+		return err(malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters."));
 	}
 	const caller = await lookupToken(token, tokens.entries);
-	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.", "invalid_token") };
-	return { ok: true, caller };
+	if (!caller) return err(unauthorized("Unknown bearer token.", "invalid_token"));
+	return ok(caller);
 }
 
 async function authenticateLoopback(request: Request, access: AccessConfig): Promise<AuthResult> {
 	if (!access.loopbackBind) {
-		return {
-			ok: false,
-			response: jsonError(
+		return err(
+			jsonError(
 				503,
 				"loopback_not_attested",
 				"This server has no MCP_AUTH_TOKENS and was not started on a loopback address by the project's launcher (`npm run dev`), so it serves no one: the runtime cannot tell where a request comes from. Start it with `npm run dev`, or create tokens with `npm run token:new -- --principal NAME --role developer` and set MCP_AUTH_TOKENS.",
 			),
-		};
+		);
 	}
 	// Not proof of anything (a client can send it), but where the runtime reports a peer
 	// that is not loopback, the attested bind was wrong: refuse rather than serve it as local.
 	const peer = request.headers.get("cf-connecting-ip");
 	if (!LOOPBACK_HOSTS.has(new URL(request.url).hostname) || (peer !== null && !LOOPBACK_ADDRESS.test(peer.trim()))) {
-		return {
-			ok: false,
-			response: unauthorized(
+		return err(
+			unauthorized(
 				"This server has no MCP_AUTH_TOKENS configured, so it only serves loopback requests (localhost, 127.0.0.1, [::1]). Create a token with `npm run token:new -- --principal NAME --role developer` and set MCP_AUTH_TOKENS (wrangler secret put MCP_AUTH_TOKENS).",
 			),
-		};
+		);
 	}
 	// The person at the `npm run dev` terminal, on the approvals API only (see operator.ts).
 	const operator = await loopbackOperator(request, access);
 	if (operator) return operator;
-	return { ok: true, caller: { principal: "local", role: access.localRole, credential: "loopback" } };
+	return ok({ principal: "local", role: access.localRole, credential: "loopback" });
 }
 
 /**

@@ -18,7 +18,8 @@
 import { createRemoteJWKSet, customFetch, errors as joseErrors, type JWTPayload, jwtVerify } from "jose";
 import { z } from "zod";
 import type { OidcSettings } from "../config";
-import { ROLES, type Role, sha256Hex } from "./tokens";
+import { ROLES, type Role } from "../guard/enums";
+import { sha256Hex } from "./tokens";
 
 /** Where the provider sends the person back; register `<PUBLIC_URL>/oauth/callback` at the provider. */
 export const OIDC_CALLBACK_PATH = "/oauth/callback";

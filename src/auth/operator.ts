@@ -10,8 +10,9 @@
  * On /mcp and /sse it means nothing, so the agent can never act as its approver.
  */
 import type { AccessConfig } from "../config";
-import type { Approver } from "../guard/approvals";
+import type { Approver } from "../guard/enums";
 import type { AuthResult } from "./authenticate";
+import { err, ok } from "../guard/result";
 import { lookupToken, parseTokenTable, type Caller, type TokenEntry } from "./tokens";
 import { jsonError } from "../http";
 
@@ -31,12 +32,11 @@ let cachedHash: string | undefined;
 let cachedTable: TokenEntry[] = [];
 
 function refused(message: string): AuthResult {
-	return {
-		ok: false,
-		response: jsonError(401, "invalid_token", message, {
+	return err(
+		jsonError(401, "invalid_token", message, {
 			"www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"',
 		}),
-	};
+	);
 }
 
 /**
@@ -69,5 +69,5 @@ export async function loopbackOperator(
 			"This is not the approver link of this server's current run (each start of `npm run dev` prints a new one; an old one stops working).",
 		);
 	}
-	return { ok: true, caller };
+	return ok(caller);
 }

@@ -11,7 +11,8 @@
  * header a client sent and sets its own; the Durable Object is reachable only
  * through the Worker.
  */
-import { ROLES, type Caller, type Role } from "./tokens";
+import { ROLES, type Role } from "../guard/enums";
+import type { Caller } from "./tokens";
 
 export const CALLER_HEADER = "x-edge-guard-caller";
 

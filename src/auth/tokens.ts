@@ -4,10 +4,7 @@
  * not leak a credential.
  */
 import { z } from "zod";
-import { ROLES, type RoleName } from "../guard/local-policy";
-
-export { ROLES };
-export type Role = RoleName;
+import { type Role, RoleSchema } from "../guard/enums";
 
 export interface Caller {
 	principal: string;
@@ -21,7 +18,7 @@ export interface Caller {
 
 const TokenTableSchema = z.record(
 	z.string().regex(/^[0-9a-f]{64}$/, "keys must be the SHA-256 hex of a token"),
-	z.object({ principal: z.string().min(1).max(128), role: z.enum(ROLES) }),
+	z.object({ principal: z.string().min(1).max(128), role: RoleSchema }),
 );
 
 export interface TokenEntry {

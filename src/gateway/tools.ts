@@ -5,10 +5,10 @@
  * plus the guard's decision in `_meta.guard`.
  */
 import { redactSecrets } from "../guard/audit";
-import type { GuardOutcome, ToolAnnotations } from "../guard/pipeline";
+import type { GuardReport, ToolAnnotations } from "../guard/pipeline";
 import type { JsonSchemaObject } from "../tools/json-schema";
 import type { JsonSchemaToolDefinition } from "../tools/register";
-import { renderOutcome } from "../tools/result";
+import { renderReport } from "../tools/result";
 import type { UpstreamTool } from "./upstream";
 
 /** MCP tool names: what every client accepts. */
@@ -75,7 +75,7 @@ export function upstreamToolDefinition(target: ForwardTarget, tool: UpstreamTool
 		// Only a call the upstream says is read-only or idempotent may be sent twice.
 		run: (args) =>
 			target.forward(tool.name, args, { retrySafe: annotations?.readOnlyHint === true || annotations?.idempotentHint === true }),
-		render: (outcome) => renderForwarded(name, hasOutputSchema, outcome),
+		render: (report) => renderForwarded(name, hasOutputSchema, report),
 	};
 }
 
@@ -86,8 +86,8 @@ export function upstreamToolDefinition(target: ForwardTarget, tool: UpstreamTool
  * structuredContent, which would not match that schema; the decision is in
  * `_meta.guard` either way.
  */
-export function renderForwarded(name: string, hasOutputSchema: boolean, outcome: GuardOutcome<unknown>): Record<string, unknown> {
-	const { decision, action } = outcome;
+export function renderForwarded(name: string, hasOutputSchema: boolean, report: GuardReport<unknown>): Record<string, unknown> {
+	const { decision, action } = report;
 	const guard: Record<string, unknown> = {
 		verdict: decision.verdict,
 		decision: decision.decision,
@@ -97,21 +97,21 @@ export function renderForwarded(name: string, hasOutputSchema: boolean, outcome:
 		source: decision.source,
 		executed: action.status === "executed",
 	};
-	if (outcome.would_block !== undefined) Object.assign(guard, { mode: "shadow", would_block: outcome.would_block });
-	if (outcome.approval) guard.approval = outcome.approval;
+	if (report.would_block !== undefined) Object.assign(guard, { mode: "shadow", would_block: report.would_block });
+	if (report.approval) guard.approval = report.approval;
 	if (action.status === "executed") {
 		const result = action.output as Record<string, unknown>;
 		// The guard's key is written last: an upstream cannot forge it.
 		return { ...result, _meta: { ...(result._meta as Record<string, unknown> | undefined), guard } };
 	}
-	const rendered: Record<string, unknown> = renderOutcome(name, "action", outcome as GuardOutcome<Record<string, unknown>>);
-	if (outcome.would_block !== undefined) {
+	const rendered: Record<string, unknown> = renderReport(name, "action", report as GuardReport<Record<string, unknown>>);
+	if (report.would_block !== undefined) {
 		const text = rendered.content as { type: "text"; text: string }[];
 		text[0] = {
 			type: "text",
-			text: `${text[0].text}\nShadow mode: enforce mode would ${outcome.would_block ? "have blocked" : "have allowed"} this call.`,
+			text: `${text[0].text}\nShadow mode: enforce mode would ${report.would_block ? "have blocked" : "have allowed"} this call.`,
 		};
-		(rendered.structuredContent as Record<string, unknown>).would_block = outcome.would_block;
+		(rendered.structuredContent as Record<string, unknown>).would_block = report.would_block;
 	}
 	if (hasOutputSchema) delete rendered.structuredContent;
 	if (action.status === "failed") guard.error = action.error;

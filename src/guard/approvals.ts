@@ -1,12 +1,12 @@
 /**
- * What the pipeline needs from the approval system, without knowing where
- * approvals are kept (a Durable Object in the Worker, memory in unit tests).
+ * What the pipeline needs from the approval system (the ApprovalDesk), without
+ * knowing where approvals are kept (a Durable Object in the Worker, memory in
+ * unit tests), and the hash of the arguments an approval is bound to.
  */
 import { createHash } from "node:crypto";
 import type { Decision } from "./decision";
-
-/** Who can grant approvals on this server: another admin (tokens), the operator (`npm run dev`'s approver link), or nobody. */
-export type Approver = "admin" | "operator" | "none";
+import type { ApprovalKind, Approver } from "./enums";
+import type { Result } from "./result";
 
 export interface ApprovalTicket {
 	id: string;
@@ -31,7 +31,7 @@ export interface ApprovalRequest {
 	argsHash: string;
 	decision: Decision;
 	/** Why a person is asked: the authority refused, a rule needs it, or the loop limit was reached. */
-	kind: "authority" | "rule" | "loop";
+	kind: ApprovalKind;
 }
 
 export interface GrantedApproval {
@@ -40,7 +40,8 @@ export interface GrantedApproval {
 	approved_at: string;
 }
 
-export type ConsumeResult = { ok: true; approval: GrantedApproval } | { ok: false; reason: string };
+/** The approval that was used, or why it could not be (words that complete "was not accepted: ..."). */
+export type ConsumeResult = Result<GrantedApproval, string>;
 
 export interface ApprovalDesk {
 	open(request: ApprovalRequest): Promise<ApprovalTicket>;

@@ -1,10 +1,10 @@
 /**
- * What the pipeline writes to the audit trail, and the redaction applied to
- * arguments before they are ever stored.
+ * What the pipeline writes to the audit trail (AuditEntry, through the
+ * AuditTrail interface), and the redaction applied to arguments and free text
+ * before they are ever stored or sent.
  */
 import type { Decision } from "./decision";
-
-export type ActionStatus = "pending" | "executed" | "failed" | "not_run";
+import type { Outcome } from "./enums";
 
 export interface AuditEntry {
 	at: number;
@@ -23,7 +23,8 @@ export interface AuditEntry {
 	reason: string;
 	risk_score: number | null;
 	latency_ms: number;
-	outcome: ActionStatus;
+	/** What happened to the action: `pending` in the write-ahead record, then its final outcome. */
+	outcome: Outcome;
 	approval_id?: string;
 	/** The id of the local policy set in force (see LocalPolicy.id), whoever decided. */
 	local_policy: string;
@@ -36,7 +37,7 @@ export interface AuditTrail {
 	/** Written before the action runs; a failure here stops the action. */
 	record(entry: AuditEntry): Promise<number>;
 	/** The action's outcome, once it is known. */
-	complete(id: number, outcome: "executed" | "failed", error?: string): Promise<void>;
+	complete(id: number, outcome: Extract<Outcome, "executed" | "failed">, error?: string): Promise<void>;
 }
 
 const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|authorization|credential|private[-_]?key|cookie/i;

@@ -1,18 +1,10 @@
 /**
- * The decision types shared by every authority (Stage0, the simulator, the
- * local rules) and the zod schema that turns Stage0's answer into one.
+ * The Decision every authority (Stage0, the simulator, the local policy, a
+ * fault) produces, the Authority interface, the body of a Stage0 check, and
+ * the zod schema that reads Stage0's answer.
  */
 import { z } from "zod";
-
-export const VERDICTS = ["ALLOW", "DENY", "DEFER"] as const;
-export type Verdict = (typeof VERDICTS)[number];
-
-export const DECISIONS = ["GO", "NO_GO", "DEFER", "ERROR"] as const;
-export type DecisionPosture = (typeof DECISIONS)[number];
-
-/** Where a decision came from; kept with it for audit. */
-/** `protocol`: a call refused before the pipeline (unknown or hidden tool, invalid arguments). */
-export type DecisionSource = "stage0" | "simulated" | "local-rule" | "fault" | "protocol";
+import { type DecisionPosture, DECISIONS, type DecisionSource, VERDICTS } from "./enums";
 
 export interface PolicyIssue {
 	code: string;
@@ -20,9 +12,8 @@ export interface PolicyIssue {
 	message: string;
 }
 
-export interface Decision {
-	verdict: Verdict;
-	decision: DecisionPosture;
+/** What every decision says besides its verdict and posture. */
+interface DecisionDetails {
 	reason: string;
 	request_id: string;
 	policy_version: string;
@@ -36,6 +27,20 @@ export interface Decision {
 	/** Milliseconds spent waiting for the authority (0 for local decisions). */
 	latency_ms: number;
 }
+
+/** The only decision that lets an action run: an ALLOW is always a GO. */
+export interface Allow extends DecisionDetails {
+	verdict: "ALLOW";
+	decision: "GO";
+}
+
+/** A DENY or DEFER, with the posture the authority gave (ERROR for a fault). */
+export interface Refusal extends DecisionDetails {
+	verdict: "DENY" | "DEFER";
+	decision: DecisionPosture;
+}
+
+export type Decision = Allow | Refusal;
 
 /** The request body of POST /check (see stage0-contract.md). */
 export interface CheckRequest {
@@ -88,7 +93,7 @@ export const Stage0AnswerSchema = z.looseObject({
 export type Stage0Answer = z.infer<typeof Stage0AnswerSchema>;
 
 /** A fault: the authority could not be asked or did not answer usably. */
-export function faultDecision(reason: string, requestId: string, latencyMs: number): Decision {
+export function faultDecision(reason: string, requestId: string, latencyMs: number): Refusal {
 	return {
 		verdict: "DENY",
 		decision: "ERROR",

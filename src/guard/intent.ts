@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { GrantedApproval } from "./approvals";
 import { redactSecretText } from "./audit";
 import type { CheckRequest } from "./decision";
-import type { RoleName } from "./local-policy";
+import type { Role } from "./enums";
 
 /** Only the approval system may state these. */
 const APPROVAL_FACTS = ["approved_by", "approved_at", "approval_reason"] as const;
@@ -59,22 +59,28 @@ export function summarizePayload(payload: string): PayloadSummary {
 export interface CallRuntime {
 	/** Who is calling, as authenticated by the transport (never what the agent says). */
 	principal: string;
-	role: RoleName;
+	role: Role;
 	/** The caller's groups, when its identity has any (the local policy reads them). */
 	groups?: readonly string[];
 	/** The MCP session; doubles as Stage0's run_id. */
 	sessionId: string;
 }
 
-export function buildCheckRequest(
-	toolName: string,
-	intent: Intent & { side_effects: string[] },
-	runtime: CallRuntime,
-	extraContext: Record<string, unknown> = {},
-	approval?: GrantedApproval,
+/** What a check request is built from: the tool's intent and the facts only the server knows. */
+export interface CheckFacts {
+	toolName: string;
+	intent: Intent & { side_effects: string[] };
+	runtime: CallRuntime;
+	/** Facts the pipeline adds (the server's retry_count); written over the intent's context. */
+	extraContext?: Record<string, unknown>;
+	/** The approval a person granted for this call, if one was used. */
+	approval?: GrantedApproval;
 	/** SHA-256 of the call's canonical arguments (argumentsHash): what approvals and the audit trail are bound to. */
-	argsHash?: string,
-): CheckRequest {
+	argsHash?: string;
+}
+
+export function buildCheckRequest(facts: CheckFacts): CheckRequest {
+	const { toolName, intent, runtime, extraContext = {}, approval, argsHash } = facts;
 	const context: Record<string, unknown> = {
 		...intent.context,
 		...extraContext,

@@ -9,9 +9,6 @@
  */
 import type { ToolAnnotations } from "./pipeline";
 
-export const ROLES = ["admin", "developer", "viewer"] as const;
-export type RoleName = (typeof ROLES)[number];
-
 /** Who is calling, as authenticated (never what the agent says). */
 export interface PolicyCaller {
 	principal: string;
@@ -51,7 +48,7 @@ export interface DeterminingPolicy {
 	reason: string;
 }
 
-export type PolicyOutcome =
+export type PolicyAnswer =
 	| { kind: "permitted" }
 	/** Refused, but an approval for this exact call would permit it. */
 	| { kind: "needs-approval"; policies: DeterminingPolicy[] }
@@ -70,21 +67,29 @@ export interface LocalPolicy {
 	/** Set when the policy set is usable but worth a warning (for example, it permits nothing). */
 	readonly warning?: string;
 	/** A tool call: evaluated as is and, when refused, a second time as if approved. Never throws. */
-	decide(call: PolicyCall): PolicyOutcome;
+	decide(call: PolicyCall): PolicyAnswer;
 	/** tools/list: whether the caller sees the tool (it could ever be called, and no policy hides it). Never throws. */
 	lists(caller: PolicyCaller, tool: PolicyTool): boolean;
 }
 
+/** What a call is described to the policy from. */
+export interface CallFacts {
+	tool: { name: string; server?: string; annotations?: ToolAnnotations };
+	/** The intent's side effects (what is asked). */
+	sideEffects: readonly string[];
+	args: Record<string, unknown>;
+	/** The intent's context: its `environment`, if a string, is the call's environment. */
+	context: Record<string, unknown> | undefined;
+	caller: PolicyCaller;
+	/** When the call is decided (epoch ms). */
+	at: number;
+	/** The server's retry count, for loop tools once the attempt is reserved. */
+	retryCount?: number;
+}
+
 /** How the pipeline describes a call to the policy: the intent's side effects, the server's facts. */
-export function describeCall(
-	tool: { name: string; server?: string; annotations?: ToolAnnotations },
-	sideEffects: readonly string[],
-	args: Record<string, unknown>,
-	context: Record<string, unknown> | undefined,
-	caller: PolicyCaller,
-	at: number,
-	retryCount?: number,
-): PolicyCall {
+export function describeCall(facts: CallFacts): PolicyCall {
+	const { tool, sideEffects, args, context, caller, at, retryCount } = facts;
 	const environment = context?.environment;
 	return {
 		caller,

@@ -11,8 +11,10 @@
  * would carry the key, and the check, to a host that could answer ALLOW). Every
  * string taken from Stage0's answer has the key removed before anyone sees it.
  */
-import { type Authority, type CheckRequest, type Decision, faultDecision, type Stage0Answer, Stage0AnswerSchema } from "./decision";
 import { readAtMost } from "./bounded-read";
+import { type Authority, type CheckRequest, type Decision, faultDecision, type Stage0Answer, Stage0AnswerSchema } from "./decision";
+import type { Verdict } from "./enums";
+import { err, ok, type Result } from "./result";
 
 export const MAX_CHECK_BODY_BYTES = 1_000_000;
 /** Stage0's answer is read up to this size; a larger one is a fault, and reading stops there. */
@@ -49,7 +51,14 @@ export function stage0BaseUrlProblem(raw: string): string | undefined {
 	return undefined;
 }
 
-type Attempt = { kind: "answer"; answer: Stage0Answer } | { kind: "failure"; reason: string; transient: boolean; stage0RequestId?: string };
+/** Why one attempt got no usable answer, and whether another attempt may get one. */
+interface AttemptFailure {
+	reason: string;
+	transient: boolean;
+	stage0RequestId?: string;
+}
+
+type Attempt = Result<Stage0Answer, AttemptFailure>;
 
 export class Stage0Client implements Authority {
 	readonly mode = "stage0" as const;
@@ -89,20 +98,20 @@ export class Stage0Client implements Authority {
 			);
 		}
 
-		let last: Extract<Attempt, { kind: "failure" }> | undefined;
+		let last: AttemptFailure | undefined;
 		for (let attempt = 1; attempt <= 2; attempt++) {
 			const remaining = deadline - Date.now();
 			if (attempt > 1 && remaining < MIN_RETRY_BUDGET_MS) break;
-			const outcome = await this.#attempt(body, requestId, remaining);
-			if (outcome.kind === "answer") {
+			const answered = await this.#attempt(body, requestId, remaining);
+			if (answered.ok) {
 				return toDecision(
-					redactAnswer(outcome.answer, (text) => this.#redact(text)),
+					redactAnswer(answered.value, (text) => this.#redact(text)),
 					requestId,
 					Date.now() - started,
 				);
 			}
-			last = outcome;
-			if (!outcome.transient) break;
+			last = answered.error;
+			if (!last.transient) break;
 		}
 		const stage0RequestId = last!.stage0RequestId && this.#redact(last!.stage0RequestId);
 		return faultDecision(last!.reason, stage0RequestId ?? requestId, Date.now() - started);
@@ -141,24 +150,20 @@ export class Stage0Client implements Authority {
 			]);
 		} catch (error) {
 			if (signal.aborted) {
-				return {
-					kind: "failure",
-					reason: `Stage0 did not answer within ${this.#timeoutMs} ms (STAGE0_TIMEOUT_MS).`,
-					transient: false,
-				};
+				return err({ reason: `Stage0 did not answer within ${this.#timeoutMs} ms (STAGE0_TIMEOUT_MS).`, transient: false });
 			}
 			// The error text of a failed fetch is not shown: it is not useful to
 			// the caller and could carry details of the deployment.
 			void error;
-			return { kind: "failure", reason: "Stage0 could not be reached (network error).", transient: true };
+			return err({ reason: "Stage0 could not be reached (network error).", transient: true });
 		}
 
 		if (isRedirect(response)) {
 			const status = response.status > 0 ? ` (HTTP ${response.status})` : "";
-			return { kind: "failure", reason: `Stage0 answered with a redirect${status}; the check was not sent on.`, transient: false };
+			return err({ reason: `Stage0 answered with a redirect${status}; the check was not sent on.`, transient: false });
 		}
 		if (text === undefined) {
-			return { kind: "failure", reason: "Stage0's answer was larger than 1 MB, so it was not used.", transient: false };
+			return err({ reason: "Stage0's answer was larger than 1 MB, so it was not used.", transient: false });
 		}
 		let json: unknown;
 		try {
@@ -169,10 +174,10 @@ export class Stage0Client implements Authority {
 		const stage0RequestId = readString(json, "request_id");
 
 		if (response.status !== 200) {
-			return { kind: "failure", ...this.#httpFailure(response, json), stage0RequestId };
+			return err({ ...this.#httpFailure(response, json), stage0RequestId });
 		}
 		if (json === undefined) {
-			return { kind: "failure", reason: "Stage0 answered with a body that is not JSON.", transient: false };
+			return err({ reason: "Stage0 answered with a body that is not JSON.", transient: false });
 		}
 		const parsed = Stage0AnswerSchema.safeParse(json);
 		if (!parsed.success) {
@@ -181,24 +186,23 @@ export class Stage0Client implements Authority {
 				verdict === undefined
 					? "Stage0's answer had no verdict."
 					: `Stage0 answered with an unknown verdict ${this.#redact(JSON.stringify(verdict)).slice(0, 40)} (expected ALLOW, DENY or DEFER).`;
-			return { kind: "failure", reason, transient: false, stage0RequestId };
+			return err({ reason, transient: false, stage0RequestId });
 		}
 		const answer = parsed.data;
 		if (answer.verdict === "ALLOW") {
 			// An ALLOW must be unambiguous and auditable, or it is not an ALLOW.
 			if (answer.decision !== undefined && answer.decision !== "GO") {
-				return {
-					kind: "failure",
+				return err({
 					reason: `Stage0's answer contradicts itself (verdict ALLOW with decision ${answer.decision}).`,
 					transient: false,
 					stage0RequestId,
-				};
+				});
 			}
 			if (!answer.request_id) {
-				return { kind: "failure", reason: "Stage0's ALLOW carried no request_id, so it cannot be audited.", transient: false };
+				return err({ reason: "Stage0's ALLOW carried no request_id, so it cannot be audited.", transient: false });
 			}
 		}
-		return { kind: "answer", answer };
+		return ok(answer);
 	}
 
 	#httpFailure(response: Response, json: unknown): { reason: string; transient: boolean } {
@@ -285,9 +289,7 @@ function toDecision(answer: Stage0Answer, sentRequestId: string, latencyMs: numb
 		(issues.length > 0 ? issues.map((i) => `${i.severity} severity: ${i.code} - ${i.message}`).join("; ") : "") ||
 		answer.decision_trace_summary?.trim() ||
 		`Stage0 answered ${answer.verdict} without a reason.`;
-	return {
-		verdict: answer.verdict,
-		decision: answer.decision ?? defaultPosture(answer.verdict),
+	const details = {
 		reason,
 		request_id: answer.request_id ?? sentRequestId,
 		policy_version: answer.policy_version ?? answer.policy_pack_version ?? "unspecified",
@@ -296,13 +298,16 @@ function toDecision(answer: Stage0Answer, sentRequestId: string, latencyMs: numb
 		issues,
 		questions: [...(answer.clarifying_questions ?? []), ...(answer.defer_questions ?? [])],
 		guardrails: answer.guardrails ?? [],
-		source: "stage0",
+		source: "stage0" as const,
 		latency_ms: latencyMs,
 	};
+	// An ALLOW with another posture never gets here (#attempt refuses it): an ALLOW is a GO.
+	if (answer.verdict === "ALLOW") return { ...details, verdict: "ALLOW", decision: "GO" };
+	return { ...details, verdict: answer.verdict, decision: answer.decision ?? defaultPosture(answer.verdict) };
 }
 
-function defaultPosture(verdict: Decision["verdict"]): Decision["decision"] {
-	return verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER";
+function defaultPosture(verdict: Exclude<Verdict, "ALLOW">): Decision["decision"] {
+	return verdict === "DENY" ? "NO_GO" : "DEFER";
 }
 
 function readField(json: unknown, key: string): unknown {

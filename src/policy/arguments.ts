@@ -8,6 +8,7 @@
  * a value that does not fit its attribute's type is left out of the context.
  * Nothing is guessed, so a validated policy never meets a value of a wrong type.
  */
+import { assertNever } from "../guard/result";
 
 /** The Cedar JSON-schema types this module produces. */
 export type CedarType =
@@ -112,6 +113,8 @@ export function toCedarValue(value: unknown, type: CedarType): unknown {
 			}
 			return record;
 		}
+		default:
+			return assertNever(type);
 	}
 }
 

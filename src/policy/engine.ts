@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/web";
-import type { DeterminingPolicy, LocalPolicy, PolicyCall, PolicyCaller, PolicyOutcome, PolicyTool } from "../guard/local-policy";
+import type { DeterminingPolicy, LocalPolicy, PolicyAnswer, PolicyCall, PolicyCaller, PolicyTool } from "../guard/local-policy";
 import { argumentsReadBy, argumentsType, contextReadBy, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
 
 /** The part of cedar-wasm the engine uses (the web and nodejs builds have the same API). */
@@ -136,7 +136,7 @@ export class CedarLocalPolicy implements LocalPolicy {
 	readonly warning?: string;
 	readonly #loaded?: Loaded;
 	readonly #listed = new Map<string, boolean>();
-	readonly #decided = new Map<string, PolicyOutcome>();
+	readonly #decided = new Map<string, PolicyAnswer>();
 
 	constructor(
 		private readonly cedar: Cedar,
@@ -241,7 +241,7 @@ export class CedarLocalPolicy implements LocalPolicy {
 		};
 	}
 
-	decide(call: PolicyCall): PolicyOutcome {
+	decide(call: PolicyCall): PolicyAnswer {
 		if (!this.#loaded) return { kind: "error", reason: this.error ?? "the policy set is not loaded" };
 		const loaded = this.#loaded;
 		try {
@@ -272,7 +272,7 @@ export class CedarLocalPolicy implements LocalPolicy {
 		}
 	}
 
-	#decide(loaded: Loaded, entities: [CedarEntity, CedarEntity], call: PolicyCall, context: Record<string, unknown>): PolicyOutcome {
+	#decide(loaded: Loaded, entities: [CedarEntity, CedarEntity], call: PolicyCall, context: Record<string, unknown>): PolicyAnswer {
 		const asIs = this.#authorize(entities, call, context);
 		if (asIs.kind === "error" || asIs.allowed) return asIs.kind === "error" ? asIs : { kind: "permitted" };
 		// Refused: would an approval for this exact call permit it?

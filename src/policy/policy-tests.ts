@@ -7,7 +7,8 @@
  * and side effects in the case.
  */
 import { z } from "zod";
-import { describeCall, type LocalPolicy, type PolicyOutcome } from "../guard/local-policy";
+import { describeCall, type LocalPolicy, type PolicyAnswer } from "../guard/local-policy";
+import { assertNever } from "../guard/result";
 import { TOOLS } from "../tools/definitions";
 
 const Hint = z.boolean().optional();
@@ -96,10 +97,17 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 		sideEffects = tool.sideEffects;
 	}
 	if (c.action === "list_tools") {
-		const listed = policy.lists(caller, { name: tool.name, server: tool.server ?? "builtin", annotations: tool.annotations, sideEffects });
+		const listed = policy.lists(caller, {
+			name: tool.name,
+			server: tool.server ?? "builtin",
+			annotations: tool.annotations,
+			sideEffects,
+		});
 		return { outcome: listed ? "listed" : "hidden", policies: [], detail: listed ? "listed" : "hidden" };
 	}
-	const outcome = policy.decide(describeCall(tool, sideEffects, c.arguments, context, caller, Date.parse(c.at), c.retryCount));
+	const outcome = policy.decide(
+		describeCall({ tool, sideEffects, args: c.arguments, context, caller, at: Date.parse(c.at), retryCount: c.retryCount }),
+	);
 	return {
 		outcome: outcomeWord(outcome),
 		policies: "policies" in outcome ? outcome.policies.map((p) => p.id) : [],
@@ -107,12 +115,12 @@ export function runCase(policy: LocalPolicy, c: PolicyTestCase): { outcome: Poli
 	};
 }
 
-function outcomeWord(o: PolicyOutcome): PolicyTestCase["expect"] {
+function outcomeWord(o: PolicyAnswer): PolicyTestCase["expect"] {
 	return o.kind === "permitted" ? "allow" : o.kind === "needs-approval" ? "approval" : o.kind === "forbidden" ? "forbid" : "error";
 }
 
 /** One line a person reads: the outcome and the policies that decided it. */
-export function describeOutcome(o: PolicyOutcome): string {
+export function describeOutcome(o: PolicyAnswer): string {
 	switch (o.kind) {
 		case "permitted":
 			return "allow (the authority decides next)";
@@ -122,6 +130,8 @@ export function describeOutcome(o: PolicyOutcome): string {
 			return o.policies.length > 0 ? `forbid, by ${o.policies.map((p) => `'${p.id}'`).join(", ")}` : `forbid: ${o.reason}`;
 		case "error":
 			return `error: ${o.reason}`;
+		default:
+			return assertNever(o);
 	}
 }
 

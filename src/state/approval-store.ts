@@ -14,14 +14,14 @@ import { DurableObject } from "cloudflare:workers";
 import { type ApprovalsConfig, readConfig, type VariableEnv } from "../config";
 import type { ApprovalRequest, ApprovalTicket, ConsumeResult } from "../guard/approvals";
 import { redactSecrets } from "../guard/audit";
+import type { ApprovalKind, ApprovalStatus } from "../guard/enums";
+import { assertNever, err, ok, type Result } from "../guard/result";
 import type { JsonObject, JsonValue } from "./json";
 import { RetentionAlarm } from "./retention";
 
-export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
-
-export interface ApprovalRecord {
+/** Everything a record says besides where it is in its life. */
+interface ApprovalDetails {
 	id: string;
-	status: ApprovalStatus;
 	principal: string;
 	role: string;
 	tool: string;
@@ -30,7 +30,7 @@ export interface ApprovalRecord {
 	arguments_truncated: boolean;
 	/** SHA-256 of the real (unredacted) canonical arguments: what an approval is bound to. */
 	arguments_sha256: string;
-	kind: ApprovalRequest["kind"];
+	kind: ApprovalKind;
 	verdict: string;
 	decision: string;
 	reason: string;
@@ -44,14 +44,43 @@ export interface ApprovalRecord {
 	guardrails: string[];
 	created_at: string;
 	expires_at: string;
-	decided_by: string | null;
-	decided_at: string | null;
+	/** The approver's note, when it gave one. */
 	note: string | null;
-	used_at: string | null;
 	history: { action: string; actor: string; at: string; note: string | null }[];
 }
 
-export type DecideResult = { ok: true; approval: ApprovalRecord } | { ok: false; status: 403 | 404 | 409; error: string; message: string };
+/** Who decided a request, and when: always both, or neither. */
+interface Decided {
+	decided_by: string;
+	decided_at: string;
+}
+interface Undecided {
+	decided_by: null;
+	decided_at: null;
+}
+
+/**
+ * Where a request is in its life, with the facts that status always has: an
+ * approved, rejected or used request says who decided and when, a used one
+ * when it was used; a pending one has neither. An expired one was pending or
+ * approved when its time ran out.
+ */
+export type ApprovalLife =
+	| ({ status: "pending"; used_at: null } & Undecided)
+	| ({ status: "approved" | "rejected"; used_at: null } & Decided)
+	| ({ status: "used"; used_at: string } & Decided)
+	| ({ status: "expired"; used_at: null } & (Decided | Undecided));
+
+export type ApprovalRecord = ApprovalDetails & ApprovalLife;
+
+/** Why a request could not be decided, as the API answers it. */
+export interface DecideRefusal {
+	status: 403 | 404 | 409;
+	code: string;
+	message: string;
+}
+
+export type DecideResult = Result<ApprovalRecord, DecideRefusal>;
 
 /** A position in the list (newest first): the created_at and id of the last item seen. */
 export interface ListPosition {
@@ -313,16 +342,16 @@ export class ApprovalStore extends DurableObject<VariableEnv> {
 	): Promise<DecideResult> {
 		const now = Date.now();
 		const row = this.ctx.storage.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
-		if (!row) return { ok: false, status: 404, error: "not_found", message: `No approval ${id}.` };
+		if (!row) return err({ status: 404, code: "not_found", message: `No approval ${id}.` });
 		if (approver.role !== "admin") {
-			return { ok: false, status: 403, error: "forbidden", message: "Only an admin can approve or reject." };
+			return err({ status: 403, code: "forbidden", message: "Only an admin can approve or reject." });
 		}
 		if (approver.principal === row.principal) {
-			return { ok: false, status: 403, error: "self_approval", message: "You cannot approve or reject your own request." };
+			return err({ status: 403, code: "self_approval", message: "You cannot approve or reject your own request." });
 		}
 		const current = this.#toRecord(row, now);
 		if (current.status !== "pending") {
-			return { ok: false, status: 409, error: "not_pending", message: `This request is ${current.status}, not pending.` };
+			return err({ status: 409, code: "not_pending", message: `This request is ${current.status}, not pending.` });
 		}
 		const status = action === "approve" ? "approved" : "rejected";
 		const expires = action === "approve" ? now + this.#settings.ttlMs : row.expires_at;
@@ -336,31 +365,53 @@ export class ApprovalStore extends DurableObject<VariableEnv> {
 			id,
 		);
 		this.#event(id, status, approver.principal, now, note);
-		return { ok: true, approval: (await this.get(id))! };
+		return ok(this.#toRecord(this.ctx.storage.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).one(), now));
 	}
 
 	/** Checks and uses an approval in one synchronous step: a second use finds it used. */
 	async consume(id: string, expected: { principal: string; tool: string; argsHash: string }): Promise<ConsumeResult> {
 		const now = Date.now();
 		const row = this.ctx.storage.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
-		if (!row) return { ok: false, reason: "no such approval" };
+		if (!row) return err("no such approval");
 		const current = this.#toRecord(row, now);
-		if (current.principal !== expected.principal) return { ok: false, reason: "it was requested by another principal" };
-		if (current.tool !== expected.tool) return { ok: false, reason: `it is for the tool '${current.tool}'` };
-		if (current.arguments_sha256 !== expected.argsHash) return { ok: false, reason: "it is for other arguments" };
-		if (current.status !== "approved") return { ok: false, reason: `it is ${current.status}` };
+		if (current.principal !== expected.principal) return err("it was requested by another principal");
+		if (current.tool !== expected.tool) return err(`it is for the tool '${current.tool}'`);
+		if (current.arguments_sha256 !== expected.argsHash) return err("it is for other arguments");
+		if (current.status !== "approved") return err(`it is ${current.status}`);
 		this.ctx.storage.sql.exec("UPDATE approvals SET status = 'used', used_at = ? WHERE id = ? AND status = 'approved'", now, id);
 		this.#event(id, "used", expected.principal, now);
-		return {
-			ok: true,
-			approval: { id, approved_by: current.decided_by!, approved_at: current.decided_at! },
-		};
+		return ok({ id, approved_by: current.decided_by, approved_at: current.decided_at });
 	}
 
 	#toRecord(row: ApprovalRow, now: number): ApprovalRecord {
-		const stored = row.status as ApprovalStatus;
+		const stored = row.status as Exclude<ApprovalStatus, "expired">;
 		const expired = (stored === "pending" || stored === "approved") && row.expires_at <= now;
 		const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
+		const decidedBy = row.decided_by;
+		const decidedAt = iso(row.decided_at);
+		const undecided: Undecided = { decided_by: null, decided_at: null };
+		/** A decided request's who and when; a row without them was not written by this store, and is refused. */
+		const decided = (): Decided => {
+			if (decidedBy === null || decidedAt === null) throw new Error(`approval ${row.id} is ${stored} but says nobody decided it`);
+			return { decided_by: decidedBy, decided_at: decidedAt };
+		};
+		const life = (): ApprovalLife => {
+			if (expired) return { status: "expired", used_at: null, ...(decidedBy === null ? undecided : decided()) };
+			switch (stored) {
+				case "pending":
+					return { status: "pending", used_at: null, ...undecided };
+				case "approved":
+				case "rejected":
+					return { status: stored, used_at: null, ...decided() };
+				case "used": {
+					const usedAt = iso(row.used_at);
+					if (usedAt === null) throw new Error(`approval ${row.id} is used but says not when`);
+					return { status: "used", used_at: usedAt, ...decided() };
+				}
+				default:
+					return assertNever(stored);
+			}
+		};
 		const history = this.ctx.storage.sql
 			.exec<EventRow>("SELECT action, actor, at, note FROM approval_events WHERE approval_id = ? ORDER BY at", row.id)
 			.toArray()
@@ -368,14 +419,14 @@ export class ApprovalStore extends DurableObject<VariableEnv> {
 		const details = row.details ? (JSON.parse(row.details) as Partial<ApprovalRecord>) : {};
 		return {
 			id: row.id,
-			status: expired ? "expired" : stored,
+			...life(),
 			principal: row.principal,
 			role: row.role,
 			tool: row.tool,
 			arguments: JSON.parse(row.arguments) as JsonObject,
 			arguments_truncated: false,
 			arguments_sha256: row.arguments_sha256,
-			kind: row.kind as ApprovalRecord["kind"],
+			kind: row.kind as ApprovalKind,
 			verdict: row.verdict,
 			decision: row.decision,
 			reason: row.reason,
@@ -388,10 +439,7 @@ export class ApprovalStore extends DurableObject<VariableEnv> {
 			guardrails: details.guardrails ?? [],
 			created_at: new Date(row.created_at).toISOString(),
 			expires_at: new Date(row.expires_at).toISOString(),
-			decided_by: row.decided_by,
-			decided_at: iso(row.decided_at),
 			note: row.note,
-			used_at: iso(row.used_at),
 			history,
 		};
 	}

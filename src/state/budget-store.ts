@@ -2,12 +2,14 @@
  * One principal's limits across all of its sessions, in a Durable Object per
  * principal (so there is no global hot spot): the calls of the last minute,
  * the loop attempts of the rolling window, and the principal's open MCP
- * sessions (which credential opened each, so no other can use it). Each method is one synchronous
- * run of SQL, so concurrent calls from many sessions are counted exactly.
+ * sessions (which credential opened each, so no other can use it). Each
+ * method is one synchronous run of SQL, so concurrent calls from many
+ * sessions are counted exactly.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type BudgetsConfig, readConfig, type VariableEnv } from "../config";
-import type { Admission } from "../guard/budgets";
+import type { Admission, RateLimited } from "../guard/budgets";
+import { err, ok, type Result } from "../guard/result";
 
 const MINUTE_MS = 60_000;
 /** A session unused this long no longer counts as open (clients rarely close theirs). */
@@ -15,10 +17,10 @@ export const SESSION_IDLE_MS = 60 * MINUTE_MS;
 /** A session unused this long is forgotten: its id is refused from then on. */
 const SESSION_FORGOTTEN_MS = 7 * 24 * 60 * MINUTE_MS;
 
-export type SessionAdmission =
-	| { ok: true }
-	| { ok: false; reason: "sessions"; limit: number }
-	| { ok: false; reason: "rate"; limit: number; retryAfterSeconds: number };
+/** Why a session was not opened: too many open already, or the principal's rate limit. */
+export type SessionRefusal = { reason: "sessions"; limit: number } | ({ reason: "rate" } & RateLimited);
+
+export type SessionAdmission = Result<void, SessionRefusal>;
 
 export interface SessionKey {
 	id: string;
@@ -56,10 +58,10 @@ export class BudgetStore extends DurableObject<VariableEnv> {
 		sql.exec("DELETE FROM calls WHERE at <= ?", now - MINUTE_MS);
 		const { n, oldest } = sql.exec<{ n: number; oldest: number | null }>("SELECT count(*) AS n, min(at) AS oldest FROM calls").one();
 		if (n >= limit) {
-			return { ok: false, limit, retryAfterSeconds: Math.max(1, Math.ceil(((oldest ?? now) + MINUTE_MS - now) / 1000)) };
+			return err({ limit, retryAfterSeconds: Math.max(1, Math.ceil(((oldest ?? now) + MINUTE_MS - now) / 1000)) });
 		}
 		sql.exec("INSERT INTO calls (at) VALUES (?)", now);
-		return { ok: true };
+		return ok(undefined);
 	}
 
 	async reserveLoopAttempt(tool: string, key: string): Promise<number> {
@@ -82,9 +84,9 @@ export class BudgetStore extends DurableObject<VariableEnv> {
 		const open = sql
 			.exec<{ n: number }>("SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL AND last_seen > ?", now - SESSION_IDLE_MS)
 			.one().n;
-		if (open >= maxOpen) return { ok: false, reason: "sessions", limit: maxOpen };
+		if (open >= maxOpen) return err({ reason: "sessions", limit: maxOpen });
 		const admission = await this.admitCall();
-		if (!admission.ok) return { ok: false, reason: "rate", limit: admission.limit, retryAfterSeconds: admission.retryAfterSeconds };
+		if (!admission.ok) return err({ reason: "rate", ...admission.error });
 		sql.exec(
 			"INSERT OR REPLACE INTO sessions (id, credential, transport, opened_at, last_seen, closed_at) VALUES (?, ?, ?, ?, ?, NULL)",
 			session.id,
@@ -93,7 +95,7 @@ export class BudgetStore extends DurableObject<VariableEnv> {
 			now,
 			now,
 		);
-		return { ok: true };
+		return ok(undefined);
 	}
 
 	/**

@@ -7,7 +7,8 @@
  */
 import { z } from "zod";
 import type { GuardedTool, ToolAnnotations } from "../guard/pipeline";
-import { APPROVAL_STATUSES, ROLES, retryCount, shortName, text } from "./schema";
+import { CLAIMED_APPROVAL_STATUSES, ROLES } from "../guard/enums";
+import { retryCount, shortName, text } from "./schema";
 
 /** Built-in tools state every hint. */
 export type Annotations = Required<ToolAnnotations>;
@@ -125,7 +126,7 @@ const managedDeploy = defineTool({
 		environment: z.enum(["development", "staging", "production"]).describe("Target environment"),
 		changes: text("What changes are deployed"),
 		actorRole: z.enum(ROLES).describe("Ignored for authorization: your role comes from your credentials"),
-		approvalStatus: z.enum(APPROVAL_STATUSES).describe("Ignored for authorization: only an approvalId granted by a person counts"),
+		approvalStatus: z.enum(CLAIMED_APPROVAL_STATUSES).describe("Ignored for authorization: only an approvalId granted by a person counts"),
 		resourceScope: shortName("Scope of the resources affected, e.g. all, team-a, service-x").optional(),
 	},
 	annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },

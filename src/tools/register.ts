@@ -20,14 +20,15 @@ import type { AuditEntry } from "../guard/audit";
 import {
 	type GuardDeps,
 	type GuardedTool,
-	type GuardOutcome,
+	type GuardReport,
 	guardedCall,
 	localPolicyVersion,
 	type ToolAnnotations,
 } from "../guard/pipeline";
+import { ok } from "../guard/result";
 import type { ToolDefinition } from "./definitions";
 import { type JsonSchemaObject, jsonSchemaArguments, jsonSchemaListedAs } from "./json-schema";
-import { renderOutcome, type ToolResult } from "./result";
+import { renderReport, type ToolResult } from "./result";
 import { approvalIdArgument, decisionOutputShape } from "./schema";
 
 /** The pipeline's dependencies for one caller, or undefined when this session may not serve it. */
@@ -52,8 +53,8 @@ export interface JsonSchemaToolDefinition extends GuardedTool<Record<string, unk
 	inputJsonSchema: JsonSchemaObject;
 	outputJsonSchema?: JsonSchemaObject;
 	annotations?: ToolAnnotations & { title?: string };
-	/** How an outcome is shown to the client. */
-	render(outcome: GuardOutcome<unknown>): ToolResult | Record<string, unknown>;
+	/** How a report is shown to the client. */
+	render(report: GuardReport<unknown>): ToolResult | Record<string, unknown>;
 }
 
 export type RegisterableTool = ToolDefinition | JsonSchemaToolDefinition;
@@ -80,13 +81,13 @@ export function registerGuardedTools(
 	for (const tool of tools) {
 		const handler = async (args: Record<string, unknown>, extra: Extra) => {
 			const deps = depsForMessage(extra, depsFor);
-			const outcome = await guardedCall(
+			const report = await guardedCall(
 				tool as GuardedTool<Record<string, unknown>, unknown>,
 				args,
 				options.shadow ? { ...deps, shadow: true } : deps,
 			);
-			if ("inputJsonSchema" in tool) return tool.render(outcome) as ToolResult;
-			return renderOutcome(tool.name, tool.kind, outcome as GuardOutcome<Record<string, unknown>>, tool.summarize);
+			if ("inputJsonSchema" in tool) return tool.render(report) as ToolResult;
+			return renderReport(tool.name, tool.kind, report as GuardReport<Record<string, unknown>>, tool.summarize);
 		};
 		// Both listings are accepted by McpServer (a raw zod shape or a zod object); its overloads cannot express the union.
 		registered.set(
@@ -176,9 +177,10 @@ export function gateToolRequests(
 async function refusedBeforePipeline(deps: GuardDeps, tool: string, args: unknown, message: string) {
 	let text = message;
 	try {
-		const admission = deps.budget ? await deps.budget.admitCall() : { ok: true as const };
+		const admission = deps.budget ? await deps.budget.admitCall() : ok(undefined);
 		if (!admission.ok) {
-			text = `RATE_LIMITED: ${deps.runtime.principal} made ${admission.limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), refused ones included; retry after ${admission.retryAfterSeconds} seconds.`;
+			const { limit, retryAfterSeconds } = admission.error;
+			text = `RATE_LIMITED: ${deps.runtime.principal} made ${limit} calls in the last minute (RATE_LIMIT_PER_MINUTE), refused ones included; retry after ${retryAfterSeconds} seconds.`;
 		}
 	} catch {
 		text = "The rate limiter could not be reached, so the call was not allowed.";

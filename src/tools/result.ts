@@ -1,11 +1,14 @@
 /**
- * Renders a guard outcome as an MCP tool result: structuredContent for
- * programs, and a text block for people in the seed's familiar format.
- * A blocked call never shows the action's output, because it has none.
+ * Renders a GuardReport as an MCP tool result: structuredContent for
+ * programs (its shape is decisionOutputShape, in schema.ts), and a text block
+ * for people in the seed's familiar format. A blocked call never shows the
+ * action's output, because it has none.
  */
 import type { ApprovalTicket } from "../guard/approvals";
 import type { Decision } from "../guard/decision";
-import type { GuardOutcome } from "../guard/pipeline";
+import type { ToolKind } from "../guard/enums";
+import { assertNever } from "../guard/result";
+import type { GuardReport } from "../guard/pipeline";
 
 export interface ToolResult {
 	[key: string]: unknown;
@@ -16,13 +19,13 @@ export interface ToolResult {
 
 const RULE = "-".repeat(60);
 
-export function renderOutcome(
+export function renderReport(
 	toolName: string,
-	kind: "action" | "query",
-	outcome: GuardOutcome<Record<string, unknown>>,
+	kind: ToolKind,
+	report: GuardReport<Record<string, unknown>>,
 	summarize?: (output: Record<string, unknown>) => string,
 ): ToolResult {
-	const { decision, action, attempt, approval, notes } = outcome;
+	const { decision, action, attempt, approval, notes } = report;
 	const structured: Record<string, unknown> = {
 		tool: toolName,
 		verdict: decision.verdict,
@@ -41,13 +44,13 @@ export function renderOutcome(
 	};
 	if (attempt) structured.attempt = attempt;
 	if (approval) structured.approval = approval;
-	if (outcome.retry_after_seconds !== undefined) structured.retry_after_seconds = outcome.retry_after_seconds;
+	if (report.retry_after_seconds !== undefined) structured.retry_after_seconds = report.retry_after_seconds;
 	if (action.status === "executed") structured.result = action.output;
 	if (action.status === "failed") structured.error = action.error;
 
 	const lines = [headline(toolName, kind, decision), RULE, ...decisionLines(decision), RULE];
 	for (const note of notes) lines.push(`Note: ${note}`);
-	if (outcome.retry_after_seconds !== undefined) lines.push(`Retry after ${outcome.retry_after_seconds} seconds.`);
+	if (report.retry_after_seconds !== undefined) lines.push(`Retry after ${report.retry_after_seconds} seconds.`);
 	if (action.status === "executed") {
 		lines.push(summarize ? summarize(action.output) : JSON.stringify(action.output));
 	} else if (action.status === "failed") {
@@ -72,24 +75,28 @@ export function renderOutcome(
 /** Where and by whom the approval can be granted, truthfully for this server's mode. */
 function approvalLine(approval: ApprovalTicket): string {
 	const { id, url, expires_at } = approval;
-	switch (approval.approver) {
+	const approver = approval.approver;
+	switch (approver) {
 		case "operator":
 			return `Approval requested (${id}): the operator can approve it with the approver link printed by npm run dev (this request: ${url}) until ${expires_at}.`;
 		case "none":
 			return `Approval requested (${id}), but nobody can approve it on this server: it has no MCP_AUTH_TOKENS and was not started with npm run dev, which prints an approver link. It expires at ${expires_at}.`;
-		default:
+		case "admin":
+		case undefined: // absent means another admin
 			return `Approval requested (${id}): a person other than you, with the admin role, can approve it at ${url} until ${expires_at}.`;
+		default:
+			return assertNever(approver);
 	}
 }
 
 /** The server's count and the agent's claim, each named as what it is. */
-function attemptLine(a: NonNullable<GuardOutcome<unknown>["attempt"]>): string {
+function attemptLine(a: NonNullable<GuardReport<unknown>["attempt"]>): string {
 	const counted = `${a.counted_retries} earlier ${a.counted_retries === 1 ? "attempt" : "attempts"} counted by the server`;
 	const claim = a.claimed_retry_count !== undefined ? `, ${a.claimed_retry_count} claimed by the agent` : "";
 	return `Attempt ${a.number} (retry count ${a.retry_count} of at most ${a.max_retries}: ${counted}${claim}).`;
 }
 
-function headline(toolName: string, kind: "action" | "query", d: Decision): string {
+function headline(toolName: string, kind: ToolKind, d: Decision): string {
 	if (d.decision === "ERROR") {
 		const why = d.source === "local-rule" ? "the local policy set cannot be used" : "no usable decision from the authority";
 		return `⛔ TOOL CALL BLOCKED: ${toolName} (${why})`;
@@ -102,6 +109,8 @@ function headline(toolName: string, kind: "action" | "query", d: Decision): stri
 			return `⛔ ${verb ? `${verb} BLOCKED` : "TOOL CALL BLOCKED"}: ${toolName}`;
 		case "DEFER":
 			return `⏸️ ${verb ? `${verb} DEFERRED` : "TOOL CALL DEFERRED"}: ${toolName}`;
+		default:
+			return assertNever(d);
 	}
 }
 

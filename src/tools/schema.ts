@@ -1,9 +1,12 @@
 /**
- * Argument schemas shared by the tool definitions. Every string argument is
- * bounded, so an oversized argument is refused by name before anything is
- * built from it or sent to Stage0.
+ * The zod schemas shared by the tools: bounded argument types (every string
+ * argument is bounded, so an oversized argument is refused by name before
+ * anything is built from it or sent to Stage0), the approvalId argument, and
+ * the structuredContent every guarded tool returns (decisionOutputShape).
+ * The words in them (verdicts, sources, ...) come from guard/enums.ts.
  */
 import { z } from "zod";
+import { APPROVERS, DecisionPostureSchema, DecisionSourceSchema, VerdictSchema } from "../guard/enums";
 
 /** One argument may hold at most 256 KiB of UTF-8. */
 export const MAX_ARGUMENT_BYTES = 256 * 1024;
@@ -26,14 +29,11 @@ export const shortName = (description: string) =>
 
 export const retryCount = z.number().int("must be a whole number").min(0, "must not be negative").max(1_000_000).optional();
 
-export { ROLES } from "../guard/local-policy";
-export const APPROVAL_STATUSES = ["approved", "pending", "none"] as const;
-
 /** What every guarded tool returns in structuredContent. */
 export const decisionOutputShape = {
 	tool: z.string(),
-	verdict: z.enum(["ALLOW", "DENY", "DEFER"]),
-	decision: z.enum(["GO", "NO_GO", "DEFER", "ERROR"]),
+	verdict: VerdictSchema,
+	decision: DecisionPostureSchema,
 	reason: z.string(),
 	request_id: z.string(),
 	policy_version: z.string(),
@@ -42,7 +42,7 @@ export const decisionOutputShape = {
 	issues: z.array(z.object({ code: z.string(), severity: z.string(), message: z.string() })),
 	questions: z.array(z.string()),
 	guardrails: z.array(z.string()),
-	source: z.enum(["stage0", "simulated", "local-rule", "fault", "protocol"]),
+	source: DecisionSourceSchema,
 	executed: z.boolean().describe("Whether the tool's action ran"),
 	attempt: z
 		.object({
@@ -65,7 +65,7 @@ export const decisionOutputShape = {
 			expires_at: z.string(),
 			url: z.string(),
 			approver: z
-				.enum(["admin", "operator", "none"])
+				.enum(APPROVERS)
 				.optional()
 				.describe("Who can grant it: another admin, the operator (npm run dev's approver link), or nobody on this server"),
 		})

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { normalizeLoopKey } from "../../src/guard/loop-key";
 import type { Authority, Decision } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
+import { ok } from "../../src/guard/result";
 import { loadPolicy } from "../../src/policy/node";
 
 /** Variants of "nightly-x" that each used to get a fresh MAX_RETRIES. */
@@ -74,9 +75,9 @@ function loopDeps() {
 		policy: loadPolicy(),
 		maxRetries: 3,
 		runtime: { principal: "alice", role: "developer", sessionId: "s-1" },
-		loops: { reserveAttempt: (tool, key) => (keys.session.push(key), bump(session, `${tool}/${key}`)) },
+		loops: { reserveLoopAttempt: (tool, key) => (keys.session.push(key), bump(session, `${tool}/${key}`)) },
 		budget: {
-			admitCall: async () => ({ ok: true }),
+			admitCall: async () => ok(undefined),
 			reserveLoopAttempt: async (tool, key) => (keys.principal.push(key), bump(principal, `${tool}/${key}`)),
 		},
 	};

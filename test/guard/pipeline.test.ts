@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Authority, CheckRequest, Decision } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
+import { err, ok } from "../../src/guard/result";
 import { SimulatedAuthority } from "../../src/guard/simulated-authority";
 import { loadPolicy } from "../../src/policy/node";
 
@@ -14,9 +15,7 @@ function scripted(verdict: Decision["verdict"]): Authority & { seen: CheckReques
 		seen,
 		async check(request) {
 			seen.push(request);
-			return {
-				verdict,
-				decision: verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER",
+			const details = {
 				reason: "scripted",
 				request_id: "r",
 				policy_version: "p",
@@ -25,9 +24,11 @@ function scripted(verdict: Decision["verdict"]): Authority & { seen: CheckReques
 				issues: [],
 				questions: [],
 				guardrails: [],
-				source: "stage0",
+				source: "stage0" as const,
 				latency_ms: 0,
 			};
+			if (verdict === "ALLOW") return { ...details, verdict, decision: "GO" };
+			return { ...details, verdict, decision: verdict === "DENY" ? "NO_GO" : "DEFER" };
 		},
 	};
 }
@@ -35,7 +36,7 @@ function scripted(verdict: Decision["verdict"]): Authority & { seen: CheckReques
 function memoryLoops() {
 	const counts = new Map<string, number>();
 	return {
-		reserveAttempt(tool: string, key: string) {
+		reserveLoopAttempt(tool: string, key: string) {
 			const n = (counts.get(`${tool}/${key}`) ?? 0) + 1;
 			counts.set(`${tool}/${key}`, n);
 			return n;
@@ -191,7 +192,7 @@ describe("guardedCall: loop tools", () => {
 			{ x: "a" },
 			deps(scripted("ALLOW"), {
 				loops: {
-					reserveAttempt: () => {
+					reserveLoopAttempt: () => {
 						throw new Error("storage down");
 					},
 				},
@@ -215,9 +216,9 @@ describe("guardedCall: roles, claims and approvals", () => {
 			async consume(id: string, e: { principal: string; tool: string; argsHash: string }) {
 				const t = tickets.find((t) => t.id === id);
 				if (!t || t.status !== "approved" || t.principal !== e.principal || t.tool !== e.tool || t.argsHash !== e.argsHash)
-					return { ok: false as const, reason: "not usable" };
+					return err("not usable");
 				t.status = "used";
-				return { ok: true as const, approval: { id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" } };
+				return ok({ id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" });
 			},
 		};
 	}
@@ -362,7 +363,7 @@ describe("guardedCall: rate limit and audit", () => {
 			tool,
 			{ x: "a" },
 			deps(authority, {
-				budget: { admitCall: async () => ({ ok: false, limit: 5, retryAfterSeconds: 12 }), reserveLoopAttempt: async () => 1 },
+				budget: { admitCall: async () => err({ limit: 5, retryAfterSeconds: 12 }), reserveLoopAttempt: async () => 1 },
 			}),
 		);
 		expect(authority.seen).toHaveLength(0);
@@ -385,7 +386,7 @@ describe("guardedCall: the local policy set", () => {
 			}),
 			consume: async (id: string) => {
 				consumed.push(id);
-				return { ok: true as const, approval: { id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" } };
+				return ok({ id, approved_by: "bob", approved_at: "2026-11-26T00:00:00.000Z" });
 			},
 		};
 	};
@@ -478,7 +479,7 @@ describe("guardedCall: shadow mode", () => {
 			return { id: "t", status: "pending" as const, expires_at: "2030-01-01T00:00:00.000Z", url: "https://x/approvals#t" };
 		},
 		async consume() {
-			return { ok: false as const, reason: "none" };
+			return err("none");
 		},
 	};
 

@@ -4,9 +4,10 @@
  * hostile input (oversized, deeply nested, wrong types, unknown tools,
  * forged approvals, claimed roles, tools a role cannot see).
  */
+import type { Role } from "../../src/guard/enums";
 import { pick } from "./chaos";
 
-export type Role = "admin" | "developer" | "viewer";
+export type { Role };
 
 export interface PlannedCall {
 	tool: string;

@@ -1,13 +1,22 @@
 /** The bundled default policy set keeps the role table it replaced (formerly src/guard/local-rules.ts). */
 import { describe, expect, it } from "vitest";
-import { describeCall, isListed, type PolicyOutcome } from "../../src/guard/local-policy";
+import { describeCall, isListed, type PolicyAnswer } from "../../src/guard/local-policy";
 import { loadPolicy } from "../../src/policy/node";
 
 const policy = loadPolicy();
 
-function decide(role: string, sideEffects: string[], environment?: string): PolicyOutcome {
+function decide(role: string, sideEffects: string[], environment?: string): PolicyAnswer {
 	const tool = { name: "some-tool", annotations: { readOnlyHint: sideEffects.length === 0 } };
-	return policy.decide(describeCall(tool, sideEffects, {}, environment ? { environment } : {}, { principal: "p", role }, Date.now()));
+	return policy.decide(
+		describeCall({
+			tool,
+			sideEffects,
+			args: {},
+			context: environment ? { environment } : {},
+			caller: { principal: "p", role },
+			at: Date.now(),
+		}),
+	);
 }
 
 describe("the default policy set", () => {

@@ -11,14 +11,14 @@ const developer = { principal: "alice", role: "developer" };
 
 function deployCall(args: Record<string, unknown>, over: Partial<PolicyCall> = {}): PolicyCall {
 	return {
-		...describeCall(
-			{ name: "deploy-changes", annotations: { destructiveHint: true } },
-			["deploy"],
+		...describeCall({
+			tool: { name: "deploy-changes", annotations: { destructiveHint: true } },
+			sideEffects: ["deploy"],
 			args,
-			{ environment: args.environment },
-			developer,
-			Date.parse("2026-11-25T10:00:00Z"),
-		),
+			context: { environment: args.environment },
+			caller: developer,
+			at: Date.parse("2026-11-25T10:00:00Z"),
+		}),
 		...over,
 	};
 }
@@ -121,7 +121,16 @@ unless { principal has groups && principal.groups.contains("release") };`);
 			`${PERMIT}@id("ro") forbid (principal, action, resource) when { !resource.readOnly || resource.destructive };`,
 		);
 		const call = (annotations?: object) =>
-			policy.decide(describeCall({ name: "up.x", server: "up", annotations }, [], {}, {}, developer, Date.now())).kind;
+			policy.decide(
+				describeCall({
+					tool: { name: "up.x", server: "up", annotations },
+					sideEffects: [],
+					args: {},
+					context: {},
+					caller: developer,
+					at: Date.now(),
+				}),
+			).kind;
 		expect(call()).toBe("forbidden");
 		expect(call({ readOnlyHint: true })).toBe("forbidden"); // destructiveHint absent: unknown, so destructive
 		expect(call({ readOnlyHint: true, destructiveHint: false })).toBe("permitted");

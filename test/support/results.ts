@@ -5,7 +5,7 @@
  */
 import type { ApprovalTicket } from "../../src/guard/approvals";
 import type { Decision } from "../../src/guard/decision";
-import type { GuardOutcome } from "../../src/guard/pipeline";
+import type { LoopAttempt } from "../../src/guard/pipeline";
 import type { ApprovalRecord } from "../../src/state/approval-store";
 import type { AuditRecord } from "../../src/state/audit-log";
 
@@ -14,7 +14,7 @@ export type StructuredResult = Decision & {
 	tool: string;
 	executed: boolean;
 	notes: string[];
-	attempt?: GuardOutcome<unknown>["attempt"];
+	attempt?: LoopAttempt;
 	approval?: ApprovalTicket;
 	retry_after_seconds?: number;
 	result?: Record<string, unknown>;

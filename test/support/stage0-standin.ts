@@ -14,6 +14,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { CheckRequest } from "../../src/guard/decision";
+import type { Verdict } from "../../src/guard/enums";
 import { simulateDecision } from "../../src/guard/simulated-authority";
 
 export const STANDIN_POLICY_VERSION = "standin-policy-v2.3.1";
@@ -21,20 +22,20 @@ const MAX_BODY = 1_000_000;
 
 export type Behaviour =
 	| { kind: "policy" } // the simulator's rules, answered as Stage0 would
-	| { kind: "verdict"; verdict: "ALLOW" | "DENY" | "DEFER" }
+	| { kind: "verdict"; verdict: Verdict }
 	| { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
 	| { kind: "raw"; status: number; body: string } // e.g. not JSON, or a JSON with an odd verdict
 	| { kind: "hang" } // never answers
 	| { kind: "drop" } // closes the connection without an answer
 	| { kind: "redirect"; status: 301 | 302 | 303 | 307 | 308; location: string } // not in the contract: a hostile or misconfigured Stage0
-	| { kind: "echo-key"; verdict: "ALLOW" | "DENY" | "DEFER" } // a valid answer whose reason and issues quote the caller's API key
-	| { kind: "oversized"; verdict: "ALLOW" | "DENY" | "DEFER"; bytes: number }; // a valid answer padded past `bytes`
+	| { kind: "echo-key"; verdict: Verdict } // a valid answer whose reason and issues quote the caller's API key
+	| { kind: "oversized"; verdict: Verdict; bytes: number }; // a valid answer padded past `bytes`
 
 /** What the stand-in answered, by the request_id it put in the answer. */
 export interface GivenAnswer {
 	kind: Behaviour["kind"];
 	/** The verdict of a well-formed answer, else null. */
-	verdict: "ALLOW" | "DENY" | "DEFER" | null;
+	verdict: Verdict | null;
 	/** A well-formed answer of the documented kind, within size: a decision Stage0 really made. */
 	genuine: boolean;
 }
@@ -180,7 +181,7 @@ export async function startStage0StandIn(options: { apiKey?: string; port?: numb
 }
 
 /** A well-formed answer with this verdict, as the contract documents it. */
-function verdictAnswer(verdict: "ALLOW" | "DENY" | "DEFER", requestId: string) {
+function verdictAnswer(verdict: Verdict, requestId: string) {
 	const posture = verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER";
 	return {
 		verdict,

@@ -40,7 +40,7 @@ async function checkSent(name: string, args: Record<string, unknown>) {
 	await guardedCall(tool(name), args, {
 		authority,
 		policy: loadPolicy(),
-		loops: { reserveAttempt: () => 1 },
+		loops: { reserveLoopAttempt: () => 1 },
 		maxRetries: 5,
 		runtime: { principal: "alice", role: "admin", sessionId: "s-1" },
 	});
@@ -60,7 +60,12 @@ describe("the check each tool sends", () => {
 		const sent = await checkSent(name, args);
 		const payload = (args as Record<string, string>)[field];
 		expect(sent.context.args_sha256).toBe(argumentsHash(args));
-		expect(sent.context.payload_summary).toEqual({ sha256: sha256(payload), length: payload.length, excerpt: payload, truncated: false });
+		expect(sent.context.payload_summary).toEqual({
+			sha256: sha256(payload),
+			length: payload.length,
+			excerpt: payload,
+			truncated: false,
+		});
 	});
 
 	it("two publish calls that differ only in content are different checks", async () => {

@@ -1,27 +1,28 @@
 import { describe, expect, it } from "vitest";
 import type { Decision } from "../../src/guard/decision";
 import { faultDecision } from "../../src/guard/decision";
-import { renderOutcome } from "../../src/tools/result";
+import { renderReport } from "../../src/tools/result";
 
-const decision = (over: Partial<Decision>): Decision => ({
-	verdict: "ALLOW",
-	decision: "GO",
-	reason: "fine",
-	request_id: "req-1",
-	policy_version: "v1",
-	risk_score: 15,
-	high_risk: false,
-	issues: [],
-	questions: [],
-	guardrails: [],
-	source: "stage0",
-	latency_ms: 3,
-	...over,
-});
+const decision = (over: Partial<Decision>): Decision =>
+	({
+		verdict: "ALLOW",
+		decision: "GO",
+		reason: "fine",
+		request_id: "req-1",
+		policy_version: "v1",
+		risk_score: 15,
+		high_risk: false,
+		issues: [],
+		questions: [],
+		guardrails: [],
+		source: "stage0",
+		latency_ms: 3,
+		...over,
+	}) as Decision;
 
-describe("renderOutcome", () => {
+describe("renderReport", () => {
 	it("shows the output of an allowed call with the ids", () => {
-		const r = renderOutcome(
+		const r = renderReport(
 			"research-topic",
 			"action",
 			{ decision: decision({}), action: { status: "executed", output: { summary: "S" } }, notes: [] },
@@ -40,7 +41,7 @@ describe("renderOutcome", () => {
 			decision: "NO_GO",
 			issues: [{ code: "SIDE_EFFECTS_NEED_GUARDRAILS", severity: "HIGH", message: "needs approval" }],
 		});
-		const r = renderOutcome("publish-content", "action", { decision: d, action: { status: "not_run" }, notes: [] });
+		const r = renderReport("publish-content", "action", { decision: d, action: { status: "not_run" }, notes: [] });
 		expect(r.isError).toBe(true);
 		expect(r.content[0].text).toMatch(/^⛔ TOOL CALL BLOCKED/);
 		expect(r.content[0].text).toContain("[HIGH] SIDE_EFFECTS_NEED_GUARDRAILS: needs approval");
@@ -50,19 +51,19 @@ describe("renderOutcome", () => {
 
 	it("shows the questions of a DEFER", () => {
 		const d = decision({ verdict: "DEFER", decision: "DEFER", questions: ["What outcome?"] });
-		const r = renderOutcome("retry-workflow", "action", { decision: d, action: { status: "not_run" }, notes: [] });
+		const r = renderReport("retry-workflow", "action", { decision: d, action: { status: "not_run" }, notes: [] });
 		expect(r.content[0].text).toMatch(/^⏸️ TOOL CALL DEFERRED/);
 		expect(r.content[0].text).toContain("? What outcome?");
 	});
 
 	it("answers a query's DENY as a result, and a query's fault as an error", () => {
-		const deny = renderOutcome("check-authorization", "query", {
+		const deny = renderReport("check-authorization", "query", {
 			decision: decision({ verdict: "DENY", decision: "NO_GO" }),
 			action: { status: "not_run" },
 			notes: [],
 		});
 		expect(deny.isError).toBeUndefined();
-		const fault = renderOutcome("check-authorization", "query", {
+		const fault = renderReport("check-authorization", "query", {
 			decision: faultDecision("Stage0 is unavailable (HTTP 503).", "r", 1),
 			action: { status: "not_run" },
 			notes: [],

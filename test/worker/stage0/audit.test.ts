@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
 import { auditLogOf } from "../../../src/state/bindings";
+import type { Verdict } from "../../../src/guard/enums";
 
 const log = () => auditLogOf(env, "local");
 const records = () => log().query({ principal: "local", limit: 1000 });
@@ -25,7 +26,7 @@ function stage0(answer: () => Response | Promise<Response>) {
 		return answer();
 	});
 }
-const answer = (verdict: "ALLOW" | "DENY" | "DEFER", request_id: string) => () =>
+const answer = (verdict: Verdict, request_id: string) => () =>
 	Response.json({
 		verdict,
 		decision: verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER",

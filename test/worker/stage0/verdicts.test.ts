@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CheckRequest } from "../../../src/guard/decision";
+import type { Verdict } from "../../../src/guard/enums";
 import { call, connect, heldApproval } from "../support/mcp";
 import { approvalStore } from "../../../src/state/bindings";
 
@@ -22,7 +23,7 @@ function stage0(answer: (body: CheckRequest) => Response | Promise<Response>) {
 	});
 }
 
-const verdict = (v: "ALLOW" | "DENY" | "DEFER", extra: Record<string, unknown> = {}) =>
+const verdict = (v: Verdict, extra: Record<string, unknown> = {}) =>
 	Response.json({
 		verdict: v,
 		decision: v === "ALLOW" ? "GO" : v === "DENY" ? "NO_GO" : "DEFER",

@@ -9,6 +9,7 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import { DecisionPostureSchema, DecisionSourceSchema, OutcomeSchema, VerdictSchema } from "../guard/enums";
 import type { AuditQuery, AuditRecord } from "../state/audit-log";
 import { shortName } from "./schema";
 
@@ -19,12 +20,12 @@ const recordShape = z.looseObject({
 	at: z.string(),
 	request_id: z.string(),
 	policy_version: z.string(),
-	source: z.string(),
+	source: DecisionSourceSchema,
 	tool: z.string(),
-	verdict: z.string(),
-	decision: z.string(),
+	verdict: VerdictSchema,
+	decision: DecisionPostureSchema,
 	reason: z.string(),
-	outcome: z.string(),
+	outcome: OutcomeSchema,
 });
 
 export function registerAuditLogTool(server: McpServer, read: AuditReader): void {
@@ -37,10 +38,16 @@ export function registerAuditLogTool(server: McpServer, read: AuditReader): void
 			inputSchema: {
 				limit: z.number().int().min(1).max(50).optional().describe("How many records (default 10, at most 50)"),
 				tool: shortName("Only decisions about this tool").optional(),
-				verdict: z.enum(["ALLOW", "DENY", "DEFER"]).optional().describe("Only decisions with this verdict"),
+				verdict: VerdictSchema.optional().describe("Only decisions with this verdict"),
 			},
 			outputSchema: { records: z.array(recordShape) },
-			annotations: { title: "My recent decisions", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+			annotations: {
+				title: "My recent decisions",
+				readOnlyHint: true,
+				destructiveHint: false,
+				idempotentHint: true,
+				openWorldHint: false,
+			},
 		},
 		async ({ limit, tool, verdict }, extra) => {
 			const records = (await read({ limit: limit ?? 10, tool, verdict }, extra)).map(({ session_id: _hidden, ...record }) => record);
