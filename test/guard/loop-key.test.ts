@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { normalizeLoopKey } from "../../src/guard/loop-key";
-import type { Authority, Decision } from "../../src/guard/decision";
+import type { Authority } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
 import { loadPolicy } from "../../src/policy/node";
+import { scriptedAuthority } from "../support/authorities";
 
 /** Variants of "nightly-x" that each used to get a fresh MAX_RETRIES. */
 const VARIANTS = [
@@ -41,25 +42,7 @@ describe("normalizeLoopKey", () => {
 	});
 });
 
-const allow: Authority = {
-	mode: "stage0",
-	async check(): Promise<Decision> {
-		return {
-			verdict: "ALLOW",
-			decision: "GO",
-			reason: "ok",
-			request_id: "r",
-			policy_version: "p",
-			risk_score: 1,
-			high_risk: false,
-			issues: [],
-			questions: [],
-			guardrails: [],
-			source: "stage0",
-			latency_ms: 0,
-		};
-	},
-};
+const allow: Authority = scriptedAuthority("ALLOW");
 
 function loopDeps() {
 	const session = new Map<string, number>();

@@ -1,36 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { Authority, CheckRequest, Decision } from "../../src/guard/decision";
+import type { Authority, Verdict } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
 import { SimulatedAuthority } from "../../src/guard/simulated-authority";
 import { loadPolicy } from "../../src/policy/node";
+import { scriptedAuthority } from "../support/authorities";
 
 /** The bundled default policy set, as the server loads it. */
 const bundled = loadPolicy();
 
-function scripted(verdict: Decision["verdict"]): Authority & { seen: CheckRequest[] } {
-	const seen: CheckRequest[] = [];
-	return {
-		mode: "stage0",
-		seen,
-		async check(request) {
-			seen.push(request);
-			return {
-				verdict,
-				decision: verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER",
-				reason: "scripted",
-				request_id: "r",
-				policy_version: "p",
-				risk_score: 1,
-				high_risk: false,
-				issues: [],
-				questions: [],
-				guardrails: [],
-				source: "stage0",
-				latency_ms: 0,
-			};
-		},
-	};
-}
+const scripted = (verdict: Verdict) => scriptedAuthority(verdict);
 
 function memoryLoops() {
 	const counts = new Map<string, number>();
