@@ -6,7 +6,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TEST_OPERATOR_SECRET } from "../../support/test-tokens";
-import { call, connect } from "../support/mcp";
+import { approvalOf, call, connect } from "../support/mcp";
 
 async function api(method: "GET" | "POST", path: string, token?: string, body?: unknown) {
 	const res = await exports.default.fetch(
@@ -48,7 +48,7 @@ describe("the approver link's secret", () => {
 		const agent = await connect();
 		const held = await call(agent, "publish-content", post);
 		expect(held.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
-		const approval = held.structuredContent!.approval;
+		const approval = approvalOf(held);
 		expect(approval.approver).toBe("operator");
 		// on the approver link's origin (127.0.0.1), so the signed-in page can open it
 		expect(approval.url).toBe(`http://127.0.0.1/approvals#${approval.id}`);
@@ -71,10 +71,10 @@ describe("the approver link's secret", () => {
 	it("records what the authority said (risk, issues, questions) for the person deciding", async () => {
 		const agent = await connect();
 		const held = await call(agent, "publish-content", { content: "Risky post", channel: "twitter" });
-		const { body } = await api("GET", `/api/approvals/${held.structuredContent!.approval.id}`, TEST_OPERATOR_SECRET);
-		expect(body.approval.risk_score).toBe(held.structuredContent!.risk_score);
-		expect(body.approval.issues).toEqual(held.structuredContent!.issues);
-		expect(body.approval.questions).toEqual(held.structuredContent!.questions);
+		const { body } = await api("GET", `/api/approvals/${approvalOf(held).id}`, TEST_OPERATOR_SECRET);
+		expect(body.approval.risk_score).toBe(held.structuredContent.risk_score);
+		expect(body.approval.issues).toEqual(held.structuredContent.issues);
+		expect(body.approval.questions).toEqual(held.structuredContent.questions);
 		expect(body.approval.issues.length).toBeGreaterThan(0);
 		await agent.close();
 	});
@@ -83,7 +83,7 @@ describe("the approver link's secret", () => {
 		// The agent got hold of the secret and sends it on its MCP connection.
 		const agent = await connect("streamable", TEST_OPERATOR_SECRET);
 		const held = await call(agent, "publish-content", { content: "Self-approved?", channel: "blog" });
-		const { id } = held.structuredContent!.approval;
+		const { id } = approvalOf(held);
 		const record = await api("GET", `/api/approvals/${id}`, TEST_OPERATOR_SECRET);
 		expect(record.body.approval.principal).toBe("local");
 		await agent.close();
@@ -91,7 +91,9 @@ describe("the approver link's secret", () => {
 
 	it("means nothing on /api/audit: read there as local, not as an admin", async () => {
 		const res = await exports.default.fetch(
-			new Request("http://127.0.0.1:8787/api/audit?principal=operator", { headers: { authorization: `Bearer ${TEST_OPERATOR_SECRET}` } }),
+			new Request("http://127.0.0.1:8787/api/audit?principal=operator", {
+				headers: { authorization: `Bearer ${TEST_OPERATOR_SECRET}` },
+			}),
 		);
 		// local (a developer) may read only its own records; an admin could read another principal's.
 		expect(res.status).toBe(403);

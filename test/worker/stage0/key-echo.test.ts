@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, connect } from "../support/mcp";
+import { approvalOf, call, connect } from "../support/mcp";
 
 const KEY = "sk-test-0123456789abcdef";
 
@@ -43,7 +43,7 @@ describe("a key echoed by Stage0", () => {
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", reason: "denied for key [redacted]", request_id: "echo-[redacted]" });
 		const seen = (text: string) => text.toLowerCase().includes(KEY.toLowerCase());
 		expect(seen(JSON.stringify(r))).toBe(false);
-		const approval = (await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(r.structuredContent!.approval.id)) as any;
+		const approval = (await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(approvalOf(r).id)) as any;
 		expect(approval?.reason).toBe("denied for key [redacted]");
 		expect(seen(JSON.stringify(approval))).toBe(false);
 		const records = async () =>

@@ -2,7 +2,7 @@
 import { env, exports } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, connect } from "../support/mcp";
+import { approvalOf, call, callTool, connect } from "../support/mcp";
 
 const KEY = "sk-test-0123456789abcdef";
 type Seen = { url: string; headers: Headers; body: any };
@@ -91,8 +91,8 @@ describe("remote mode", () => {
 			source: "stage0",
 			executed: true,
 		});
-		expect(r.structuredContent!.result).toMatchObject({ service: "billing", environment: "staging", status: "deployed" });
-		expect(r.structuredContent!.notes).toEqual([
+		expect(r.structuredContent.result).toMatchObject({ service: "billing", environment: "staging", status: "deployed" });
+		expect(r.structuredContent.notes).toEqual([
 			"claimed role 'admin' ignored: authenticated as 'developer'",
 			"claimed approval status 'approved' ignored: only an approvalId granted by a person counts",
 		]);
@@ -129,7 +129,7 @@ describe("remote mode", () => {
 
 	it("never forwards an oversized argument to Stage0", async () => {
 		stage0(() => verdict("ALLOW"));
-		const r = await call(client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
+		const r = await callTool(client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
 		expect(r.isError).toBe(true);
 		expect(seen).toHaveLength(0);
 	});
@@ -139,7 +139,7 @@ describe("remote mode", () => {
 		const verdicts: string[] = [];
 		for (let i = 0; i < 6; i++) {
 			const r = await call(client, "retry-workflow", { workflowId: "billing-sync", retryCount: 0 });
-			verdicts.push(r.structuredContent!.verdict);
+			verdicts.push(r.structuredContent.verdict);
 		}
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		expect(seen.map((s) => s.body.context.retry_count)).toEqual([0, 1, 2, 3, 4]);
@@ -152,7 +152,7 @@ describe("remote mode with an approval", () => {
 		stage0(() => verdict("DENY"));
 		const args = { content: "launch post", channel: "blog" };
 		const first = await call(client, "publish-content", args);
-		const { id } = first.structuredContent!.approval;
+		const { id } = approvalOf(first);
 		// an admin decides on the approvals API; here straight on the store
 		const store = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
 		const decided = await store.decide(id, { principal: "bob", role: "admin" }, "approve", "ok");

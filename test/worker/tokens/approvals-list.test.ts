@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { argumentsHash } from "../../../src/guard/approvals";
-import { call } from "../support/mcp";
+import { approvalOf, call } from "../support/mcp";
 import { api, as } from "./support";
 
 let alice: Client; // developer
@@ -64,7 +64,7 @@ describe("approvals list", () => {
 		{ timeout: 120_000 },
 		async () => {
 			const [bobs] = await refusedPublishes(bob, 1, () => "bob's release notes");
-			const bobsId = bobs.structuredContent!.approval.id;
+			const bobsId = approvalOf(bobs).id;
 			await refusedPublishes(alice, 105);
 
 			const first = await api("carol", "GET", "/api/approvals?status=pending");
@@ -86,10 +86,10 @@ describe("approvals list", () => {
 		const results = await refusedPublishes(alice, 21, (i) => `capped ${i}`);
 		// the last call pushed out the oldest pending request of alice
 		const last = results.at(-1)!;
-		expect(last.structuredContent!.notes.join("\n")).toMatch(
+		expect(last.structuredContent.notes.join("\n")).toMatch(
 			/^Your oldest pending approval request [0-9a-f-]{36} was expired: at most 20 may be pending at once \(MAX_PENDING_APPROVALS_PER_PRINCIPAL\)\.$/m,
 		);
-		const expiredId = /request ([0-9a-f-]{36})/.exec(last.structuredContent!.notes.join("\n"))![1];
+		const expiredId = /request ([0-9a-f-]{36})/.exec(last.structuredContent.notes.join("\n"))![1];
 		const expired = await api("carol", "GET", `/api/approvals/${expiredId}`);
 		expect(expired.body.approval.status).toBe("expired");
 		expect(expired.body.approval.history.map((h: { action: string }) => h.action)).toEqual(["requested", "expired"]);
@@ -146,7 +146,7 @@ describe("approval records", () => {
 		const secret = `sk-${"live0123456789abcdefgh"}`;
 		const args = { content: `Launch! The staging key is ${secret}`, channel: "blog" };
 		const [r] = await refusedPublishes(alice, 1, () => args.content);
-		const { id } = r.structuredContent!.approval;
+		const { id } = approvalOf(r);
 		const { body } = await api("carol", "GET", `/api/approvals/${id}`);
 		expect(JSON.stringify(body)).not.toContain(secret);
 		expect(body.approval.arguments).toEqual({ content: "[redacted]", channel: "blog" });

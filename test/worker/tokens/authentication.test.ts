@@ -2,7 +2,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { operatorHashHex, TOKENS, tokenTableJson } from "../../support/test-tokens";
-import { call, connect } from "../support/mcp";
+import { approvalOf, attemptOf, call, connect } from "../support/mcp";
 
 const initialize = JSON.stringify({
 	jsonrpc: "2.0",
@@ -64,7 +64,7 @@ describe("with MCP_AUTH_TOKENS set", () => {
 			exports.default.fetch(new Request(r.url.replace("//localhost", "//evil.example"), r)),
 		);
 		const held = await call(client, "publish-content", { content: "hello", channel: "blog" });
-		expect(held.structuredContent!.approval.url).toMatch(/^\/approvals#/);
+		expect(approvalOf(held).url).toMatch(/^\/approvals#/);
 		expect(JSON.stringify(held)).not.toContain("evil.example");
 		await client.close();
 	});
@@ -113,7 +113,7 @@ describe("with MCP_AUTH_TOKENS set", () => {
 		expect(await res.text()).toMatch(/Session not found/);
 		// alice's count is untouched by the attempt
 		const again = await call(alice, "retry-workflow", { workflowId: "wf" });
-		expect(again.structuredContent!.attempt.number).toBe(2);
+		expect(attemptOf(again).number).toBe(2);
 		await alice.close();
 	});
 });
