@@ -44,6 +44,9 @@ const VARIABLES: Record<Variable, true> = {
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 
+/** Stage0 as the Worker tests' Stage0 projects configure it: mocked at fetch (test/worker/support/stage0.ts), never the real one. */
+export const STAGE0_TEST = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" } as const;
+
 /** The binding through which a test project tells its tests which values it set. */
 export const EXPECTED_BINDINGS = "TEST_EXPECTED_BINDINGS";
 
