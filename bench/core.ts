@@ -156,7 +156,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		reserveLoopAttempt: async (toolName, key) => counts.get(`${toolName}\u0000${key}`) ?? 1,
 	};
 	// The last 1024 records, as a ring: enough to keep the work honest, bounded in memory.
-	const records: AuditEntry[] = new Array(1024);
+	const records: (AuditEntry | undefined)[] = Array.from({ length: 1024 }, () => undefined);
 	let seq = 0;
 	const audit: AuditTrail = {
 		record: async (entry) => {
@@ -210,7 +210,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	expect("policy forbids a viewer's publish", policy.decide(viewerPolicyCall()).kind, "forbidden");
 
 	let wf = 0;
-	const realTimeout = AbortSignal.timeout;
+	const realTimeout = AbortSignal.timeout.bind(AbortSignal);
 	const cases: [string, string, () => unknown, boolean][] = [
 		// Headline: a whole simulated-mode decision, as the Durable Object runs it.
 		[
@@ -275,12 +275,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		],
 		["part: canonicalJson", "the hashed text alone", () => canonicalJson(researchArgs), false],
 		["part: simulateDecision (ALLOW)", "the simulator's rules, fixed request id", () => simulateDecision(researchRequest, "id"), false],
-		[
-			"part: simulateDecision (DENY)",
-			"the simulator's rules on a side-effect DENY",
-			() => simulateDecision(publishRequest, "id"),
-			false,
-		],
+		["part: simulateDecision (DENY)", "the simulator's rules on a side-effect DENY", () => simulateDecision(publishRequest, "id"), false],
 		["part: crypto.randomUUID", "one fresh request id", () => crypto.randomUUID(), false],
 		[
 			"part: renderOutcome",
@@ -348,11 +343,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	// The local policy's target is a latency: p50 of single decisions (equal requests are remembered per isolate).
 	let uncached = 0;
 	for (const [name, what, fn] of [
-		[
-			"p50: local policy (permitted)",
-			"median of 20,000 single LocalPolicy.decide() calls: developer, research-topic",
-			researchPolicyCall,
-		],
+		["p50: local policy (permitted)", "median of 20,000 single LocalPolicy.decide() calls: developer, research-topic", researchPolicyCall],
 		["p50: local policy (deploy, approval)", "the same, developer deploys to production (two evaluations)", deployPolicyCall],
 		// Every request new (another principal each time): Cedar evaluates, nothing is remembered.
 		[

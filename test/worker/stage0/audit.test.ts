@@ -7,7 +7,7 @@ import { call, connect } from "../support/mcp";
 import { mockStage0, stage0Answer } from "../support/stage0";
 
 const log = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
-const records = async () => (await log().query({ principal: "local", limit: 1000 })) as any[];
+const records = () => log().query({ principal: "local", limit: 1000 });
 /** Sessions ship final records a few milliseconds after the call: wait for `n` of them. */
 async function recordsReaching(n: number) {
 	await expect.poll(async () => (await records()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(n);
@@ -109,9 +109,7 @@ describe("audit trail", () => {
 			expect(r.structuredContent).not.toHaveProperty("result");
 			expect(r.content[0].text).toMatch(/audit trail/);
 		} finally {
-			await runInDurableObject(session, (_i, state) =>
-				state.storage.sql.exec("ALTER TABLE audit_outbox_away RENAME TO audit_outbox"),
-			);
+			await runInDurableObject(session, (_i, state) => state.storage.sql.exec("ALTER TABLE audit_outbox_away RENAME TO audit_outbox"));
 		}
 	});
 

@@ -76,7 +76,7 @@ function carried<K extends "approval" | "attempt" | "result">(
 }
 
 /** The approval a held call offered. */
-export const approvalOf = (r: GuardedToolResult) => carried(r, "approval");
+export const heldApproval = (r: GuardedToolResult) => carried(r, "approval");
 /** The server's attempt count of a loop tool's call. */
 export const attemptOf = (r: GuardedToolResult) => carried(r, "attempt");
 /** The output of an action that ran. */
