@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 import { BROKEN_POLICY, TEAM_POLICY } from "./test/support/policies.ts";
 import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
 import { operatorHashHex, tokenTableJson } from "./test/support/test-tokens.ts";
-import { hermeticBindings } from "./test/support/worker-env.ts";
+import { hermeticBindings, STAGE0_TEST } from "./test/support/worker-env.ts";
 
 // Tests never read a developer's .dev.vars or .env. The plugin loads .dev.vars
 // (or, without one, .env) under wrangler.jsonc's vars and has no switch for it,
@@ -15,7 +15,7 @@ import { hermeticBindings } from "./test/support/worker-env.ts";
 process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
 const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.jsonc" }).vars;
 
-const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" };
+const STAGE0 = STAGE0_TEST;
 /** What the project's launcher attests for a loopback bind (scripts/lib/dev-server.ts); tests reach the Worker in-process. */
 const LOOPBACK = { DEV_LOOPBACK_BIND: "127.0.0.1" };
 

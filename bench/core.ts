@@ -14,7 +14,6 @@
  *
  * Run alone: `npx tsx bench/core.ts`.
  */
-import { createHash } from "node:crypto";
 import { argumentsHash, canonicalJson } from "../src/guard/approvals";
 import type { AuditEntry, AuditTrail } from "../src/guard/audit";
 import type { PrincipalBudget } from "../src/guard/budgets";
@@ -200,7 +199,6 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	expect("answer schema", Stage0AnswerSchema.safeParse(allowJson).success, true);
 	expect("viewer publishes", (await guardedCall(publish, publishArgs, viewerDeps)).decision.source, "local-rule");
 	expect("audit written", seq > 0, true);
-	expect("same digest", createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"), argumentsHash(researchArgs));
 
 	// The local policy's questions, described as the pipeline describes them (Date.now() per call, as there).
 	const deploy = tool("deploy-changes");
@@ -224,22 +222,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 
 	let wf = 0;
 	const realTimeout = AbortSignal.timeout.bind(AbortSignal);
-	// The proposed fix for argumentsHash, applied for the ablation only: the same
-	// SHA-256 from node:crypto, synchronous, still behind crypto.subtle.digest's promise.
-	const subtle = crypto.subtle as unknown as Record<string, unknown>;
-	const syncDigest = {
-		before: () => {
-			Object.defineProperty(subtle, "digest", {
-				configurable: true,
-				value: async (_algorithm: unknown, data: Uint8Array) => {
-					const digest = createHash("sha256").update(data).digest();
-					return digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength);
-				},
-			});
-		},
-		after: () => void delete subtle.digest,
-	};
-	const cases: [string, string, () => unknown, boolean, { before(): void; after(): void }?][] = [
+	const cases: [string, string, () => unknown, boolean][] = [
 		// Headline: a whole simulated-mode decision, as the Durable Object runs it.
 		[
 			"decision: research-topic, simulated",
@@ -272,20 +255,6 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 			true,
 		],
 		[
-			"ablation: research-topic, sync SHA-256",
-			"the headline decision with crypto.subtle.digest replaced by node:crypto's synchronous SHA-256",
-			() => guardedCall(research, researchArgs, simDeps),
-			true,
-			syncDigest,
-		],
-		[
-			"ablation: Stage0 client, sync SHA-256",
-			"the Stage0-client decision, same replacement",
-			() => guardedCall(research, researchArgs, stage0Deps),
-			true,
-			syncDigest,
-		],
-		[
 			"part: intent + buildCheckRequest",
 			"tool.intent(args), default side effects, then buildCheckRequest()",
 			() => buildCheckRequest({ toolName: research.name, intent: describe(research, researchArgs), runtime }),
@@ -310,18 +279,12 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 			false,
 		],
 		[
-			"part: argumentsHash (crypto.subtle)",
-			"SHA-256 of the canonical arguments, as the pipeline computes it for every call",
+			"part: argumentsHash",
+			"SHA-256 (node:crypto, synchronous) of the canonical arguments, as the pipeline computes it for every call",
 			() => argumentsHash(researchArgs),
-			true,
-		],
-		["part: canonicalJson", "the hashed text alone", () => canonicalJson(researchArgs), false],
-		[
-			"part: node:crypto SHA-256 (sync)",
-			"the same digest with node:crypto createHash (available in Workers with nodejs_compat)",
-			() => createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"),
 			false,
 		],
+		["part: canonicalJson", "the hashed text alone", () => canonicalJson(researchArgs), false],
 		["part: simulateDecision (ALLOW)", "the simulator's rules, fixed request id", () => simulateDecision(researchRequest, "id"), false],
 		["part: simulateDecision (DENY)", "the simulator's rules on a side-effect DENY", () => simulateDecision(publishRequest, "id"), false],
 		["part: crypto.randomUUID", "one fresh request id", () => crypto.randomUUID(), false],
@@ -383,14 +346,8 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		["part: AbortSignal.timeout(5000)", "the per-attempt time budget signal, in Node", () => AbortSignal.timeout(5000), false],
 	];
 	const results: CoreResult[] = [];
-	for (const [name, what, fn, isAsync, wrap] of cases) {
-		wrap?.before();
-		let r: CoreResult;
-		try {
-			r = await measure(name, what, fn, isAsync);
-		} finally {
-			wrap?.after();
-		}
+	for (const [name, what, fn, isAsync] of cases) {
+		const r = await measure(name, what, fn, isAsync);
 		results.push(r);
 		log(`  ${name.padEnd(44)} ${String(r.ns_per_op).padStart(9)} ns/op  ${r.ops_per_s.toLocaleString("en-US").padStart(12)} /s`);
 	}

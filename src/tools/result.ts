@@ -4,11 +4,13 @@
  * for people in the seed's familiar format. A blocked call never shows the
  * action's output, because it has none.
  */
+import { z } from "zod";
 import type { ApprovalTicket } from "../guard/approvals";
 import type { Decision } from "../guard/decision";
 import type { ToolKind } from "../guard/enums";
 import { assertNever } from "../guard/result";
 import type { GuardReport } from "../guard/pipeline";
+import { decisionOutputShape } from "./schema";
 
 export interface ToolResult {
 	[key: string]: unknown;
@@ -147,3 +149,19 @@ function notRunExplanation(d: Decision): string {
 	if (d.verdict === "DEFER") return "The action was NOT run: a person must answer the questions or review it first.";
 	return "The action was NOT run.";
 }
+
+/**
+ * A guarded tool's structuredContent as a client reads it, from the one shape
+ * the tools list as their outputSchema (decisionOutputShape); fields added
+ * later, such as a gateway's, are kept. Read by the test helpers' call().
+ */
+export const GuardedResultSchema = z.looseObject(decisionOutputShape);
+export type GuardedResult = z.infer<typeof GuardedResultSchema>;
+
+/** A guarded tool's whole MCP result, as a client receives it. */
+export const GuardedToolResultSchema = z.looseObject({
+	content: z.array(z.object({ type: z.literal("text"), text: z.string() })),
+	structuredContent: GuardedResultSchema,
+	isError: z.boolean().optional(),
+});
+export type GuardedToolResult = z.infer<typeof GuardedToolResultSchema>;

@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { normalizeLoopKey } from "../../src/guard/loop-key";
-import type { Authority, Decision } from "../../src/guard/decision";
+import type { Authority } from "../../src/guard/decision";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
 import { ok } from "../../src/guard/result";
 import { loadPolicy } from "../../src/policy/node";
+import { scriptedAuthority } from "../support/authorities";
 
 /** Variants of "nightly-x" that each used to get a fresh MAX_RETRIES. */
 const VARIANTS = [
@@ -42,25 +43,7 @@ describe("normalizeLoopKey", () => {
 	});
 });
 
-const allow: Authority = {
-	mode: "stage0",
-	async check(): Promise<Decision> {
-		return {
-			verdict: "ALLOW",
-			decision: "GO",
-			reason: "ok",
-			request_id: "r",
-			policy_version: "p",
-			risk_score: 1,
-			high_risk: false,
-			issues: [],
-			questions: [],
-			guardrails: [],
-			source: "stage0",
-			latency_ms: 0,
-		};
-	},
-};
+const allow: Authority = scriptedAuthority("ALLOW");
 
 function loopDeps() {
 	const session = new Map<string, number>();

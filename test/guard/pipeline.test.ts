@@ -1,37 +1,16 @@
 import { describe, expect, it } from "vitest";
-import type { Authority, CheckRequest, Decision } from "../../src/guard/decision";
+import type { Authority } from "../../src/guard/decision";
+import type { Verdict } from "../../src/guard/enums";
 import { type GuardDeps, type GuardedTool, guardedCall } from "../../src/guard/pipeline";
 import { err, ok } from "../../src/guard/result";
 import { SimulatedAuthority } from "../../src/guard/simulated-authority";
 import { loadPolicy } from "../../src/policy/node";
+import { scriptedAuthority } from "../support/authorities";
 
 /** The bundled default policy set, as the server loads it. */
 const bundled = loadPolicy();
 
-function scripted(verdict: Decision["verdict"]): Authority & { seen: CheckRequest[] } {
-	const seen: CheckRequest[] = [];
-	return {
-		mode: "stage0",
-		seen,
-		async check(request) {
-			seen.push(request);
-			const details = {
-				reason: "scripted",
-				request_id: "r",
-				policy_version: "p",
-				risk_score: 1,
-				high_risk: false,
-				issues: [],
-				questions: [],
-				guardrails: [],
-				source: "stage0" as const,
-				latency_ms: 0,
-			};
-			if (verdict === "ALLOW") return { ...details, verdict, decision: "GO" };
-			return { ...details, verdict, decision: verdict === "DENY" ? "NO_GO" : "DEFER" };
-		},
-	};
-}
+const scripted = (verdict: Verdict) => scriptedAuthority(verdict);
 
 function memoryLoops() {
 	const counts = new Map<string, number>();

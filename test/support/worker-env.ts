@@ -15,6 +15,9 @@ void everyEnvVariableIsInTheTable;
 /** The table of src/config.ts: the one list of the Worker's variables. */
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as VariableName[];
 
+/** Stage0 as the Worker tests' Stage0 projects configure it: mocked at fetch (test/worker/support/stage0.ts), never the real one. */
+export const STAGE0_TEST = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "https://stage0.test" } as const;
+
 /** The binding through which a test project tells its tests which values it set. */
 export const EXPECTED_BINDINGS = "TEST_EXPECTED_BINDINGS";
 

@@ -2,35 +2,13 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { argumentsHash } from "../../src/guard/approvals";
-import type { Authority, CheckRequest } from "../../src/guard/decision";
 import { guardedCall } from "../../src/guard/pipeline";
 import { loadPolicy } from "../../src/policy/node";
 import { TOOLS } from "../../src/tools/definitions";
+import { scriptedAuthority } from "../support/authorities";
 
-function recordingAuthority(): Authority & { seen: CheckRequest[] } {
-	const seen: CheckRequest[] = [];
-	return {
-		mode: "stage0",
-		seen,
-		async check(request) {
-			seen.push(request);
-			return {
-				verdict: "DENY",
-				decision: "NO_GO",
-				reason: "recorded",
-				request_id: "r",
-				policy_version: "p",
-				risk_score: 1,
-				high_risk: false,
-				issues: [],
-				questions: [],
-				guardrails: [],
-				source: "stage0",
-				latency_ms: 0,
-			};
-		},
-	};
-}
+/** Records what Stage0 would be sent; its DENY keeps every action from running. */
+const recordingAuthority = () => scriptedAuthority("DENY", { reason: "recorded" });
 
 const tool = (name: string) => TOOLS.find((t) => t.name === name)!;
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");

@@ -37,7 +37,7 @@ describe("a broken policy set", () => {
 			executed: false,
 			policy_version: `simulated-${id}`,
 		});
-		expect(r.structuredContent!.reason).toMatch(
+		expect(r.structuredContent.reason).toMatch(
 			new RegExp(`^The local policy set ${id} cannot be used, so nothing is allowed: .*line 3, column 45`),
 		);
 		expect(r.structuredContent).not.toHaveProperty("result");

@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { BudgetStore } from "../../../src/state/budget-store";
-import { call, connect, workerWith } from "../support/mcp";
+import { call, callTool, connect, workerWith } from "../support/mcp";
 import { budgetOf } from "../../../src/state/bindings";
 
 const MCP_HEADERS = { accept: "application/json, text/event-stream", "content-type": "application/json" };
@@ -41,7 +41,7 @@ describe("MAX_SESSIONS_PER_PRINCIPAL", () => {
 		await (first.transport as unknown as { terminateSession(): Promise<void> }).terminateSession();
 		await first.close();
 		const third = await connect("streamable", undefined, via);
-		expect((await call(third, "research-topic", { topic: "a freed slot" })).structuredContent!.verdict).not.toBe(undefined);
+		expect((await call(third, "research-topic", { topic: "a freed slot" })).structuredContent.verdict).not.toBe(undefined);
 		await Promise.all([second.close(), third.close()]);
 	});
 
@@ -65,7 +65,7 @@ describe("MAX_SESSIONS_PER_PRINCIPAL", () => {
 		await forgetCalls();
 		const client = await connect("streamable", undefined, workerWith({ MAX_SESSIONS_PER_PRINCIPAL: "100" })); // 1 of 5
 		const texts: string[] = [];
-		for (let i = 0; i < 5; i++) texts.push((await call(client, "no-such-tool", {})).content[0].text);
+		for (let i = 0; i < 5; i++) texts.push((await callTool(client, "no-such-tool", {})).content[0].text);
 		expect(texts.slice(0, 4).every((t) => /not found/.test(t))).toBe(true);
 		expect(texts[4]).toMatch(/RATE_LIMITED/);
 		await client.close();

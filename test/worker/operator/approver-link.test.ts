@@ -7,7 +7,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TEST_OPERATOR_SECRET } from "../../support/test-tokens";
 import type { ApiAnswer } from "../../support/results";
-import { call, connect, heldApproval } from "../support/mcp";
+import { heldApproval, call, connect } from "../support/mcp";
 
 async function api(method: "GET" | "POST", path: string, token?: string, body?: unknown) {
 	const init: RequestInit = {
@@ -72,9 +72,9 @@ describe("the approver link's secret", () => {
 		const agent = await connect();
 		const held = await call(agent, "publish-content", { content: "Risky post", channel: "twitter" });
 		const { body } = await api("GET", `/api/approvals/${heldApproval(held).id}`, TEST_OPERATOR_SECRET);
-		expect(body.approval.risk_score).toBe(held.structuredContent!.risk_score);
-		expect(body.approval.issues).toEqual(held.structuredContent!.issues);
-		expect(body.approval.questions).toEqual(held.structuredContent!.questions);
+		expect(body.approval.risk_score).toBe(held.structuredContent.risk_score);
+		expect(body.approval.issues).toEqual(held.structuredContent.issues);
+		expect(body.approval.questions).toEqual(held.structuredContent.questions);
 		expect(body.approval.issues.length).toBeGreaterThan(0);
 		await agent.close();
 	});
@@ -91,7 +91,9 @@ describe("the approver link's secret", () => {
 
 	it("means nothing on /api/audit: read there as local, not as an admin", async () => {
 		const res = await exports.default.fetch(
-			new Request("http://127.0.0.1:8787/api/audit?principal=operator", { headers: { authorization: `Bearer ${TEST_OPERATOR_SECRET}` } }),
+			new Request("http://127.0.0.1:8787/api/audit?principal=operator", {
+				headers: { authorization: `Bearer ${TEST_OPERATOR_SECRET}` },
+			}),
 		);
 		// local (a developer) may read only its own records; an admin could read another principal's.
 		expect(res.status).toBe(403);

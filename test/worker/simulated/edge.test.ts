@@ -136,7 +136,7 @@ describe("every route answers a JSON error, never a stack", () => {
 		});
 		expect((await expectJsonError(viaSse, 400)).error.message).toMatch(/nested deeper than 64/);
 		await sse.close();
-		expect((await call(client, "research-topic", { topic: "still serving" })).structuredContent!.verdict).toBe("ALLOW");
+		expect((await call(client, "research-topic", { topic: "still serving" })).structuredContent.verdict).toBe("ALLOW");
 		await client.close();
 	});
 

@@ -1,7 +1,7 @@
 /** The six tools over MCP, in simulated mode, inside workerd. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { attemptOf, call, connect, rawPost } from "../support/mcp";
+import { attemptOf, call, callTool, connect, outputOf, rawPost } from "../support/mcp";
 
 let client: Client;
 beforeAll(async () => {
@@ -54,9 +54,9 @@ describe("guarded calls in simulated mode", () => {
 			source: "simulated",
 			executed: true,
 		});
-		expect(r.structuredContent!.policy_version).toMatch(/^simulated-/);
-		expect(r.structuredContent!.request_id).toMatch(/^[0-9a-f-]{36}$/);
-		expect(r.structuredContent?.result?.summary).toContain("Durable Objects");
+		expect(r.structuredContent.policy_version).toMatch(/^simulated-/);
+		expect(r.structuredContent.request_id).toMatch(/^[0-9a-f-]{36}$/);
+		expect(outputOf(r).summary).toContain("Durable Objects");
 		expect(r.content[0].text).toContain("✅ TOOL CALL ALLOWED");
 	});
 
@@ -64,7 +64,7 @@ describe("guarded calls in simulated mode", () => {
 		const r = await call(client, "publish-content", { content: "Our Q3 numbers are ...", channel: "twitter" });
 		expect(r.isError).toBe(true);
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "NO_GO", high_risk: true, executed: false });
-		expect(r.structuredContent!.issues[0].code).toBe("SIDE_EFFECTS_NEED_GUARDRAILS");
+		expect(r.structuredContent.issues[0].code).toBe("SIDE_EFFECTS_NEED_GUARDRAILS");
 		expect(r.structuredContent).not.toHaveProperty("result");
 		expect(r.content[0].text).toContain("⛔ TOOL CALL BLOCKED");
 		expect(r.content[0].text).not.toContain("Our Q3 numbers");
@@ -102,7 +102,7 @@ describe("guarded calls in simulated mode", () => {
 	it("check-authorization DEFERs a vague goal with clarifying questions", async () => {
 		const r = await call(client, "check-authorization", { goal: "help me", sideEffects: [], successCriteria: ["something"] });
 		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", decision: "DEFER" });
-		expect(r.structuredContent!.questions.length).toBeGreaterThan(0);
+		expect(r.structuredContent.questions.length).toBeGreaterThan(0);
 		expect(r.content[0].text).toContain("? What is the specific outcome you want to achieve?");
 	});
 
@@ -110,8 +110,8 @@ describe("guarded calls in simulated mode", () => {
 		const r = await call(client, "check-authorization", { goal: "help me think", sideEffects: [] });
 		expect(r.isError).toBeFalsy();
 		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", decision: "DEFER", risk_score: 35 });
-		expect(r.structuredContent!.issues[0].code).toBe("UNCLEAR_VALUE_SIGNAL");
-		expect(r.structuredContent!.questions).toEqual([
+		expect(r.structuredContent.issues[0].code).toBe("UNCLEAR_VALUE_SIGNAL");
+		expect(r.structuredContent.questions).toEqual([
 			"What is the specific outcome you want to achieve?",
 			"What constraints or requirements should be considered?",
 		]);
@@ -119,7 +119,7 @@ describe("guarded calls in simulated mode", () => {
 
 	it("check-authorization DENYs a goal without success criteria", async () => {
 		const r = await call(client, "check-authorization", { goal: "Summarize the weekly incident report", sideEffects: [] });
-		expect(r.structuredContent!.issues[0].code).toBe("MISSING_SUCCESS_CRITERIA");
+		expect(r.structuredContent.issues[0].code).toBe("MISSING_SUCCESS_CRITERIA");
 	});
 });
 
@@ -128,21 +128,27 @@ describe("retry-workflow counts attempts in the session", () => {
 		const verdicts: string[] = [];
 		for (let i = 0; i < 7; i++) {
 			const r = await call(client, "retry-workflow", { workflowId: "nightly-etl", retryCount: 0 });
-			verdicts.push(r.structuredContent!.verdict);
+			verdicts.push(r.structuredContent.verdict);
 			expect(attemptOf(r).number).toBe(i + 1);
 		}
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER", "DEFER"]);
 		const last = await call(client, "retry-workflow", { workflowId: "nightly-etl" });
-		expect(last.structuredContent!.issues[0].code).toBe("LOOP_THRESHOLD_EXCEEDED");
+		expect(last.structuredContent.issues[0].code).toBe("LOOP_THRESHOLD_EXCEEDED");
 		expect(last.isError).toBe(true);
 	});
 
 	it("a first attempt with retryCount 9 says the 9 is the agent's claim, not the server's count", async () => {
 		const r = await call(client, "retry-workflow", { workflowId: "claimed-nine", retryCount: 9 });
 		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", executed: false });
-		expect(r.structuredContent!.attempt).toEqual({ number: 1, retry_count: 9, max_retries: 5, counted_retries: 0, claimed_retry_count: 9 });
-		expect(r.structuredContent!.reason).toContain("the agent says this workflow has been retried 9 times");
-		expect(r.structuredContent!.reason).toContain("the server counted 0 earlier attempts");
+		expect(r.structuredContent.attempt).toEqual({
+			number: 1,
+			retry_count: 9,
+			max_retries: 5,
+			counted_retries: 0,
+			claimed_retry_count: 9,
+		});
+		expect(r.structuredContent.reason).toContain("the agent says this workflow has been retried 9 times");
+		expect(r.structuredContent.reason).toContain("the server counted 0 earlier attempts");
 		expect(r.content[0].text).toContain(
 			"Attempt 1 (retry count 9 of at most 5: 0 earlier attempts counted by the server, 9 claimed by the agent).",
 		);
@@ -150,7 +156,7 @@ describe("retry-workflow counts attempts in the session", () => {
 
 	it("lets no more than MAX_RETRIES through when 20 calls arrive at once", async () => {
 		const results = await Promise.all(Array.from({ length: 20 }, () => call(client, "retry-workflow", { workflowId: "parallel-wf" })));
-		const allowed = results.filter((r) => r.structuredContent!.verdict === "ALLOW");
+		const allowed = results.filter((r) => r.structuredContent.verdict === "ALLOW");
 		expect(allowed).toHaveLength(5);
 		const attempts = results.map((r) => attemptOf(r).number).sort((a, b) => a - b);
 		expect(attempts).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
@@ -159,7 +165,7 @@ describe("retry-workflow counts attempts in the session", () => {
 	it("does not reset when the agent opens a new session", async () => {
 		const other = await connect();
 		const r = await call(other, "retry-workflow", { workflowId: "nightly-etl" });
-		expect(r.structuredContent!.verdict).toBe("DEFER");
+		expect(r.structuredContent.verdict).toBe("DEFER");
 		expect(attemptOf(r).number).toBe(9);
 		await other.close();
 	});
@@ -167,17 +173,17 @@ describe("retry-workflow counts attempts in the session", () => {
 
 describe("bad input", () => {
 	it("names the field of a wrong type or value and runs nothing", async () => {
-		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "moon", changes: "x" });
+		const r = await callTool(client, "deploy-changes", { serviceName: "api", environment: "moon", changes: "x" });
 		expect(r.isError).toBe(true);
 		expect(r.content[0].text).toMatch(/environment/);
-		const r2 = await call(client, "retry-workflow", { workflowId: "wf", retryCount: -1 });
+		const r2 = await callTool(client, "retry-workflow", { workflowId: "wf", retryCount: -1 });
 		expect(r2.content[0].text).toMatch(/retryCount/);
-		const r3 = await call(client, "research-topic", {});
+		const r3 = await callTool(client, "research-topic", {});
 		expect(r3.content[0].text).toMatch(/topic/);
 	});
 
 	it("refuses an argument over 256 KiB by name", async () => {
-		const r = await call(client, "publish-content", { content: "é".repeat(140 * 1024), channel: "blog" });
+		const r = await callTool(client, "publish-content", { content: "é".repeat(140 * 1024), channel: "blog" });
 		expect(r.isError).toBe(true);
 		expect(r.content[0].text).toMatch(/content/);
 		expect(r.content[0].text).toMatch(/262144 bytes/);
@@ -185,7 +191,7 @@ describe("bad input", () => {
 	});
 
 	it("says clearly that an unknown tool does not exist", async () => {
-		const r = await call(client, "delete-production", {});
+		const r = await callTool(client, "delete-production", {});
 		expect(r.isError).toBe(true);
 		expect(r.content[0].text).toMatch(/delete-production not found/);
 	});
@@ -197,7 +203,7 @@ describe("bad input", () => {
 		const res2 = await rawPost(JSON.stringify({ hello: "world" }));
 		expect(res2.status).toBe(400);
 		const r = await call(client, "research-topic", { topic: "still serving" });
-		expect(r.structuredContent!.verdict).toBe("ALLOW");
+		expect(r.structuredContent.verdict).toBe("ALLOW");
 	});
 
 	it("refuses a body over 1 MB before it reaches the session", async () => {
@@ -219,7 +225,7 @@ describe("legacy SSE transport", () => {
 		const r = await call(sse, "publish-content", { content: "hello", channel: "blog" });
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
 		const ok = await call(sse, "research-topic", { topic: "SSE" });
-		expect(ok.structuredContent!.verdict).toBe("ALLOW");
+		expect(ok.structuredContent.verdict).toBe("ALLOW");
 		await sse.close();
 	});
 });

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
 import { auditLogOf } from "../../../src/state/bindings";
-import type { Verdict } from "../../../src/guard/enums";
+import { mockStage0, stage0Answer } from "../support/stage0";
 
 const log = () => auditLogOf(env, "local");
 const records = () => log().query({ principal: "local", limit: 1000 });
@@ -18,24 +18,8 @@ async function recordsReaching(n: number) {
 const sessionObject = (c: Client) =>
 	env.MCP_OBJECT.get(env.MCP_OBJECT.idFromName(`streamable-http:${(c.transport as { sessionId?: string }).sessionId}:loopback`));
 
-function stage0(answer: () => Response | Promise<Response>) {
-	const real = globalThis.fetch;
-	vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-		const request = new Request(input as RequestInfo, init);
-		if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
-		return answer();
-	});
-}
-const answer = (verdict: Verdict, request_id: string) => () =>
-	Response.json({
-		verdict,
-		decision: verdict === "ALLOW" ? "GO" : verdict === "DENY" ? "NO_GO" : "DEFER",
-		reason: `because ${verdict}`,
-		request_id,
-		policy_version: "acme-7",
-		risk_score: 33,
-		high_risk: false,
-	});
+const answer = (verdict: "ALLOW" | "DENY" | "DEFER", request_id: string) => () =>
+	stage0Answer(verdict, { reason: `because ${verdict}`, request_id, policy_version: "acme-7", risk_score: 33 });
 
 let client: Client;
 beforeAll(async () => {
@@ -55,13 +39,17 @@ describe("audit trail", () => {
 			realLog(...args);
 		});
 		const before = (await records()).length;
-		stage0(answer("ALLOW", "req-allow"));
+		mockStage0(answer("ALLOW", "req-allow"));
 		await call(client, "research-topic", { topic: "audit trails" });
-		stage0(answer("DENY", "req-deny"));
+		mockStage0(answer("DENY", "req-deny"));
 		await call(client, "publish-content", { content: "secret plans", channel: "blog" });
-		stage0(answer("DEFER", "req-defer"));
-		await call(client, "check-authorization", { goal: "Rotate the signing keys", sideEffects: ["deploy"], successCriteria: ["rotated"] });
-		stage0(() => new Response("down", { status: 503 }));
+		mockStage0(answer("DEFER", "req-defer"));
+		await call(client, "check-authorization", {
+			goal: "Rotate the signing keys",
+			sideEffects: ["deploy"],
+			successCriteria: ["rotated"],
+		});
+		mockStage0(() => new Response("down", { status: 503 }));
 		await call(client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "v3" });
 
 		const all = await recordsReaching(before + 4);
@@ -106,13 +94,13 @@ describe("audit trail", () => {
 		expect(all[0]).toMatchObject({
 			source: "local-rule",
 			verdict: "DEFER",
-			request_id: r.structuredContent!.request_id,
+			request_id: r.structuredContent.request_id,
 			outcome: "not_run",
 		});
 	});
 
 	it("fails closed when the write-ahead record cannot be written: the action does not run", async () => {
-		stage0(answer("ALLOW", "req-unrecorded"));
+		mockStage0(answer("ALLOW", "req-unrecorded"));
 		const session = sessionObject(client);
 		await runInDurableObject(session, (_i, state) => state.storage.sql.exec("ALTER TABLE audit_outbox RENAME TO audit_outbox_away"));
 		try {
@@ -127,7 +115,7 @@ describe("audit trail", () => {
 	});
 
 	it("keeps records the audit log could not take, and ships them later", async () => {
-		stage0(answer("ALLOW", "req-delayed"));
+		mockStage0(answer("ALLOW", "req-delayed"));
 		const stub = log();
 		const before = (await records()).length;
 		await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records RENAME TO records_away"));

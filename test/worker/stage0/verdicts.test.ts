@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CheckRequest } from "../../../src/guard/decision";
 import type { Verdict } from "../../../src/guard/enums";
-import { call, connect, heldApproval } from "../support/mcp";
+import { heldApproval, call, callTool, connect } from "../support/mcp";
 import { approvalStore } from "../../../src/state/bindings";
 
 const KEY = "sk-test-0123456789abcdef";
@@ -94,8 +94,8 @@ describe("remote mode", () => {
 			source: "stage0",
 			executed: true,
 		});
-		expect(r.structuredContent!.result).toMatchObject({ service: "billing", environment: "staging", status: "deployed" });
-		expect(r.structuredContent!.notes).toEqual([
+		expect(r.structuredContent.result).toMatchObject({ service: "billing", environment: "staging", status: "deployed" });
+		expect(r.structuredContent.notes).toEqual([
 			"claimed role 'admin' ignored: authenticated as 'developer'",
 			"claimed approval status 'approved' ignored: only an approvalId granted by a person counts",
 		]);
@@ -132,7 +132,7 @@ describe("remote mode", () => {
 
 	it("never forwards an oversized argument to Stage0", async () => {
 		stage0(() => verdict("ALLOW"));
-		const r = await call(client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
+		const r = await callTool(client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
 		expect(r.isError).toBe(true);
 		expect(seen).toHaveLength(0);
 	});
@@ -142,7 +142,7 @@ describe("remote mode", () => {
 		const verdicts: string[] = [];
 		for (let i = 0; i < 6; i++) {
 			const r = await call(client, "retry-workflow", { workflowId: "billing-sync", retryCount: 0 });
-			verdicts.push(r.structuredContent!.verdict);
+			verdicts.push(r.structuredContent.verdict);
 		}
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		expect(seen.map((s) => s.body.context.retry_count)).toEqual([0, 1, 2, 3, 4]);

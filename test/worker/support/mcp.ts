@@ -6,9 +6,7 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Env } from "../../../src/config";
 import worker from "../../../src/index";
-import type { ToolResult } from "../../support/results";
-
-export { attemptOf, heldApproval, type StructuredResult, type ToolResult } from "../../support/results";
+import { type GuardedToolResult, GuardedToolResultSchema } from "../../../src/tools/result";
 
 /** How a test reaches the Worker: by default its own handler with its configured bindings. */
 export type WorkerFetch = (request: Request) => Promise<Response>;
@@ -43,9 +41,46 @@ export async function connect(
 	return client;
 }
 
-export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolResult> {
-	return (await client.callTool({ name, arguments: args })) as ToolResult;
+/** A tool's answer as the SDK returns it: for refusals before the pipeline and for tools that are not guarded. */
+export interface RawToolResult {
+	content: { type: string; text: string }[];
+	structuredContent?: Record<string, unknown>;
+	isError?: boolean;
 }
+
+export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<RawToolResult> {
+	return (await client.callTool({ name, arguments: args })) as RawToolResult;
+}
+
+/**
+ * Calls a guarded tool and returns its result parsed against the one schema of
+ * a guarded result (src/tools/result.ts); anything else fails the test, saying what came back.
+ */
+export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<GuardedToolResult> {
+	const result = await client.callTool({ name, arguments: args });
+	const parsed = GuardedToolResultSchema.safeParse(result);
+	if (!parsed.success) throw new Error(`${name} did not return a guarded result (${parsed.error.message}): ${JSON.stringify(result)}`);
+	return parsed.data;
+}
+
+/** What a guarded call must have carried; the test fails with the decision's reason when it did not. */
+function carried<K extends "approval" | "attempt" | "result">(
+	r: GuardedToolResult,
+	field: K,
+): NonNullable<GuardedToolResult["structuredContent"][K]> {
+	const value = r.structuredContent[field];
+	if (value === undefined || value === null) {
+		throw new Error(`${r.structuredContent.tool} returned no ${field} (${r.structuredContent.verdict}: ${r.structuredContent.reason})`);
+	}
+	return value;
+}
+
+/** The approval a held call offered. */
+export const heldApproval = (r: GuardedToolResult) => carried(r, "approval");
+/** The server's attempt count of a loop tool's call. */
+export const attemptOf = (r: GuardedToolResult) => carried(r, "attempt");
+/** The output of an action that ran. */
+export const outputOf = (r: GuardedToolResult) => carried(r, "result");
 
 /** A raw JSON-RPC POST to /mcp, as a misbehaving client would send it. */
 export function rawPost(body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {

@@ -34,16 +34,16 @@ describe("a team's policy set in GUARD_POLICY", () => {
 			executed: false,
 			policy_version: `simulated-${id}`,
 		});
-		expect(r.structuredContent!.reason).toBe(
+		expect(r.structuredContent.reason).toBe(
 			"Held by local rule 'destructive-needs-a-person': destructive tools run only with a person's approval.",
 		);
-		expect(r.structuredContent!.approval).toMatchObject({ status: "pending" });
+		expect(r.structuredContent.approval).toMatchObject({ status: "pending" });
 	});
 
 	it("forbids by an argument, with no approval offered", async () => {
 		const r = await call(client, "publish-content", { content: "hello", channel: "newsletter" });
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "NO_GO", source: "local-rule", executed: false });
-		expect(r.structuredContent!.reason).toBe("Refused by local rule 'no-newsletter': agents do not write to the newsletter.");
+		expect(r.structuredContent.reason).toBe("Refused by local rule 'no-newsletter': agents do not write to the newsletter.");
 		expect(r.structuredContent).not.toHaveProperty("approval");
 	});
 

@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { argumentsHash } from "../../../src/guard/approvals";
-import { call, heldApproval } from "../support/mcp";
+import { heldApproval, call } from "../support/mcp";
 import { api, as } from "./support";
 import { budgetOf } from "../../../src/state/bindings";
 
@@ -87,10 +87,10 @@ describe("approvals list", () => {
 		const results = await refusedPublishes(alice, 21, (i) => `capped ${i}`);
 		// the last call pushed out the oldest pending request of alice
 		const last = results.at(-1)!;
-		expect(last.structuredContent!.notes.join("\n")).toMatch(
+		expect(last.structuredContent.notes.join("\n")).toMatch(
 			/^Your oldest pending approval request [0-9a-f-]{36} was expired: at most 20 may be pending at once \(MAX_PENDING_APPROVALS_PER_PRINCIPAL\)\.$/m,
 		);
-		const expiredId = /request ([0-9a-f-]{36})/.exec(last.structuredContent!.notes.join("\n"))![1];
+		const expiredId = /request ([0-9a-f-]{36})/.exec(last.structuredContent.notes.join("\n"))![1];
 		const expired = await api("carol", "GET", `/api/approvals/${expiredId}`);
 		expect(expired.body.approval.status).toBe("expired");
 		expect(expired.body.approval.history.map((h: { action: string }) => h.action)).toEqual(["requested", "expired"]);

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, heldApproval } from "../support/mcp";
+import { heldApproval, call } from "../support/mcp";
 import { api, as } from "./support";
 import { approvalStore } from "../../../src/state/bindings";
 
@@ -21,7 +21,7 @@ const post = { content: "Release notes for v2.4", channel: "blog" };
 async function requestPublish(client: Client, args = post) {
 	const r = await call(client, "publish-content", args);
 	expect(r.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
-	return r.structuredContent!.approval as { id: string; status: string; url: string; expires_at: string };
+	return r.structuredContent.approval as { id: string; status: string; url: string; expires_at: string };
 }
 
 describe("approval life cycle", () => {
@@ -43,7 +43,7 @@ describe("approval life cycle", () => {
 			arguments: post,
 			verdict: "DENY",
 			kind: "authority",
-			request_id: r.structuredContent!.request_id,
+			request_id: r.structuredContent.request_id,
 		});
 		expect(body.approval.arguments_sha256).toMatch(/^[0-9a-f]{64}$/);
 	});
@@ -63,7 +63,7 @@ describe("approval life cycle", () => {
 	it("is granted once: approve, use, and a second use fails", async () => {
 		const { id } = await requestPublish(alice);
 		const early = await call(alice, "publish-content", { ...post, approvalId: id });
-		expect(early.structuredContent!.reason).toMatch(/not accepted: it is pending/);
+		expect(early.structuredContent.reason).toMatch(/not accepted: it is pending/);
 
 		const approved = await api("bob", "POST", `/api/approvals/${id}/approve`, { note: "checked the text" });
 		expect(approved.status).toBe(200);
@@ -76,12 +76,12 @@ describe("approval life cycle", () => {
 		const used = await call(alice, "publish-content", { ...post, approvalId: id });
 		expect(used.isError).toBeFalsy();
 		expect(used.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true, guardrails: ["human_approval"] });
-		expect(used.structuredContent!.result).toMatchObject({ published: true, channel: "blog" });
-		expect(used.structuredContent!.notes[0]).toMatch(new RegExp(`Approval ${id} by bob used`));
+		expect(used.structuredContent.result).toMatchObject({ published: true, channel: "blog" });
+		expect(used.structuredContent.notes[0]).toMatch(new RegExp(`Approval ${id} by bob used`));
 
 		const again = await call(alice, "publish-content", { ...post, approvalId: id });
 		expect(again.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
-		expect(again.structuredContent!.reason).toMatch(/not accepted: it is used/);
+		expect(again.structuredContent.reason).toMatch(/not accepted: it is used/);
 		expect((await api("bob", "GET", `/api/approvals/${id}`)).body.approval.status).toBe("used");
 	});
 
@@ -89,15 +89,15 @@ describe("approval life cycle", () => {
 		const { id } = await requestPublish(alice);
 		await api("bob", "POST", `/api/approvals/${id}/approve`, {});
 		const other = await call(alice, "publish-content", { content: "Something else entirely", channel: "blog", approvalId: id });
-		expect(other.structuredContent!.reason).toMatch(/other arguments/);
+		expect(other.structuredContent.reason).toMatch(/other arguments/);
 		const otherTool = await call(alice, "deploy-changes", { serviceName: "x", environment: "staging", changes: "y", approvalId: id });
-		expect(otherTool.structuredContent!.reason).toMatch(/for the tool 'publish-content'/);
+		expect(otherTool.structuredContent.reason).toMatch(/for the tool 'publish-content'/);
 		const carol = await as("carol");
 		const stolen = await call(carol, "publish-content", { ...post, approvalId: id });
-		expect(stolen.structuredContent!.reason).toMatch(/requested by another principal/);
+		expect(stolen.structuredContent.reason).toMatch(/requested by another principal/);
 		await carol.close();
 		// none of that used it up
-		expect((await call(alice, "publish-content", { ...post, approvalId: id })).structuredContent!.verdict).toBe("ALLOW");
+		expect((await call(alice, "publish-content", { ...post, approvalId: id })).structuredContent.verdict).toBe("ALLOW");
 	});
 
 	it("refuses self-approval, and approval by a non-admin", async () => {
@@ -116,7 +116,7 @@ describe("approval life cycle", () => {
 		const { id } = await requestPublish(alice);
 		const rejected = await api("carol", "POST", `/api/approvals/${id}/reject`, { note: "not before the embargo" });
 		expect(rejected.body.approval).toMatchObject({ status: "rejected", decided_by: "carol", note: "not before the embargo" });
-		expect((await call(alice, "publish-content", { ...post, approvalId: id })).structuredContent!.reason).toMatch(/it is rejected/);
+		expect((await call(alice, "publish-content", { ...post, approvalId: id })).structuredContent.reason).toMatch(/it is rejected/);
 		expect((await api("bob", "POST", `/api/approvals/${id}/approve`, {})).status).toBe(409);
 	});
 
@@ -128,7 +128,7 @@ describe("approval life cycle", () => {
 			state.storage.sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", Date.now() - 1, id);
 		});
 		const r = await call(alice, "publish-content", { ...post, approvalId: id });
-		expect(r.structuredContent!.reason).toMatch(/it is expired/);
+		expect(r.structuredContent.reason).toMatch(/it is expired/);
 		expect((await api("bob", "GET", `/api/approvals/${id}`)).body.approval.status).toBe("expired");
 	});
 
@@ -144,11 +144,11 @@ describe("approval life cycle", () => {
 		const args = { serviceName: "billing", environment: "production", changes: "v2" };
 		const held = await call(bob, "deploy-changes", args);
 		const { id } = heldApproval(held);
-		expect(held.structuredContent!.approval).toBeTruthy();
+		expect(held.structuredContent.approval).toBeTruthy();
 		await api("carol", "POST", `/api/approvals/${id}/approve`, {});
 		const done = await call(bob, "deploy-changes", { ...args, approvalId: id });
 		expect(done.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
-		expect(done.structuredContent!.result).toMatchObject({ environment: "production", status: "deployed" });
+		expect(done.structuredContent.result).toMatchObject({ environment: "production", status: "deployed" });
 	});
 
 	it("one approval grants one more attempt past the loop threshold", async () => {
@@ -156,8 +156,8 @@ describe("approval life cycle", () => {
 		let approvalId = "";
 		for (let i = 0; i < 6; i++) {
 			const r = await call(alice, "retry-workflow", { workflowId: "etl" });
-			verdicts.push(r.structuredContent!.verdict);
-			if (r.structuredContent!.approval) approvalId = heldApproval(r).id;
+			verdicts.push(r.structuredContent.verdict);
+			if (r.structuredContent.approval) approvalId = r.structuredContent.approval.id;
 		}
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		expect((await api("bob", "GET", `/api/approvals/${approvalId}`)).body.approval.kind).toBe("loop");
@@ -165,7 +165,7 @@ describe("approval life cycle", () => {
 		const extra = await call(alice, "retry-workflow", { workflowId: "etl", approvalId });
 		expect(extra.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
 		const after = await call(alice, "retry-workflow", { workflowId: "etl" });
-		expect(after.structuredContent!.verdict).toBe("DEFER");
+		expect(after.structuredContent.verdict).toBe("DEFER");
 	});
 
 	it("prunes approvals long past their expiry when its alarm runs", async () => {

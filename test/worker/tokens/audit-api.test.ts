@@ -14,11 +14,11 @@ beforeAll(async () => {
 	[alice, carol] = await Promise.all([as("alice"), as("carol")]);
 	for (let i = 0; i < 7; i++) {
 		const r = await call(alice, "research-topic", { topic: `topic number ${i}` });
-		aliceRequestIds.push(r.structuredContent!.request_id);
+		aliceRequestIds.push(r.structuredContent.request_id);
 	}
 	for (let i = 0; i < 3; i++) {
 		const r = await call(alice, "publish-content", { content: `post ${i}`, channel: "blog" });
-		aliceRequestIds.push(r.structuredContent!.request_id);
+		aliceRequestIds.push(r.structuredContent.request_id);
 	}
 	await call(carol, "research-topic", { topic: "carol's own topic" });
 	await call(carol, "publish-content", { content: "carol's post", channel: "news" });
@@ -89,7 +89,9 @@ describe("GET /api/audit", () => {
 
 	it("exports every matching record as NDJSON", async () => {
 		const res = await exports.default.fetch(
-			new Request("http://localhost/api/audit?format=ndjson&principal=alice", { headers: { authorization: `Bearer ${TOKENS.bob.token}` } }),
+			new Request("http://localhost/api/audit?format=ndjson&principal=alice", {
+				headers: { authorization: `Bearer ${TOKENS.bob.token}` },
+			}),
 		);
 		expect(res.headers.get("content-type")).toMatch(/application\/x-ndjson/);
 		const lines = new TextDecoder()

@@ -2,7 +2,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { operatorHashHex, TOKENS, tokenTableJson } from "../../support/test-tokens";
-import { attemptOf, call, connect, heldApproval } from "../support/mcp";
+import { heldApproval, attemptOf, call, connect } from "../support/mcp";
 
 const initialize = JSON.stringify({
 	jsonrpc: "2.0",

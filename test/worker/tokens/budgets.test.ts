@@ -12,14 +12,14 @@ describe("loop budget per principal", () => {
 		const first = await as("alice");
 		const verdicts: string[] = [];
 		for (let i = 0; i < 3; i++)
-			verdicts.push((await call(first, "retry-workflow", { workflowId: "billing-sync" })).structuredContent!.verdict);
+			verdicts.push((await call(first, "retry-workflow", { workflowId: "billing-sync" })).structuredContent.verdict);
 		await first.close();
 		const second = await as("alice");
 		for (let i = 0; i < 3; i++)
-			verdicts.push((await call(second, "retry-workflow", { workflowId: "billing-sync" })).structuredContent!.verdict);
+			verdicts.push((await call(second, "retry-workflow", { workflowId: "billing-sync" })).structuredContent.verdict);
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		const last = await call(second, "retry-workflow", { workflowId: "billing-sync" });
-		expect(last.structuredContent!.attempt).toMatchObject({ number: 7, max_retries: 5 });
+		expect(last.structuredContent.attempt).toMatchObject({ number: 7, max_retries: 5 });
 		await second.close();
 	});
 
@@ -35,10 +35,10 @@ describe("loop budget per principal", () => {
 		const results = await Promise.all(
 			Array.from({ length: 50 }, (_, i) => call(sessions[i % 5], "retry-workflow", { workflowId: "storm" })),
 		);
-		const verdicts = results.map((r) => r.structuredContent!.verdict);
+		const verdicts = results.map((r) => r.structuredContent.verdict);
 		expect(verdicts.filter((v) => v === "ALLOW")).toHaveLength(5);
 		expect(verdicts.filter((v) => v === "DEFER")).toHaveLength(45);
-		expect(results.filter((r) => r.structuredContent!.executed)).toHaveLength(5);
+		expect(results.filter((r) => r.structuredContent.executed)).toHaveLength(5);
 		for (const s of sessions) await s.close();
 	});
 
@@ -48,7 +48,7 @@ describe("loop budget per principal", () => {
 		const second = await as("carol");
 		const results = [];
 		for (const [i, workflowId] of variants.entries()) results.push(await call(i % 2 ? second : first, "retry-workflow", { workflowId }));
-		expect(results.map((r) => r.structuredContent!.verdict)).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
+		expect(results.map((r) => r.structuredContent.verdict)).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		const empty = await call(first, "retry-workflow", { workflowId: "\u200b\u2066" });
 		expect(empty.isError).toBe(true);
 		expect(empty.structuredContent).toMatchObject({ verdict: "DENY", executed: false });

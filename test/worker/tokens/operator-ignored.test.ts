@@ -5,7 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TEST_OPERATOR_SECRET } from "../../support/test-tokens";
-import { call, heldApproval } from "../support/mcp";
+import { heldApproval, call } from "../support/mcp";
 import { as } from "./support";
 
 describe("the approver link's secret when tokens are configured", () => {

@@ -1,7 +1,7 @@
 /** The role comes from the token; claims in arguments are reported and ignored. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, heldApproval } from "../support/mcp";
+import { heldApproval, call, callTool } from "../support/mcp";
 import { as } from "./support";
 
 let alice: Client; // developer
@@ -27,7 +27,7 @@ describe("tools/list per role", () => {
 
 	it("refuses a hidden tool called by name like an unknown tool", async () => {
 		for (const name of ["publish-content", "deploy-changes", "managed-deploy", "retry-workflow"]) {
-			const r = await call(victor, name, { content: "x", channel: "blog" });
+			const r = await callTool(victor, name, { content: "x", channel: "blog" });
 			expect(r.isError).toBe(true);
 			expect(r.content[0].text).toBe(`MCP error -32602: Tool ${name} not found`);
 		}
@@ -40,9 +40,9 @@ describe("tools/list per role", () => {
 			successCriteria: ["published"],
 		});
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", source: "local-rule" });
-		expect(r.structuredContent!.reason).toMatch(/local rule 'viewer-read-only'/);
+		expect(r.structuredContent.reason).toMatch(/local rule 'viewer-read-only'/);
 		const ok = await call(victor, "research-topic", { topic: "release notes" });
-		expect(ok.structuredContent!.verdict).toBe("ALLOW");
+		expect(ok.structuredContent.verdict).toBe("ALLOW");
 	});
 });
 
@@ -66,10 +66,10 @@ describe("a developer cannot deploy to production by claiming admin or approved"
 		const r = await call(alice, tool, args);
 		expect(r.isError).toBe(true);
 		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", source: "local-rule", executed: false });
-		expect(r.structuredContent!.reason).toMatch(/local rule 'developer-production-needs-approval'/);
-		expect(r.structuredContent!.notes).toContain("claimed role 'admin' ignored: authenticated as 'developer'");
+		expect(r.structuredContent.reason).toMatch(/local rule 'developer-production-needs-approval'/);
+		expect(r.structuredContent.notes).toContain("claimed role 'admin' ignored: authenticated as 'developer'");
 		expect(r.structuredContent).not.toHaveProperty("result");
-		expect(r.structuredContent!.approval).toMatchObject({ status: "pending" });
+		expect(r.structuredContent.approval).toMatchObject({ status: "pending" });
 		expect(r.content[0].text).toContain("claimed role 'admin' ignored");
 	});
 
@@ -81,12 +81,12 @@ describe("a developer cannot deploy to production by claiming admin or approved"
 			approvalId: "00000000-0000-4000-8000-000000000000",
 		});
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", source: "local-rule", executed: false });
-		expect(r.structuredContent!.reason).toMatch(/not accepted: no such approval/);
+		expect(r.structuredContent.reason).toMatch(/not accepted: no such approval/);
 	});
 
 	it("an admin to production is held for an approval too", async () => {
 		const r = await call(bob, "deploy-changes", { serviceName: "billing", environment: "production", changes: "v2" });
-		expect(r.structuredContent!.reason).toMatch(/local rule 'admin-production-needs-approval'/);
+		expect(r.structuredContent.reason).toMatch(/local rule 'admin-production-needs-approval'/);
 	});
 
 	it("a developer to staging goes to the authority (which wants an approval for deploys)", async () => {

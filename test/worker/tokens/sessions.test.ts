@@ -6,7 +6,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { TOKENS, tokenTableJson } from "../../support/test-tokens";
 import { api } from "./support";
-import { call, connect, workerWith } from "../support/mcp";
+import { call, callTool, connect, workerWith } from "../support/mcp";
 
 const MCP_HEADERS = {
 	accept: "application/json, text/event-stream",
@@ -101,11 +101,14 @@ describe("a session belongs to the credential that opened it", () => {
 		const alice = await connect("streamable", TOKENS.alice.token);
 		const sessionId = (alice.transport as { sessionId?: string }).sessionId!;
 		const res = await exports.default.fetch(
-			new Request("http://localhost/mcp", { method: "DELETE", headers: { ...MCP_HEADERS, "mcp-session-id": sessionId, ...bearer("bob") } }),
+			new Request("http://localhost/mcp", {
+				method: "DELETE",
+				headers: { ...MCP_HEADERS, "mcp-session-id": sessionId, ...bearer("bob") },
+			}),
 		);
 		expect(res.status).toBe(404);
 		expect(await res.json()).toMatchObject({ error: { message: expect.stringMatching(/Session not found/) } });
-		expect((await call(alice, "research-topic", { topic: "still here" })).structuredContent!.verdict).toBe("ALLOW");
+		expect((await call(alice, "research-topic", { topic: "still here" })).structuredContent.verdict).toBe("ALLOW");
 		await alice.close();
 	});
 
@@ -113,11 +116,12 @@ describe("a session belongs to the credential that opened it", () => {
 		const first = await connect("streamable", TOKENS.alice.token);
 		await call(first, "research-topic", { topic: "ids" });
 		const second = await connect("streamable", TOKENS.aliceViewer.token);
-		const log = await call(second, "audit-log", { limit: 50 });
-		expect(log.structuredContent?.records?.length).toBeGreaterThan(0);
+		const log = await callTool(second, "audit-log", { limit: 50 });
+		const records = log.structuredContent?.records as Record<string, unknown>[];
+		expect(records.length).toBeGreaterThan(0);
 		const firstId = (first.transport as { sessionId?: string }).sessionId!;
 		expect(JSON.stringify(log)).not.toContain(firstId);
-		for (const record of log.structuredContent?.records ?? []) expect(record).not.toHaveProperty("session_id");
+		for (const record of records) expect(record).not.toHaveProperty("session_id");
 		await first.close();
 		await second.close();
 	});
@@ -135,7 +139,7 @@ describe("the role is the one of the credential presented on each call", () => {
 		config = after; // the administrator demotes carol's token
 		const names = (await client.listTools()).tools.map((t) => t.name).sort();
 		expect(names).toEqual(["audit-log", "check-authorization", "research-topic"]);
-		const refused = await call(client, "publish-content", { content: "x", channel: "blog" });
+		const refused = await callTool(client, "publish-content", { content: "x", channel: "blog" });
 		expect(refused.isError).toBe(true);
 		expect(refused.content[0].text).toMatch(/not found/);
 		const asked = await call(client, "check-authorization", {
