@@ -67,7 +67,8 @@ function describeError(what: string, text: string, errors: readonly CedarError[]
 	located.sort((a, b) => a.at - b.at);
 	const { e, at } = located[0] ?? { e: { message: "unknown error" }, at: Number.MAX_SAFE_INTEGER };
 	const label = e.sourceLocations?.[0]?.label;
-	const where = at === Number.MAX_SAFE_INTEGER ? "" : (({ line, column }) => ` at line ${line}, column ${column}`)(lineAndColumn(text, at));
+	const where =
+		at === Number.MAX_SAFE_INTEGER ? "" : (({ line, column }) => ` at line ${line}, column ${column}`)(lineAndColumn(text, at));
 	const detail = [e.message, label, e.help].filter(Boolean).join("; ");
 	return `${what}${where}: ${detail}`;
 }
@@ -80,8 +81,22 @@ interface CedarEntity {
 	parents: never[];
 }
 
+/** A tool's side effects as the policy sees them: trimmed, lower case, each once. */
+function normalizedSideEffects(sideEffects: readonly string[]): string[] {
+	const out: string[] = [];
+	for (const s of sideEffects) {
+		const effect = s.trim().toLowerCase();
+		if (effect && !out.includes(effect)) out.push(effect);
+	}
+	return out;
+}
+
 /** The principal and the resource of a request, as Cedar entities. */
-function entitiesOf(caller: PolicyCaller, tool: PolicyTool): [CedarEntity, CedarEntity] {
+function entitiesOf(
+	caller: PolicyCaller,
+	tool: PolicyTool,
+	sideEffects = normalizedSideEffects(tool.sideEffects),
+): [CedarEntity, CedarEntity] {
 	const hints = tool.annotations ?? {};
 	return [
 		{
@@ -98,11 +113,97 @@ function entitiesOf(caller: PolicyCaller, tool: PolicyTool): [CedarEntity, Cedar
 				destructive: hints.destructiveHint !== false,
 				idempotent: hints.idempotentHint === true,
 				openWorld: hints.openWorldHint !== false,
-				sideEffects: [...new Set(tool.sideEffects.map((s) => s.trim().toLowerCase()).filter(Boolean))],
+				sideEffects,
 			},
 			parents: [],
 		},
 	];
+}
+
+/**
+ * Everything a call's Cedar request consists of, flat, with `null` for what is absent or what no policy reads
+ * (`approved` aside: it is false here, and the second evaluation sets it). The decision cache's key is this
+ * record, and the request is built from it alone: nothing Cedar sees can be missing from the key.
+ */
+interface RequestFacts {
+	principal: string;
+	role: string;
+	groups: readonly string[] | null;
+	tool: string;
+	server: string;
+	readOnly: boolean;
+	destructive: boolean;
+	idempotent: boolean;
+	openWorld: boolean;
+	sideEffects: string[];
+	arguments: unknown;
+	environment: string | null;
+	retryCount: number | null;
+	hour: number | null;
+	weekday: string | null;
+}
+
+function factsOf(call: PolicyCall, loaded: Loaded): RequestFacts {
+	const { caller, tool } = call;
+	const hints = tool.annotations ?? {};
+	const read = loaded.contextRead;
+	const reads = (name: string) => read === "all" || read.has(name);
+	const date = reads("hour") || reads("weekday") ? new Date(call.at) : undefined;
+	return {
+		principal: caller.principal,
+		role: caller.role,
+		groups: caller.groups && caller.groups.length > 0 ? caller.groups : null,
+		tool: tool.name,
+		server: tool.server,
+		// An absent hint is unknown: the unsafe value (MCP's own defaults).
+		readOnly: hints.readOnlyHint === true,
+		destructive: hints.destructiveHint !== false,
+		idempotent: hints.idempotentHint === true,
+		openWorld: hints.openWorldHint !== false,
+		sideEffects: normalizedSideEffects(tool.sideEffects),
+		arguments: reads("arguments") ? (toCedarValue(call.arguments, loaded.argumentsType) ?? {}) : null,
+		environment: reads("environment") && call.environment !== undefined ? call.environment : null,
+		retryCount: reads("retryCount") && call.retryCount !== undefined && Number.isSafeInteger(call.retryCount) ? call.retryCount : null,
+		hour: date && reads("hour") ? date.getUTCHours() : null,
+		weekday: date && reads("weekday") ? WEEKDAYS[date.getUTCDay()]! : null,
+	};
+}
+
+function entitiesOfFacts(f: RequestFacts): [CedarEntity, CedarEntity] {
+	return [
+		{ uid: { type: "User", id: f.principal }, attrs: { role: f.role, ...(f.groups ? { groups: [...f.groups] } : {}) }, parents: [] },
+		{
+			uid: { type: "Tool", id: f.tool },
+			attrs: {
+				server: f.server,
+				readOnly: f.readOnly,
+				destructive: f.destructive,
+				idempotent: f.idempotent,
+				openWorld: f.openWorld,
+				sideEffects: f.sideEffects,
+			},
+			parents: [],
+		},
+	];
+}
+
+function contextOfFacts(f: RequestFacts, approved: boolean): Record<string, unknown> {
+	const context: Record<string, unknown> = { approved };
+	if (f.arguments !== null) context.arguments = f.arguments;
+	if (f.environment !== null) context.environment = f.environment;
+	if (f.retryCount !== null) context.retryCount = f.retryCount;
+	if (f.hour !== null) context.hour = f.hour;
+	if (f.weekday !== null) context.weekday = f.weekday;
+	return context;
+}
+
+/** A cached outcome is shared by every hit: frozen, so no caller can change what the next one reads. */
+function deepFreeze<T>(value: T): T {
+	if (value && typeof value === "object" && !Object.isFrozen(value)) {
+		Object.freeze(value);
+		for (const inner of Object.values(value)) deepFreeze(inner);
+	}
+	return value;
 }
 
 /** Loads a policy set. Never throws: a set that cannot be used comes back with `error` set. */
@@ -129,6 +230,10 @@ interface Loaded {
 	/** The context attributes some policy reads ("all" when one uses the context whole). */
 	contextRead: Set<string> | "all";
 	hasPermit: boolean;
+	/** The policies that read `context.approved` (only they can answer an approved call differently). */
+	readsApproved: Set<string>;
+	/** Whether any permit reads `context.approved`. */
+	permitReadsApproved: boolean;
 }
 
 export class CedarLocalPolicy implements LocalPolicy {
@@ -169,7 +274,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 		const { text } = input;
 
 		const schema = cedar.schemaToJson(input.schemaText);
-		if (schema.type === "failure") throw new Failure(describeError("the policy schema does not parse", input.schemaText, schema.errors));
+		if (schema.type === "failure")
+			throw new Failure(describeError("the policy schema does not parse", input.schemaText, schema.errors));
 		const namespace = schema.json[""];
 		if (!namespace?.commonTypes?.Arguments) throw new Failure("the policy schema must declare `type Arguments` in the empty namespace");
 		const args = argumentsType(input.argumentSchemas);
@@ -191,8 +297,15 @@ export class CedarLocalPolicy implements LocalPolicy {
 		let readAll = false;
 		const contextRead = new Set<string>();
 		let contextReadAll = false;
+		const readsApproved = new Set<string>();
+		let permitReadsApproved = false;
+		// Cedar returns the parts in no particular order; its own names (policy0, …: validate() below) and every
+		// list a person reads follow the text, so the parts are put back in the text's order (each is verbatim).
 		let cursor = 0;
-		parts.policies.forEach((policyText, index) => {
+		const inTextOrder = parts.policies
+			.map((policyText) => ({ policyText, at: text.indexOf(policyText) }))
+			.sort((a, b) => (a.at < 0 ? Number.MAX_SAFE_INTEGER : a.at) - (b.at < 0 ? Number.MAX_SAFE_INTEGER : b.at));
+		inTextOrder.forEach(({ policyText }, index) => {
 			const start = text.indexOf(policyText, cursor);
 			if (start >= 0) cursor = start + policyText.length;
 			const where =
@@ -202,7 +315,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 						)
 					: "";
 			const json = cedar.policyToJson(policyText);
-			if (json.type === "failure") throw new Failure(describeError(`policy ${index + 1}${where} does not parse`, policyText, json.errors));
+			if (json.type === "failure")
+				throw new Failure(describeError(`policy ${index + 1}${where} does not parse`, policyText, json.errors));
 			const annotated = json.json.annotations?.id;
 			const policyId = annotated ?? `policy${index}`;
 			if (policyId in policies) throw new Failure(`two policies have the id '${policyId}'${where}: each @id must be unique`);
@@ -216,9 +330,17 @@ export class CedarLocalPolicy implements LocalPolicy {
 			const attributes = contextReadBy(json.json);
 			if (attributes === "all") contextReadAll = true;
 			else for (const name of attributes) contextRead.add(name);
+			if (attributes === "all" || attributes.has("approved")) {
+				readsApproved.add(policyId);
+				if (json.json.effect === "permit") permitReadsApproved = true;
+			}
 		});
 
-		const validated = cedar.validate({ schema: schema.json, policies: { staticPolicies: text }, validationSettings: { mode: "strict" } });
+		const validated = cedar.validate({
+			schema: schema.json,
+			policies: { staticPolicies: text },
+			validationSettings: { mode: "strict" },
+		});
 		if (validated.type === "failure") throw new Failure(describeError("the policy set does not validate", text, validated.errors));
 		if (validated.validationErrors.length > 0) {
 			// validate() names policies policy0, policy1, … in the text's order.
@@ -238,6 +360,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 			argumentsType: onlyAttributes(args, readAll ? "all" : read),
 			contextRead: contextReadAll ? "all" : contextRead,
 			hasPermit,
+			readsApproved,
+			permitReadsApproved,
 		};
 	}
 
@@ -245,49 +369,47 @@ export class CedarLocalPolicy implements LocalPolicy {
 		if (!this.#loaded) return { kind: "error", reason: this.error ?? "the policy set is not loaded" };
 		const loaded = this.#loaded;
 		try {
-			const entities = entitiesOf(call.caller, call.tool);
-			const date = new Date(call.at);
-			const context: Record<string, unknown> = {
-				arguments: toCedarValue(call.arguments, loaded.argumentsType) ?? {},
-				approved: false,
-				hour: date.getUTCHours(),
-				weekday: WEEKDAYS[date.getUTCDay()],
-			};
-			if (call.environment !== undefined) context.environment = call.environment;
-			if (call.retryCount !== undefined && Number.isSafeInteger(call.retryCount)) context.retryCount = call.retryCount;
-			// What no policy reads cannot change a decision: left out (`approved` stays, the second evaluation sets it).
-			const read = loaded.contextRead;
-			if (read !== "all") for (const name of Object.keys(context)) if (name !== "approved" && !read.has(name)) delete context[name];
-
-			// The key is the whole request Cedar would see, so a hit is the answer Cedar would give.
-			const key = JSON.stringify([entities, context]);
+			const facts = factsOf(call, loaded);
+			// The key is every fact Cedar is shown (and the request is built from these facts only), so a hit is
+			// the answer Cedar would give. A flat record: stringifying it is most of what a hit costs.
+			const key = JSON.stringify(facts);
 			const known = this.#decided.get(key);
 			if (known) return known;
-			const outcome = this.#decide(loaded, entities, call, context);
+			const outcome = deepFreeze(this.#decide(loaded, facts, call));
 			if (this.#decided.size >= DECISION_CACHE_LIMIT) this.#decided.delete(this.#decided.keys().next().value!);
 			this.#decided.set(key, outcome);
 			return outcome;
 		} catch (error) {
-			return { kind: "error", reason: `the policy could not be evaluated: ${error instanceof Error ? error.message : String(error)}` };
+			return {
+				kind: "error",
+				reason: `the policy could not be evaluated: ${error instanceof Error ? error.message : String(error)}`,
+			};
 		}
 	}
 
-	#decide(loaded: Loaded, entities: [CedarEntity, CedarEntity], call: PolicyCall, context: Record<string, unknown>): PolicyOutcome {
-		const asIs = this.#authorize(entities, call, context);
+	#decide(loaded: Loaded, facts: RequestFacts, call: PolicyCall): PolicyOutcome {
+		const entities = entitiesOfFacts(facts);
+		const asIs = this.#authorize(entities, call, contextOfFacts(facts, false));
 		if (asIs.kind === "error" || asIs.allowed) return asIs.kind === "error" ? asIs : { kind: "permitted" };
-		// Refused: would an approval for this exact call permit it?
-		const approved = this.#authorize(entities, call, { ...context, approved: true });
-		if (approved.kind === "error") return approved;
 		// In the text's order (the reasons map keeps it), whatever order Cedar reports them in.
 		const determining = new Set(asIs.determining);
 		const policies = [...loaded.reasons].filter(([id]) => determining.has(id)).map(([id, reason]) => ({ id, reason }));
-		if (approved.allowed) return { kind: "needs-approval", policies };
-		const reason = !loaded.hasPermit
-			? "the policy set has no permit, so it permits nothing"
-			: policies.length === 0
-				? "no policy permits this call"
-				: "forbidden";
-		return { kind: "forbidden", policies, reason };
+		const forbidden = (): PolicyOutcome => {
+			const reason = !loaded.hasPermit
+				? "the policy set has no permit, so it permits nothing"
+				: policies.length === 0
+					? "no policy permits this call"
+					: "forbidden";
+			return { kind: "forbidden", policies, reason };
+		};
+		// Refused: would an approval for this exact call permit it? Only a policy that reads `context.approved`
+		// can answer differently: a forbid that fired without reading it fires again, and a permit that does not
+		// read it stays silent. Skipping the second evaluation can only refuse (never permit) more.
+		if (asIs.determining.length > 0 ? asIs.determining.some((id) => !loaded.readsApproved.has(id)) : !loaded.permitReadsApproved)
+			return forbidden();
+		const approved = this.#authorize(entities, call, contextOfFacts(facts, true));
+		if (approved.kind === "error") return approved;
+		return approved.allowed ? { kind: "needs-approval", policies } : forbidden();
 	}
 
 	#authorize(
