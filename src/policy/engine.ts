@@ -11,7 +11,16 @@
 import { createHash } from "node:crypto";
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/web";
 import type { DeterminingPolicy, LocalPolicy, PolicyCall, PolicyCaller, PolicyOutcome, PolicyTool } from "../guard/local-policy";
-import { argumentsReadBy, argumentsType, contextReadBy, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
+import {
+	argumentsReadBy,
+	argumentsType,
+	contextReadBy,
+	type CedarType,
+	entityAttributesReadBy,
+	type JsonSchema,
+	onlyAttributes,
+	toCedarValue,
+} from "./arguments";
 
 /** The part of cedar-wasm the engine uses (the web and nodejs builds have the same API). */
 export type Cedar = Pick<
@@ -127,15 +136,15 @@ function entitiesOf(
  */
 interface RequestFacts {
 	principal: string;
-	role: string;
+	role: string | null;
 	groups: readonly string[] | null;
 	tool: string;
-	server: string;
-	readOnly: boolean;
-	destructive: boolean;
-	idempotent: boolean;
-	openWorld: boolean;
-	sideEffects: string[];
+	server: string | null;
+	readOnly: boolean | null;
+	destructive: boolean | null;
+	idempotent: boolean | null;
+	openWorld: boolean | null;
+	sideEffects: string[] | null;
 	arguments: unknown;
 	environment: string | null;
 	retryCount: number | null;
@@ -143,58 +152,68 @@ interface RequestFacts {
 	weekday: string | null;
 }
 
+const reads = (read: Set<string> | "all", name: string) => read === "all" || read.has(name);
+
 function factsOf(call: PolicyCall, loaded: Loaded): RequestFacts {
 	const { caller, tool } = call;
 	const hints = tool.annotations ?? {};
-	const read = loaded.contextRead;
-	const reads = (name: string) => read === "all" || read.has(name);
-	const date = reads("hour") || reads("weekday") ? new Date(call.at) : undefined;
+	const { contextRead: context, principalRead: user, resourceRead: res } = loaded;
+	const date = reads(context, "hour") || reads(context, "weekday") ? new Date(call.at) : undefined;
 	return {
 		principal: caller.principal,
-		role: caller.role,
-		groups: caller.groups && caller.groups.length > 0 ? caller.groups : null,
+		role: reads(user, "role") ? caller.role : null,
+		groups: reads(user, "groups") && caller.groups && caller.groups.length > 0 ? caller.groups : null,
 		tool: tool.name,
-		server: tool.server,
+		server: reads(res, "server") ? tool.server : null,
 		// An absent hint is unknown: the unsafe value (MCP's own defaults).
-		readOnly: hints.readOnlyHint === true,
-		destructive: hints.destructiveHint !== false,
-		idempotent: hints.idempotentHint === true,
-		openWorld: hints.openWorldHint !== false,
-		sideEffects: normalizedSideEffects(tool.sideEffects),
-		arguments: reads("arguments") ? (toCedarValue(call.arguments, loaded.argumentsType) ?? {}) : null,
-		environment: reads("environment") && call.environment !== undefined ? call.environment : null,
-		retryCount: reads("retryCount") && call.retryCount !== undefined && Number.isSafeInteger(call.retryCount) ? call.retryCount : null,
-		hour: date && reads("hour") ? date.getUTCHours() : null,
-		weekday: date && reads("weekday") ? WEEKDAYS[date.getUTCDay()]! : null,
+		readOnly: reads(res, "readOnly") ? hints.readOnlyHint === true : null,
+		destructive: reads(res, "destructive") ? hints.destructiveHint !== false : null,
+		idempotent: reads(res, "idempotent") ? hints.idempotentHint === true : null,
+		openWorld: reads(res, "openWorld") ? hints.openWorldHint !== false : null,
+		sideEffects: reads(res, "sideEffects") ? normalizedSideEffects(tool.sideEffects) : null,
+		arguments: reads(context, "arguments") ? (toCedarValue(call.arguments, loaded.argumentsType) ?? {}) : null,
+		environment: reads(context, "environment") && call.environment !== undefined ? call.environment : null,
+		retryCount:
+			reads(context, "retryCount") && call.retryCount !== undefined && Number.isSafeInteger(call.retryCount) ? call.retryCount : null,
+		hour: date && reads(context, "hour") ? date.getUTCHours() : null,
+		weekday: date && reads(context, "weekday") ? WEEKDAYS[date.getUTCDay()]! : null,
 	};
+}
+
+/** The attributes that are not null (what no policy reads is left out, like the context's). */
+function present(attributes: Record<string, unknown>): Record<string, unknown> {
+	const out: Record<string, unknown> = {};
+	for (const name in attributes) if (attributes[name] !== null) out[name] = attributes[name];
+	return out;
 }
 
 function entitiesOfFacts(f: RequestFacts): [CedarEntity, CedarEntity] {
 	return [
-		{ uid: { type: "User", id: f.principal }, attrs: { role: f.role, ...(f.groups ? { groups: [...f.groups] } : {}) }, parents: [] },
+		{ uid: { type: "User", id: f.principal }, attrs: present({ role: f.role, groups: f.groups && [...f.groups] }), parents: [] },
 		{
 			uid: { type: "Tool", id: f.tool },
-			attrs: {
+			attrs: present({
 				server: f.server,
 				readOnly: f.readOnly,
 				destructive: f.destructive,
 				idempotent: f.idempotent,
 				openWorld: f.openWorld,
 				sideEffects: f.sideEffects,
-			},
+			}),
 			parents: [],
 		},
 	];
 }
 
 function contextOfFacts(f: RequestFacts, approved: boolean): Record<string, unknown> {
-	const context: Record<string, unknown> = { approved };
-	if (f.arguments !== null) context.arguments = f.arguments;
-	if (f.environment !== null) context.environment = f.environment;
-	if (f.retryCount !== null) context.retryCount = f.retryCount;
-	if (f.hour !== null) context.hour = f.hour;
-	if (f.weekday !== null) context.weekday = f.weekday;
-	return context;
+	return present({
+		approved,
+		arguments: f.arguments,
+		environment: f.environment,
+		retryCount: f.retryCount,
+		hour: f.hour,
+		weekday: f.weekday,
+	});
 }
 
 /** A cached outcome is shared by every hit: frozen, so no caller can change what the next one reads. */
@@ -230,6 +249,9 @@ interface Loaded {
 	/** The context attributes some policy reads ("all" when one uses the context whole). */
 	contextRead: Set<string> | "all";
 	hasPermit: boolean;
+	/** The attributes some policy reads of the principal and of the resource ("all" when that cannot be told). */
+	principalRead: Set<string> | "all";
+	resourceRead: Set<string> | "all";
 	/** The policies that read `context.approved` (only they can answer an approved call differently). */
 	readsApproved: Set<string>;
 	/** Whether any permit reads `context.approved`. */
@@ -297,6 +319,9 @@ export class CedarLocalPolicy implements LocalPolicy {
 		let readAll = false;
 		const contextRead = new Set<string>();
 		let contextReadAll = false;
+		const principalRead = new Set<string>();
+		const resourceRead = new Set<string>();
+		let entityReadAll = false;
 		const readsApproved = new Set<string>();
 		let permitReadsApproved = false;
 		// Cedar returns the parts in no particular order; its own names (policy0, …: validate() below) and every
@@ -330,6 +355,12 @@ export class CedarLocalPolicy implements LocalPolicy {
 			const attributes = contextReadBy(json.json);
 			if (attributes === "all") contextReadAll = true;
 			else for (const name of attributes) contextRead.add(name);
+			const entity = entityAttributesReadBy(json.json);
+			if (entity.principal === "all" || entity.resource === "all") entityReadAll = true;
+			else {
+				for (const name of entity.principal) principalRead.add(name);
+				for (const name of entity.resource) resourceRead.add(name);
+			}
 			if (attributes === "all" || attributes.has("approved")) {
 				readsApproved.add(policyId);
 				if (json.json.effect === "permit") permitReadsApproved = true;
@@ -360,6 +391,8 @@ export class CedarLocalPolicy implements LocalPolicy {
 			argumentsType: onlyAttributes(args, readAll ? "all" : read),
 			contextRead: contextReadAll ? "all" : contextRead,
 			hasPermit,
+			principalRead: entityReadAll ? "all" : principalRead,
+			resourceRead: entityReadAll ? "all" : resourceRead,
 			readsApproved,
 			permitReadsApproved,
 		};
