@@ -373,14 +373,21 @@ export class CedarLocalPolicy implements LocalPolicy {
 			validationSettings: { mode: "strict" },
 		});
 		if (validated.type === "failure") throw new Failure(describeError("the policy set does not validate", text, validated.errors));
-		if (validated.validationErrors.length > 0) {
+		// A policy that can never apply is an error too: the validator types `context.arguments has x` as false
+		// when no tool takes `x`, so a misspelt (or not yet listed) argument would silently switch a forbid off.
+		const impossible = validated.validationWarnings.filter((w) => w.error.message.includes("policy is impossible"));
+		for (const [problems, what] of [
+			[validated.validationErrors, "does not validate against the schema"],
+			[impossible, "can never apply (it reads something no request has: an argument no tool takes?)"],
+		] as const) {
+			if (problems.length === 0) continue;
 			// validate() names policies policy0, policy1, … in the text's order.
-			const first = validated.validationErrors
+			const first = problems
 				.map((v) => ({ v, at: v.error.sourceLocations?.[0]?.start ?? Number.MAX_SAFE_INTEGER }))
 				.sort((a, b) => a.at - b.at)[0]!.v;
 			const index = Number(/^policy(\d+)$/.exec(first.policyId)?.[1]);
 			const name = cedarIds[index] ?? first.policyId;
-			throw new Failure(describeError(`policy '${name}' does not validate against the schema`, text, [first.error]));
+			throw new Failure(describeError(`policy '${name}' ${what}`, text, [first.error]));
 		}
 
 		const preparsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
