@@ -312,7 +312,12 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 			false,
 		],
 		["part: simulateDecision (ALLOW)", "the simulator's rules, fixed request id", () => simulateDecision(researchRequest, "id"), false],
-		["part: simulateDecision (DENY)", "the simulator's rules on a side-effect DENY", () => simulateDecision(publishRequest, "id"), false],
+		[
+			"part: simulateDecision (DENY)",
+			"the simulator's rules on a side-effect DENY",
+			() => simulateDecision(publishRequest, "id"),
+			false,
+		],
 		["part: crypto.randomUUID", "one fresh request id", () => crypto.randomUUID(), false],
 		[
 			"part: renderOutcome",
@@ -386,7 +391,11 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	// The local policy's target is a latency: p50 of single decisions (equal requests are remembered per isolate).
 	let uncached = 0;
 	for (const [name, what, fn] of [
-		["p50: local policy (permitted)", "median of 20,000 single LocalPolicy.decide() calls: developer, research-topic", researchPolicyCall],
+		[
+			"p50: local policy (permitted)",
+			"median of 20,000 single LocalPolicy.decide() calls: developer, research-topic",
+			researchPolicyCall,
+		],
 		["p50: local policy (deploy, approval)", "the same, developer deploys to production (two evaluations)", deployPolicyCall],
 		// Every request new (another principal each time): Cedar evaluates, nothing is remembered.
 		[
@@ -398,6 +407,11 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 			"p50: local policy, uncached (approval)",
 			"the same as the second, a new principal per call: two Cedar evaluations each",
 			() => ({ ...deployPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } }),
+		],
+		[
+			"p50: local policy, uncached (forbidden)",
+			"a viewer publishes, a new principal per call: refused by a forbid no approval lifts (one evaluation)",
+			() => ({ ...viewerPolicyCall(), caller: { ...viewer, principal: `p${uncached++}` } }),
 		],
 	] as const) {
 		const r = singleCallP50(name, what, () => policy.decide(fn()));

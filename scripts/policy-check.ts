@@ -12,8 +12,7 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import type { JsonSchema } from "../src/policy/arguments";
-import { DEFAULT_POLICY_FILE, loadPolicy, runPolicyTestFiles } from "../src/policy/node";
-import { inputSchemasOfToolList } from "../src/policy/tool-inputs";
+import { DEFAULT_POLICY_FILE, inputSchemasOfToolListFiles, loadPolicy, runPolicyTestFiles } from "../src/policy/node";
 
 function fail(message: string, code = 1): never {
 	console.error(message);
@@ -35,22 +34,11 @@ try {
 	}
 	if (args.length > 1) fail(usage, 2);
 	const file = args[0] ?? DEFAULT_POLICY_FILE;
-	const upstreamSchemas: JsonSchema[] = [];
-	for (const toolFile of toolFiles) {
-		let json: unknown;
-		try {
-			json = JSON.parse(readFileSync(toolFile, "utf8"));
-		} catch (error) {
-			fail(
-				`Cannot read ${toolFile}: ${(error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : "error")}`,
-				2,
-			);
-		}
-		try {
-			upstreamSchemas.push(...inputSchemasOfToolList(json));
-		} catch (error) {
-			fail(`${toolFile}: ${error instanceof Error ? error.message : String(error)}`, 2);
-		}
+	let upstreamSchemas: JsonSchema[] = [];
+	try {
+		upstreamSchemas = inputSchemasOfToolListFiles(toolFiles);
+	} catch (error) {
+		fail(error instanceof Error ? error.message : String(error), 2);
 	}
 	let text: string;
 	try {

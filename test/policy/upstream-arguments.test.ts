@@ -104,7 +104,11 @@ describe("a policy about an upstream tool's arguments", () => {
 });
 
 function policyCheck(...args: string[]) {
-	const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/policy-check.ts"), ...args], {
+	return script("policy-check", ...args);
+}
+
+function script(name: string, ...args: string[]) {
+	const run = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, `scripts/${name}.ts`), ...args], {
 		cwd: dir,
 		encoding: "utf8",
 		timeout: 60_000,
@@ -135,5 +139,34 @@ describe("npm run policy:check -- --tools", { timeout: 90_000 }, () => {
 		const bad = policyCheck("wrong.cedar", "--tools", "not-tools.json");
 		expect(bad.code).toBe(2);
 		expect(bad.err).toContain("not-tools.json: expected a tools/list answer");
+	});
+
+	it("policy:explain decides on an upstream tool's argument with --tools", () => {
+		writeFileSync(join(dir, "explain.cedar"), NO_SECRET_SEARCH);
+		const base = [
+			"--principal",
+			"alice",
+			"--role",
+			"developer",
+			"--tool",
+			"files.search",
+			"--server",
+			"files",
+			"--policy",
+			"explain.cedar",
+		];
+		const explained = script(
+			"policy-explain",
+			...base,
+			"--annotations",
+			'{"readOnlyHint":true}',
+			"--args",
+			'{"query":"top secret"}',
+			"--tools",
+			"files-tools.json",
+		);
+		expect(explained.err).toBe("");
+		expect(explained.out).toContain("decision: DENY: forbidden, no approval can lift it");
+		expect(explained.out).toContain("- no-secret-search: nobody searches for secrets");
 	});
 });
