@@ -8,6 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
+import type { ToolResult as Result } from "../support/results";
 import { type Stage0StandIn, startStage0StandIn } from "../support/stage0-standin";
 import { startUpstreamMcp, type UpstreamMcp } from "../support/upstream-mcp";
 
@@ -24,12 +25,6 @@ forbid (principal, action == Action::"call_tool", resource == Tool::"files.slow"
 when { context.arguments has ms && context.arguments.ms > 1000 }
 unless { context.approved };
 `;
-type Result = {
-	structuredContent?: Record<string, any>;
-	isError?: boolean;
-	content: { type: string; text: string }[];
-	_meta?: Record<string, any>;
-};
 
 let stage0: Stage0StandIn;
 let files: UpstreamMcp;
