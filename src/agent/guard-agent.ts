@@ -22,9 +22,9 @@ import { createAuthority } from "../guard/authority";
 import { isListed } from "../guard/local-policy";
 import type { GuardDeps, LoopCounter } from "../guard/pipeline";
 import { localPolicyFor } from "../policy/workerd";
-import { readGatewayConfig } from "../gateway/config";
 import { startSessionGateway } from "../gateway/session";
 import { SERVER_INFO } from "../server-info";
+import { approvalStore, auditLogOf, budgetOf } from "../state/bindings";
 import { TOOLS } from "../tools/definitions";
 import { registerAuditLogTool } from "../tools/audit-log";
 import { depsForMessage, gateToolRequests, registerGuardedTools } from "../tools/register";
@@ -60,22 +60,22 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		// always with props) serves no call: every handler below refuses.
 		const owner = this.props?.principal && this.props.credential ? this.props : undefined;
 		const config = readConfig(this.env);
-		const authority = createAuthority(config);
-		const store = () => this.env.APPROVALS.get(this.env.APPROVALS.idFromName("global"));
+		const authority = createAuthority(config.authority);
+		const store = () => approvalStore(this.env);
 		// Who can approve here (admins, the operator of `npm run dev`, or nobody), for the refusal's words.
-		const approver = approverOf(this.env);
+		const approver = approverOf(config.access);
 		// The approver link of `npm run dev` is on 127.0.0.1: links to requests use the same origin, so the
 		// signed-in page can open them (localhost would be another origin, with its own sessionStorage).
 		const pageOrigin = (origin: string) =>
 			approver === "operator" ? origin.replace(/^http:\/\/(localhost|\[::1\])(?=:|$)/, "http://127.0.0.1") : origin;
 		// The principal's own objects: limits and audit trail follow it across sessions.
 		const principal = owner?.principal ?? "";
-		const budgets = this.env.BUDGETS.get(this.env.BUDGETS.idFromName(principal));
+		const budgets = budgetOf(this.env, principal);
 		const budget: PrincipalBudget = {
 			admitCall: () => budgets.admitCall(),
 			reserveLoopAttempt: (tool, key) => budgets.reserveLoopAttempt(tool, key),
 		};
-		const auditLog = this.env.AUDIT_LOG.get(this.env.AUDIT_LOG.idFromName(principal));
+		const auditLog = auditLogOf(this.env, principal);
 		const outbox = new AuditOutbox({
 			sql: this.ctx.storage.sql,
 			ship: (records) => auditLog.recordBatch(records),
@@ -102,7 +102,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		};
 		const sessionId = this.getSessionId();
 		// Parsed once per isolate (again when an upstream's tools change); a broken set refuses every call.
-		const policy = () => localPolicyFor(this.env);
+		const policy = () => localPolicyFor(config.policyText);
 		// Everything a call needs, for the caller of THAT call: its role is re-resolved by
 		// the Worker on every request. A caller that is not the session's owner gets nothing.
 		const depsFor = (caller: RequestCaller): GuardDeps | undefined => {
@@ -119,12 +119,12 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 				} satisfies ApprovalDesk,
 				budget,
 				audit,
-				auditArguments: config.auditArguments,
+				auditArguments: config.audit.storeArguments,
 			};
 		};
 		// The built-in tools (unless BUILTIN_TOOLS=false), then the upstreams' (gateway mode, src/gateway/):
 		// one registration function and one pipeline for both.
-		const gateway = readGatewayConfig(this.env);
+		const gateway = config.gateway;
 		registerGuardedTools(this.server, gateway.builtinTools ? TOOLS : [], depsFor);
 		const upstreams = gateway.upstreams.length > 0 ? await startSessionGateway(this.server, gateway, depsFor) : undefined;
 		registerAuditLogTool(this.server, async (query, extra) => {

@@ -19,23 +19,18 @@ let initialized = false;
 let cached: { guardPolicy: string | undefined; upstreamVersion: number; policy: CedarLocalPolicy } | undefined;
 
 /**
- * The local policy in force for these bindings, with the argument types of the built-in tools and of the
+ * The local policy in force for GUARD_POLICY (Config.policyText), with the argument types of the built-in tools and of the
  * upstream tools this isolate has seen listed (so a policy may read an upstream tool's arguments; until that
  * upstream is listed, such a policy does not validate and refuses everything). Asked per call: a hit
  * compares two values.
  */
-export function localPolicyFor(env: { GUARD_POLICY?: string }): CedarLocalPolicy {
+export function localPolicyFor(policyText: string | undefined): CedarLocalPolicy {
 	const upstream = upstreamInputSchemas();
-	if (cached && cached.guardPolicy === env.GUARD_POLICY && cached.upstreamVersion === upstream.version) return cached.policy;
-	const { text, source } = choosePolicyText(env.GUARD_POLICY, bundledPolicy);
+	if (cached && cached.guardPolicy === policyText && cached.upstreamVersion === upstream.version) return cached.policy;
+	const { text, source } = choosePolicyText(policyText, bundledPolicy);
 	// The same text with the same argument types is the same policy: keep it (and its decision cache).
-	if (
-		cached &&
-		cached.upstreamVersion === upstream.version &&
-		cached.policy.id === policySetId(text) &&
-		cached.policy.source === source
-	) {
-		cached = { ...cached, guardPolicy: env.GUARD_POLICY };
+	if (cached && cached.upstreamVersion === upstream.version && cached.policy.id === policySetId(text) && cached.policy.source === source) {
+		cached = { ...cached, guardPolicy: policyText };
 		return cached.policy;
 	}
 	if (!initialized) {
@@ -48,6 +43,6 @@ export function localPolicyFor(env: { GUARD_POLICY?: string }): CedarLocalPolicy
 		schemaText,
 		argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...upstream.schemas],
 	});
-	cached = { guardPolicy: env.GUARD_POLICY, upstreamVersion: upstream.version, policy };
+	cached = { guardPolicy: policyText, upstreamVersion: upstream.version, policy };
 	return policy;
 }
