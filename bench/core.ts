@@ -367,6 +367,11 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 			"the same as the second, a new principal per call: two Cedar evaluations each",
 			() => ({ ...deployPolicyCall(), caller: { ...runtime, principal: `p${uncached++}` } }),
 		],
+		[
+			"p50: local policy, uncached (forbidden)",
+			"a viewer publishes, a new principal per call: refused by a forbid no approval lifts (one evaluation)",
+			() => ({ ...viewerPolicyCall(), caller: { ...viewer, principal: `p${uncached++}` } }),
+		],
 	] as const) {
 		const r = singleCallP50(name, what, () => policy.decide(fn()));
 		results.push(r);

@@ -5,10 +5,14 @@
  *
  *   npm run policy:check                     # the bundled policies/default.cedar
  *   npm run policy:check -- my-team.cedar    # the text you will put in GUARD_POLICY
+ *   npm run policy:check -- my-team.cedar --tools files-tools.json
+ *       # also the argument types of an upstream's tools (a saved tools/list answer; repeat per upstream),
+ *       # for a policy that reads an upstream tool's `context.arguments`
  */
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
-import { DEFAULT_POLICY_FILE, loadPolicy, runPolicyTestFiles } from "../src/policy/node";
+import type { JsonSchema } from "../src/policy/arguments";
+import { DEFAULT_POLICY_FILE, inputSchemasOfToolListFiles, loadPolicy, runPolicyTestFiles } from "../src/policy/node";
 
 function fail(message: string, code = 1): never {
 	console.error(message);
@@ -16,9 +20,26 @@ function fail(message: string, code = 1): never {
 }
 
 try {
-	const args = process.argv.slice(2).filter((a) => a !== "--");
-	if (args.length > 1 || args.some((a) => a.startsWith("-"))) fail("usage: npm run policy:check [-- FILE.cedar]", 2);
+	const usage = "usage: npm run policy:check [-- FILE.cedar] [--tools TOOLS.json ...]";
+	const args: string[] = [];
+	const toolFiles: string[] = [];
+	const argv = process.argv.slice(2).filter((a) => a !== "--");
+	for (let i = 0; i < argv.length; i++) {
+		if (argv[i] === "--tools") {
+			const next = argv[++i];
+			if (next === undefined || next.startsWith("-")) fail(usage, 2);
+			toolFiles.push(next);
+		} else if (argv[i]!.startsWith("-")) fail(usage, 2);
+		else args.push(argv[i]!);
+	}
+	if (args.length > 1) fail(usage, 2);
 	const file = args[0] ?? DEFAULT_POLICY_FILE;
+	let upstreamSchemas: JsonSchema[] = [];
+	try {
+		upstreamSchemas = inputSchemasOfToolListFiles(toolFiles);
+	} catch (error) {
+		fail(error instanceof Error ? error.message : String(error), 2);
+	}
 	let text: string;
 	try {
 		text = readFileSync(file, "utf8");
@@ -26,9 +47,10 @@ try {
 		fail(`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? "error"}`, 2);
 	}
 	const name = relative(process.cwd(), file) || file;
-	const policy = loadPolicy(text!, file === DEFAULT_POLICY_FILE ? "bundled" : "GUARD_POLICY");
+	const policy = loadPolicy(text!, file === DEFAULT_POLICY_FILE ? "bundled" : "GUARD_POLICY", upstreamSchemas);
 	if (policy.error) fail(`${name}: ${policy.error}`);
-	console.log(`${name}: parses and validates against the schema (policy set ${policy.id}, ${policy.policies.length} policies)`);
+	const withTools = toolFiles.length > 0 ? ` with the argument types of ${toolFiles.join(", ")}` : "";
+	console.log(`${name}: parses and validates against the schema${withTools} (policy set ${policy.id}, ${policy.policies.length} policies)`);
 	if (policy.warning) console.log(`WARNING: ${policy.warning}`);
 
 	const results = runPolicyTestFiles(policy);

@@ -8,15 +8,16 @@
  *
  * Options: --groups a,b  --at 2026-11-27T18:30:00Z  --policy FILE.cedar (default: the bundled set)
  * For a tool that is not built in (an upstream's): --server NAME --annotations '{"readOnlyHint":true}' --side-effects a,b
+ * and, for a policy that reads its arguments, --tools FILE (its upstream's saved tools/list answer; repeatable)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadPolicy } from "../src/policy/node";
+import { inputSchemasOfToolListFiles, loadPolicy } from "../src/policy/node";
 import { runCase, type PolicyTestCase } from "../src/policy/policy-tests";
 
 const USAGE =
 	"usage: npm run policy:explain -- --principal NAME --role ROLE --tool TOOL [--args JSON] [--groups a,b] [--at ISO-TIME] [--policy FILE]\n" +
-	"       for an upstream tool also: --server NAME [--annotations JSON] [--side-effects a,b]";
+	"       for an upstream tool also: --server NAME [--annotations JSON] [--side-effects a,b] [--tools TOOLS.json ...]";
 
 function fail(message: string, code = 2): never {
 	console.error(message);
@@ -54,6 +55,7 @@ try {
 				server: { type: "string" },
 				annotations: { type: "string" },
 				"side-effects": { type: "string" },
+				tools: { type: "string", multiple: true },
 			},
 		}));
 	} catch (error) {
@@ -71,7 +73,13 @@ try {
 			fail(`Cannot read ${values.policy}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
 		}
 	}
-	const policy = loadPolicy(text);
+	let upstreamSchemas: ReturnType<typeof inputSchemasOfToolListFiles> = [];
+	try {
+		upstreamSchemas = inputSchemasOfToolListFiles(values.tools ?? []);
+	} catch (error) {
+		fail(error instanceof Error ? error.message : String(error));
+	}
+	const policy = loadPolicy(text, undefined, upstreamSchemas);
 	console.log(`local policy ${policy.id} (${values.policy ?? "bundled policies/default.cedar"})`);
 	if (policy.error) {
 		console.log(`decision: DENY (ERROR): ${policy.error}`);

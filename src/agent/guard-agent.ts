@@ -101,15 +101,15 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			complete: (id, outcome, error) => outbox.complete(id, outcome, error),
 		};
 		const sessionId = this.getSessionId();
-		// Parsed once per isolate; a broken set refuses every call (see GuardDeps.policy).
-		const policy = localPolicyFor(config.policyText);
+		// Parsed once per isolate (again when an upstream's tools change); a broken set refuses every call.
+		const policy = () => localPolicyFor(config.policyText);
 		// Everything a call needs, for the caller of THAT call: its role is re-resolved by
 		// the Worker on every request. A caller that is not the session's owner gets nothing.
 		const depsFor = (caller: RequestCaller): GuardDeps | undefined => {
 			if (!owner || caller.credential !== owner.credential || caller.principal !== owner.principal) return undefined;
 			return {
 				authority,
-				policy,
+				policy: policy(),
 				loops: this,
 				maxRetries: config.maxRetries,
 				runtime: { principal: caller.principal, role: caller.role, sessionId },
@@ -136,7 +136,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		gateToolRequests(this.server, {
 			hiddenFrom: (caller, name) => {
 				const tool = TOOLS.find((t) => t.name === name) ?? upstreams?.definitionOf(name);
-				return tool !== undefined && !isListed(policy, caller, tool);
+				return tool !== undefined && !isListed(policy(), caller, tool);
 			},
 			depsFor,
 		});

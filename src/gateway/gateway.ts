@@ -19,6 +19,7 @@
  */
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { GuardedTool } from "../guard/pipeline";
+import { recordUpstreamInputSchemas } from "../policy/tool-inputs";
 import { type DepsForCaller, registerGuardedTools } from "../tools/register";
 import { type GatewayConfig, scrubHeaderValues } from "./config";
 import { recordStatus } from "./status";
@@ -104,6 +105,8 @@ export class Gateway {
 
 	/** Registers what is new or changed, removes what is gone. */
 	#sync(upstream: string, tools: readonly UpstreamTool[]): void {
+		// The local policy may read these tools' arguments: their input schemas become its argument types.
+		recordUpstreamInputSchemas(upstream, tools);
 		const connection = this.#connections.find((c) => c.config.name === upstream)!;
 		const current = this.#registered.get(upstream) ?? new Map();
 		this.#registered.set(upstream, current);

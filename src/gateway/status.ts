@@ -2,6 +2,7 @@
  * What this isolate last saw of each upstream, for GET /: state, tool count,
  * last error (already scrubbed of header values), never the headers.
  */
+import { recordUpstreamInputSchemas } from "../policy/tool-inputs";
 import type { GatewayConfig } from "./config";
 import { UpstreamConnection, type UpstreamStatus } from "./upstream";
 
@@ -28,7 +29,7 @@ export async function upstreamStatuses(config: GatewayConfig, probe: boolean, sc
 			stale.map(async (u) => {
 				const connection = new UpstreamConnection({ ...u, timeoutMs: Math.min(u.timeoutMs, PROBE_MS) }, config.refreshSeconds * 1000, {
 					scrub,
-					onTools: () => {},
+					onTools: (tools) => recordUpstreamInputSchemas(u.name, tools),
 					onStatus: recordStatus,
 				});
 				await connection.start().catch(() => {});

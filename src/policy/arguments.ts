@@ -174,3 +174,38 @@ export function onlyAttributes(type: CedarType & { type: "Record" }, names: Set<
 export function contextReadBy(policyJson: unknown): Set<string> | "all" {
 	return attributesReadOf(policyJson, (e) => (e as { Var?: unknown } | null)?.Var === "context");
 }
+
+/**
+ * The attributes a policy reads of the principal and of the resource (`principal.NAME`, `resource has NAME`).
+ * Unread ones are not passed to Cedar (each attribute adds to a call's cost in cedar-wasm). An attribute read
+ * any other way (of an entity literal, `User::"a".role`, or of an entity inside a record or a conditional)
+ * makes it "all" for both. Using `principal` or `resource` whole (`==`, `in`, `is`) reads no attribute.
+ */
+export function entityAttributesReadBy(policyJson: unknown): { principal: Set<string> | "all"; resource: Set<string> | "all" } {
+	const read = { principal: new Set<string>(), resource: new Set<string>() };
+	let all = false;
+	const visit = (node: unknown): void => {
+		if (all || node === null || typeof node !== "object") return;
+		if (Array.isArray(node)) return node.forEach(visit);
+		const record = node as Record<string, unknown>;
+		for (const op of [".", "has"] as const) {
+			const inner = record[op] as { left?: unknown; attr?: unknown } | undefined;
+			if (!inner || typeof inner !== "object") continue;
+			const left = inner.left as Record<string, unknown> | undefined;
+			const variable = left?.Var;
+			const attr = Array.isArray(inner.attr) ? inner.attr[0] : inner.attr;
+			if (variable === "principal" || variable === "resource") {
+				if (typeof attr === "string") read[variable].add(attr);
+				else all = true;
+			} else if (variable === "context" || variable === "action") {
+				// The context holds no entities; the action has no attributes here.
+			} else if (left && typeof left === "object" && ("." in left || "has" in left)) {
+				visit(left); // a chain: its root decides (principal's and context's attributes hold no entities)
+			} else all = true;
+			return;
+		}
+		Object.values(record).forEach(visit);
+	};
+	visit(policyJson);
+	return all ? { principal: "all", resource: "all" } : read;
+}

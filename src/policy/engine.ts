@@ -10,8 +10,17 @@
  */
 import { createHash } from "node:crypto";
 import type * as CedarWasm from "@cedar-policy/cedar-wasm/web";
-import type { DeterminingPolicy, LocalPolicy, PolicyAnswer, PolicyCall, PolicyCaller, PolicyTool } from "../guard/local-policy";
-import { argumentsReadBy, argumentsType, contextReadBy, type CedarType, type JsonSchema, onlyAttributes, toCedarValue } from "./arguments";
+import type { DeterminingPolicy, LocalPolicy, PolicyCall, PolicyCaller, PolicyAnswer, PolicyTool } from "../guard/local-policy";
+import {
+	argumentsReadBy,
+	argumentsType,
+	contextReadBy,
+	type CedarType,
+	entityAttributesReadBy,
+	type JsonSchema,
+	onlyAttributes,
+	toCedarValue,
+} from "./arguments";
 
 /** The part of cedar-wasm the engine uses (the web and nodejs builds have the same API). */
 export type Cedar = Pick<
@@ -80,8 +89,22 @@ interface CedarEntity {
 	parents: never[];
 }
 
+/** A tool's side effects as the policy sees them: trimmed, lower case, each once. */
+function normalizedSideEffects(sideEffects: readonly string[]): string[] {
+	const out: string[] = [];
+	for (const s of sideEffects) {
+		const effect = s.trim().toLowerCase();
+		if (effect && !out.includes(effect)) out.push(effect);
+	}
+	return out;
+}
+
 /** The principal and the resource of a request, as Cedar entities. */
-function entitiesOf(caller: PolicyCaller, tool: PolicyTool): [CedarEntity, CedarEntity] {
+function entitiesOf(
+	caller: PolicyCaller,
+	tool: PolicyTool,
+	sideEffects = normalizedSideEffects(tool.sideEffects),
+): [CedarEntity, CedarEntity] {
 	const hints = tool.annotations ?? {};
 	return [
 		{
@@ -98,11 +121,107 @@ function entitiesOf(caller: PolicyCaller, tool: PolicyTool): [CedarEntity, Cedar
 				destructive: hints.destructiveHint !== false,
 				idempotent: hints.idempotentHint === true,
 				openWorld: hints.openWorldHint !== false,
-				sideEffects: [...new Set(tool.sideEffects.map((s) => s.trim().toLowerCase()).filter(Boolean))],
+				sideEffects,
 			},
 			parents: [],
 		},
 	];
+}
+
+/**
+ * Everything a call's Cedar request consists of, flat, with `null` for what is absent or what no policy reads
+ * (`approved` aside: it is false here, and the second evaluation sets it). The decision cache's key is this
+ * record, and the request is built from it alone: nothing Cedar sees can be missing from the key.
+ */
+interface RequestFacts {
+	principal: string;
+	role: string | null;
+	groups: readonly string[] | null;
+	tool: string;
+	server: string | null;
+	readOnly: boolean | null;
+	destructive: boolean | null;
+	idempotent: boolean | null;
+	openWorld: boolean | null;
+	sideEffects: string[] | null;
+	arguments: unknown;
+	environment: string | null;
+	retryCount: number | null;
+	hour: number | null;
+	weekday: string | null;
+}
+
+const reads = (read: Set<string> | "all", name: string) => read === "all" || read.has(name);
+
+function factsOf(call: PolicyCall, loaded: Loaded): RequestFacts {
+	const { caller, tool } = call;
+	const hints = tool.annotations ?? {};
+	const { contextRead: context, principalRead: user, resourceRead: res } = loaded;
+	const date = reads(context, "hour") || reads(context, "weekday") ? new Date(call.at) : undefined;
+	return {
+		principal: caller.principal,
+		role: reads(user, "role") ? caller.role : null,
+		groups: reads(user, "groups") && caller.groups && caller.groups.length > 0 ? caller.groups : null,
+		tool: tool.name,
+		server: reads(res, "server") ? tool.server : null,
+		// An absent hint is unknown: the unsafe value (MCP's own defaults).
+		readOnly: reads(res, "readOnly") ? hints.readOnlyHint === true : null,
+		destructive: reads(res, "destructive") ? hints.destructiveHint !== false : null,
+		idempotent: reads(res, "idempotent") ? hints.idempotentHint === true : null,
+		openWorld: reads(res, "openWorld") ? hints.openWorldHint !== false : null,
+		sideEffects: reads(res, "sideEffects") ? normalizedSideEffects(tool.sideEffects) : null,
+		arguments: reads(context, "arguments") ? (toCedarValue(call.arguments, loaded.argumentsType) ?? {}) : null,
+		environment: reads(context, "environment") && call.environment !== undefined ? call.environment : null,
+		retryCount:
+			reads(context, "retryCount") && call.retryCount !== undefined && Number.isSafeInteger(call.retryCount) ? call.retryCount : null,
+		hour: date && reads(context, "hour") ? date.getUTCHours() : null,
+		weekday: date && reads(context, "weekday") ? WEEKDAYS[date.getUTCDay()]! : null,
+	};
+}
+
+/** The attributes that are not null (what no policy reads is left out, like the context's). */
+function present(attributes: Record<string, unknown>): Record<string, unknown> {
+	const out: Record<string, unknown> = {};
+	for (const name in attributes) if (attributes[name] !== null) out[name] = attributes[name];
+	return out;
+}
+
+function entitiesOfFacts(f: RequestFacts): [CedarEntity, CedarEntity] {
+	return [
+		{ uid: { type: "User", id: f.principal }, attrs: present({ role: f.role, groups: f.groups && [...f.groups] }), parents: [] },
+		{
+			uid: { type: "Tool", id: f.tool },
+			attrs: present({
+				server: f.server,
+				readOnly: f.readOnly,
+				destructive: f.destructive,
+				idempotent: f.idempotent,
+				openWorld: f.openWorld,
+				sideEffects: f.sideEffects,
+			}),
+			parents: [],
+		},
+	];
+}
+
+function contextOfFacts(f: RequestFacts, approved: boolean): Record<string, unknown> {
+	return present({
+		approved,
+		arguments: f.arguments,
+		environment: f.environment,
+		retryCount: f.retryCount,
+		hour: f.hour,
+		weekday: f.weekday,
+	});
+}
+
+/** A cached outcome is shared by every hit: frozen, so no caller can change what the next one reads. */
+function deepFreeze<T>(value: T): T {
+	if (value && typeof value === "object" && !Object.isFrozen(value)) {
+		Object.freeze(value);
+		for (const inner of Object.values(value)) deepFreeze(inner);
+	}
+	return value;
 }
 
 /** Loads a policy set. Never throws: a set that cannot be used comes back with `error` set. */
@@ -129,6 +248,13 @@ interface Loaded {
 	/** The context attributes some policy reads ("all" when one uses the context whole). */
 	contextRead: Set<string> | "all";
 	hasPermit: boolean;
+	/** The attributes some policy reads of the principal and of the resource ("all" when that cannot be told). */
+	principalRead: Set<string> | "all";
+	resourceRead: Set<string> | "all";
+	/** The policies that read `context.approved` (only they can answer an approved call differently). */
+	readsApproved: Set<string>;
+	/** Whether any permit reads `context.approved`. */
+	permitReadsApproved: boolean;
 }
 
 export class CedarLocalPolicy implements LocalPolicy {
@@ -191,8 +317,18 @@ export class CedarLocalPolicy implements LocalPolicy {
 		let readAll = false;
 		const contextRead = new Set<string>();
 		let contextReadAll = false;
+		const principalRead = new Set<string>();
+		const resourceRead = new Set<string>();
+		let entityReadAll = false;
+		const readsApproved = new Set<string>();
+		let permitReadsApproved = false;
+		// Cedar returns the parts in no particular order; its own names (policy0, …: validate() below) and every
+		// list a person reads follow the text, so the parts are put back in the text's order (each is verbatim).
 		let cursor = 0;
-		parts.policies.forEach((policyText, index) => {
+		const inTextOrder = parts.policies
+			.map((policyText) => ({ policyText, at: text.indexOf(policyText) }))
+			.sort((a, b) => (a.at < 0 ? Number.MAX_SAFE_INTEGER : a.at) - (b.at < 0 ? Number.MAX_SAFE_INTEGER : b.at));
+		inTextOrder.forEach(({ policyText }, index) => {
 			const start = text.indexOf(policyText, cursor);
 			if (start >= 0) cursor = start + policyText.length;
 			const where =
@@ -216,18 +352,39 @@ export class CedarLocalPolicy implements LocalPolicy {
 			const attributes = contextReadBy(json.json);
 			if (attributes === "all") contextReadAll = true;
 			else for (const name of attributes) contextRead.add(name);
+			const entity = entityAttributesReadBy(json.json);
+			if (entity.principal === "all" || entity.resource === "all") entityReadAll = true;
+			else {
+				for (const name of entity.principal) principalRead.add(name);
+				for (const name of entity.resource) resourceRead.add(name);
+			}
+			if (attributes === "all" || attributes.has("approved")) {
+				readsApproved.add(policyId);
+				if (json.json.effect === "permit") permitReadsApproved = true;
+			}
 		});
 
-		const validated = cedar.validate({ schema: schema.json, policies: { staticPolicies: text }, validationSettings: { mode: "strict" } });
+		const validated = cedar.validate({
+			schema: schema.json,
+			policies: { staticPolicies: text },
+			validationSettings: { mode: "strict" },
+		});
 		if (validated.type === "failure") throw new Failure(describeError("the policy set does not validate", text, validated.errors));
-		if (validated.validationErrors.length > 0) {
+		// A policy that can never apply is an error too: the validator types `context.arguments has x` as false
+		// when no tool takes `x`, so a misspelt (or not yet listed) argument would silently switch a forbid off.
+		const impossible = validated.validationWarnings.filter((w) => w.error.message.includes("policy is impossible"));
+		for (const [problems, what] of [
+			[validated.validationErrors, "does not validate against the schema"],
+			[impossible, "can never apply (it reads something no request has: an argument no tool takes?)"],
+		] as const) {
+			if (problems.length === 0) continue;
 			// validate() names policies policy0, policy1, … in the text's order.
-			const first = validated.validationErrors
+			const first = problems
 				.map((v) => ({ v, at: v.error.sourceLocations?.[0]?.start ?? Number.MAX_SAFE_INTEGER }))
 				.sort((a, b) => a.at - b.at)[0]!.v;
 			const index = Number(/^policy(\d+)$/.exec(first.policyId)?.[1]);
 			const name = cedarIds[index] ?? first.policyId;
-			throw new Failure(describeError(`policy '${name}' does not validate against the schema`, text, [first.error]));
+			throw new Failure(describeError(`policy '${name}' ${what}`, text, [first.error]));
 		}
 
 		const preparsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
@@ -238,6 +395,10 @@ export class CedarLocalPolicy implements LocalPolicy {
 			argumentsType: onlyAttributes(args, readAll ? "all" : read),
 			contextRead: contextReadAll ? "all" : contextRead,
 			hasPermit,
+			principalRead: entityReadAll ? "all" : principalRead,
+			resourceRead: entityReadAll ? "all" : resourceRead,
+			readsApproved,
+			permitReadsApproved,
 		};
 	}
 
@@ -245,49 +406,47 @@ export class CedarLocalPolicy implements LocalPolicy {
 		if (!this.#loaded) return { kind: "error", reason: this.error ?? "the policy set is not loaded" };
 		const loaded = this.#loaded;
 		try {
-			const entities = entitiesOf(call.caller, call.tool);
-			const date = new Date(call.at);
-			const context: Record<string, unknown> = {
-				arguments: toCedarValue(call.arguments, loaded.argumentsType) ?? {},
-				approved: false,
-				hour: date.getUTCHours(),
-				weekday: WEEKDAYS[date.getUTCDay()],
-			};
-			if (call.environment !== undefined) context.environment = call.environment;
-			if (call.retryCount !== undefined && Number.isSafeInteger(call.retryCount)) context.retryCount = call.retryCount;
-			// What no policy reads cannot change a decision: left out (`approved` stays, the second evaluation sets it).
-			const read = loaded.contextRead;
-			if (read !== "all") for (const name of Object.keys(context)) if (name !== "approved" && !read.has(name)) delete context[name];
-
-			// The key is the whole request Cedar would see, so a hit is the answer Cedar would give.
-			const key = JSON.stringify([entities, context]);
+			const facts = factsOf(call, loaded);
+			// The key is every fact Cedar is shown (and the request is built from these facts only), so a hit is
+			// the answer Cedar would give. A flat record: stringifying it is most of what a hit costs.
+			const key = JSON.stringify(facts);
 			const known = this.#decided.get(key);
 			if (known) return known;
-			const outcome = this.#decide(loaded, entities, call, context);
+			const outcome = deepFreeze(this.#decide(loaded, facts, call));
 			if (this.#decided.size >= DECISION_CACHE_LIMIT) this.#decided.delete(this.#decided.keys().next().value!);
 			this.#decided.set(key, outcome);
 			return outcome;
 		} catch (error) {
-			return { kind: "error", reason: `the policy could not be evaluated: ${error instanceof Error ? error.message : String(error)}` };
+			return {
+				kind: "error",
+				reason: `the policy could not be evaluated: ${error instanceof Error ? error.message : String(error)}`,
+			};
 		}
 	}
 
-	#decide(loaded: Loaded, entities: [CedarEntity, CedarEntity], call: PolicyCall, context: Record<string, unknown>): PolicyAnswer {
-		const asIs = this.#authorize(entities, call, context);
+	#decide(loaded: Loaded, facts: RequestFacts, call: PolicyCall): PolicyAnswer {
+		const entities = entitiesOfFacts(facts);
+		const asIs = this.#authorize(entities, call, contextOfFacts(facts, false));
 		if (asIs.kind === "error" || asIs.allowed) return asIs.kind === "error" ? asIs : { kind: "permitted" };
-		// Refused: would an approval for this exact call permit it?
-		const approved = this.#authorize(entities, call, { ...context, approved: true });
-		if (approved.kind === "error") return approved;
 		// In the text's order (the reasons map keeps it), whatever order Cedar reports them in.
 		const determining = new Set(asIs.determining);
 		const policies = [...loaded.reasons].filter(([id]) => determining.has(id)).map(([id, reason]) => ({ id, reason }));
-		if (approved.allowed) return { kind: "needs-approval", policies };
-		const reason = !loaded.hasPermit
-			? "the policy set has no permit, so it permits nothing"
-			: policies.length === 0
-				? "no policy permits this call"
-				: "forbidden";
-		return { kind: "forbidden", policies, reason };
+		const forbidden = (): PolicyAnswer => {
+			const reason = !loaded.hasPermit
+				? "the policy set has no permit, so it permits nothing"
+				: policies.length === 0
+					? "no policy permits this call"
+					: "forbidden";
+			return { kind: "forbidden", policies, reason };
+		};
+		// Refused: would an approval for this exact call permit it? Only a policy that reads `context.approved`
+		// can answer differently: a forbid that fired without reading it fires again, and a permit that does not
+		// read it stays silent. Skipping the second evaluation can only refuse (never permit) more.
+		if (asIs.determining.length > 0 ? asIs.determining.some((id) => !loaded.readsApproved.has(id)) : !loaded.permitReadsApproved)
+			return forbidden();
+		const approved = this.#authorize(entities, call, contextOfFacts(facts, true));
+		if (approved.kind === "error") return approved;
+		return approved.allowed ? { kind: "needs-approval", policies } : forbidden();
 	}
 
 	#authorize(

@@ -9,7 +9,7 @@ import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import type { JsonSchema } from "./arguments";
 import { type CedarLocalPolicy, loadPolicySet } from "./engine";
 import { type PolicyTestResult, runPolicyTests } from "./policy-tests";
-import { BUILTIN_ARGUMENT_SCHEMAS } from "./tool-inputs";
+import { BUILTIN_ARGUMENT_SCHEMAS, inputSchemasOfToolList } from "./tool-inputs";
 
 export const POLICIES_DIR = `${resolve(dirname(fileURLToPath(import.meta.url)), "../../policies")}/`;
 export const DEFAULT_POLICY_FILE = `${POLICIES_DIR}default.cedar`;
@@ -42,4 +42,23 @@ export function runPolicyTestFiles(policy: CedarLocalPolicy, dir: string = POLIC
 		.sort()
 		.map((name) => ({ file: `policies/tests/${name}`, text: readFileSync(`${dir}${name}`, "utf8") }));
 	return runPolicyTests(policy, files, (path) => loadPolicy(readFileSync(`${POLICIES_DIR}${path}`, "utf8"), "GUARD_POLICY"));
+}
+
+/** The input schemas of saved tools/list answers (`--tools FILE` of policy:check and policy:explain). Throws, naming the file. */
+export function inputSchemasOfToolListFiles(files: readonly string[]): JsonSchema[] {
+	return files.flatMap((file) => {
+		let json: unknown;
+		try {
+			json = JSON.parse(readFileSync(file, "utf8"));
+		} catch (error) {
+			throw new Error(
+				`Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : "error")}`,
+			);
+		}
+		try {
+			return inputSchemasOfToolList(json);
+		} catch (error) {
+			throw new Error(`${file}: ${error instanceof Error ? error.message : String(error)}`);
+		}
+	});
 }

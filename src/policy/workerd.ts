@@ -2,7 +2,7 @@
  * The local policy inside workerd: cedar-wasm's web build, its .wasm bundled
  * by wrangler as a WebAssembly.Module and instantiated synchronously, and the
  * policy set parsed once per isolate (again only when GUARD_POLICY or the
- * tools change).
+ * upstream tools' input schemas change).
  */
 import * as cedar from "@cedar-policy/cedar-wasm/web";
 // Not in the package's exports map, so by path. wrangler bundles a .wasm import as a compiled WebAssembly.Module
@@ -11,19 +11,28 @@ import * as cedar from "@cedar-policy/cedar-wasm/web";
 import wasm from "../../node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm";
 import bundledPolicy from "../../policies/default.cedar";
 import schemaText from "../../policies/schema.cedarschema";
-import type { JsonSchema } from "./arguments";
-import { type CedarLocalPolicy, loadPolicySet } from "./engine";
+import { type CedarLocalPolicy, loadPolicySet, policySetId } from "./engine";
 import { choosePolicyText } from "./source";
-import { BUILTIN_ARGUMENT_SCHEMAS } from "./tool-inputs";
+import { BUILTIN_ARGUMENT_SCHEMAS, upstreamInputSchemas } from "./tool-inputs";
 
 let initialized = false;
-let cached: { key: string; policy: CedarLocalPolicy } | undefined;
+let cached: { guardPolicy: string | undefined; upstreamVersion: number; policy: CedarLocalPolicy } | undefined;
 
-/** The local policy in force for GUARD_POLICY (Config.policyText); extra argument schemas are those of upstream tools. */
-export function localPolicyFor(policyText: string | undefined, extraArgumentSchemas: readonly JsonSchema[] = []): CedarLocalPolicy {
+/**
+ * The local policy in force for GUARD_POLICY (Config.policyText), with the argument types of the built-in tools and of the
+ * upstream tools this isolate has seen listed (so a policy may read an upstream tool's arguments; until that
+ * upstream is listed, such a policy does not validate and refuses everything). Asked per call: a hit
+ * compares two values.
+ */
+export function localPolicyFor(policyText: string | undefined): CedarLocalPolicy {
+	const upstream = upstreamInputSchemas();
+	if (cached && cached.guardPolicy === policyText && cached.upstreamVersion === upstream.version) return cached.policy;
 	const { text, source } = choosePolicyText(policyText, bundledPolicy);
-	const key = extraArgumentSchemas.length > 0 ? `${text}\u0000${JSON.stringify(extraArgumentSchemas)}` : text;
-	if (cached?.key === key) return cached.policy;
+	// The same text with the same argument types is the same policy: keep it (and its decision cache).
+	if (cached && cached.upstreamVersion === upstream.version && cached.policy.id === policySetId(text) && cached.policy.source === source) {
+		cached = { ...cached, guardPolicy: policyText };
+		return cached.policy;
+	}
 	if (!initialized) {
 		cedar.initSync({ module: wasm });
 		initialized = true;
@@ -32,8 +41,8 @@ export function localPolicyFor(policyText: string | undefined, extraArgumentSche
 		text,
 		source,
 		schemaText,
-		argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...extraArgumentSchemas],
+		argumentSchemas: [...BUILTIN_ARGUMENT_SCHEMAS, ...upstream.schemas],
 	});
-	cached = { key, policy };
+	cached = { guardPolicy: policyText, upstreamVersion: upstream.version, policy };
 	return policy;
 }
