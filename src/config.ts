@@ -10,6 +10,7 @@ import type { GatewayEnv } from "./gateway/config";
 import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";
 import type { AuditLog } from "./state/audit-log";
+import type { BrowserSessionStore } from "./state/browser-session-store";
 import type { BudgetStore } from "./state/budget-store";
 
 /** GatewayEnv: the upstreams of gateway mode and GUARD_MODE (src/gateway/config.ts). */
@@ -20,6 +21,8 @@ export interface Env extends GatewayEnv {
 	BUDGETS: DurableObjectNamespace<BudgetStore>;
 	/** One object per principal: the audit trail. */
 	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
+	/** One object for the server: the approvers' browser sessions (src/auth/browser-session.ts). */
+	BROWSER_SESSIONS: DurableObjectNamespace<BrowserSessionStore>;
 	STAGE0_API_KEY?: string;
 	STAGE0_BASE_URL?: string;
 	STAGE0_TIMEOUT_MS?: string;
@@ -31,6 +34,8 @@ export interface Env extends GatewayEnv {
 	/** SHA-256 of the approver link's secret, set by `npm run dev` at each start (see src/auth/operator.ts). */
 	OPERATOR_TOKEN_SHA256?: string;
 	APPROVAL_TTL_SECONDS?: string;
+	/** How long an approver's sign-in on the approvals page lasts (default 8 hours). */
+	APPROVER_SESSION_TTL_SECONDS?: string;
 	LOOP_WINDOW_SECONDS?: string;
 	RATE_LIMIT_PER_MINUTE?: string;
 	AUDIT_STORE_ARGUMENTS?: string;

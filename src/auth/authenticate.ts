@@ -118,6 +118,14 @@ async function authenticateLoopback(request: Request, env: AuthEnv): Promise<Aut
 	return { ok: true, caller: { principal: "local", role, credential: "loopback" } };
 }
 
+/** The caller MCP_AUTH_TOKENS names today for a token's SHA-256 (hex), or undefined. */
+export function callerOfCredential(env: AuthEnv, credential: string): Caller | undefined {
+	const raw = env.MCP_AUTH_TOKENS?.trim();
+	const table = raw ? tokenTable(raw) : [];
+	if (table instanceof Error) return undefined;
+	return table.find((entry) => entry.caller.credential === credential)?.caller;
+}
+
 /**
  * Every principal that can have records: those of the token table, and
  * `local` (loopback callers when no table is set).
