@@ -18,6 +18,7 @@ import { readEdgeConfig } from "../config";
 import { jsonError } from "../http";
 import type { SignInMethod, StoredSession } from "../state/browser-session-store";
 import { type AuthResult, authenticate, callerOfCredential } from "./authenticate";
+import { OPERATOR } from "./operator";
 import { type Caller, ROLES, type Role, sha256Hex, timingSafeEqual } from "./tokens";
 
 export const DEFAULT_SESSION_TTL_SECONDS = 8 * 3600;
@@ -163,7 +164,7 @@ async function stillValid(request: Request, env: Env, stored: StoredSession): Pr
 		if (tokensConfigured) return undefined;
 		if ((env.OPERATOR_TOKEN_SHA256?.trim().toLowerCase() ?? "") !== stored.credential) return undefined;
 		const local = await authenticate(withoutCredentials(request), env);
-		return local.ok ? { principal: stored.principal, role: "admin", credential: "operator" } : undefined;
+		return local.ok ? OPERATOR : undefined;
 	}
 	if (!(ROLES as readonly string[]).includes(stored.role)) return undefined;
 	return { principal: stored.principal, role: stored.role as Role, credential: stored.credential };
@@ -193,9 +194,7 @@ export async function signInWithSecret(
 	const result: AuthResult = await authenticate(new Request(new URL("/api/approvals", request.url), { headers }), env);
 	if (!result.ok) return result;
 	const { caller } = result;
-	if (caller.credential === "operator") {
-		return { ok: true, caller, method: "operator", credential: env.OPERATOR_TOKEN_SHA256!.trim().toLowerCase() };
-	}
+	if (env.MCP_AUTH_TOKENS?.trim()) return { ok: true, caller, method: "token", credential: caller.credential };
 	if (caller.credential === "loopback") {
 		// No secret signs in as `local`: that caller needs none.
 		return {
@@ -203,7 +202,8 @@ export async function signInWithSecret(
 			response: jsonError(401, "invalid_token", "This server has no approver link and no tokens: nobody can sign in."),
 		};
 	}
-	return { ok: true, caller, method: "token", credential: caller.credential };
+	// Without tokens, the only secret the approvals API accepts is this run's approver link.
+	return { ok: true, caller: OPERATOR, method: "operator", credential: caller.credential };
 }
 
 /** True when the request's Origin is this server's own (its URL's, or PUBLIC_URL's). */
@@ -281,7 +281,7 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
  * sign-in link can never send a person elsewhere.
  */
 export function safeReturnTo(raw: string | null | undefined): string {
-	if (!raw || raw.length > 1024 || !raw.startsWith("/") || raw.startsWith("//") || /[\\\u0000-\u001f\u007f]/.test(raw)) {
+	if (!raw || raw.length > 1024 || !raw.startsWith("/") || raw.startsWith("//") || hasControlOrBackslash(raw)) {
 		return APPROVALS_PATH;
 	}
 	const base = "https://edge-guard.invalid";
@@ -293,6 +293,14 @@ export function safeReturnTo(raw: string | null | undefined): string {
 	}
 	if (url.origin !== base || url.pathname !== APPROVALS_PATH) return APPROVALS_PATH;
 	return url.pathname + url.search + url.hash;
+}
+
+function hasControlOrBackslash(text: string): boolean {
+	for (let i = 0; i < text.length; i++) {
+		const code = text.charCodeAt(i);
+		if (code < 0x20 || code === 0x7f || code === 0x5c) return true;
+	}
+	return false;
 }
 
 /** The sign-in page's address for someone who should come back to `returnTo`. */

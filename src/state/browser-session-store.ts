@@ -70,22 +70,18 @@ export class BrowserSessionStore extends DurableObject<Record<string, never>> {
 	/** The live session of this key, or null (an expired one is deleted on the way). */
 	async get(key: string): Promise<StoredSession | null> {
 		const sql = this.ctx.storage.sql;
-		const row = sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM sessions WHERE key = ?", key).toArray()[0];
+		const row = sql
+			.exec<{ [K in keyof StoredSession]: StoredSession[K] extends number ? number : string }>(
+				"SELECT * FROM sessions WHERE key = ?",
+				key,
+			)
+			.toArray()[0];
 		if (!row) return null;
-		if (Number(row.expires_at) <= Date.now()) {
+		if (row.expires_at <= Date.now()) {
 			sql.exec("DELETE FROM sessions WHERE key = ?", key);
 			return null;
 		}
-		return {
-			key: String(row.key),
-			principal: String(row.principal),
-			role: String(row.role),
-			method: String(row.method) as SignInMethod,
-			credential: String(row.credential),
-			csrf: String(row.csrf),
-			created_at: Number(row.created_at),
-			expires_at: Number(row.expires_at),
-		};
+		return { ...row, method: row.method as SignInMethod };
 	}
 
 	/** Ends a session (sign-out); true when there was one. */

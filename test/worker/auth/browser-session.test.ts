@@ -91,7 +91,7 @@ describe("signing in with a token", () => {
 		expect((await withSession(session, "GET", "/api/approvals")).body.viewer).toEqual({ principal: "bob", role: "admin" });
 		for (const path of ["/mcp", "/api/audit"]) {
 			const res = await exports.default.fetch(new Request(`http://localhost${path}`, { headers: { cookie: session.cookie } }));
-			expect(res.status, path).toBe(401);
+			expect({ path, status: res.status }).toEqual({ path, status: 401 });
 		}
 	});
 

@@ -51,11 +51,7 @@ export async function withSession(
 	const csrf = options.csrf === undefined ? session.csrf : options.csrf;
 	if (csrf) headers["x-csrf-token"] = csrf;
 	const res = await (options.via ?? viaExports)(
-		new Request(`${base}${path}`, {
-			method,
-			headers,
-			body: method === "GET" ? undefined : JSON.stringify(options.body ?? {}),
-		}),
+		new Request(`${base}${path}`, method === "GET" ? { headers } : { method, headers, body: JSON.stringify(options.body ?? {}) }),
 	);
 	const text = await res.text();
 	let body: Record<string, unknown> = {};
