@@ -194,16 +194,20 @@ export async function signInWithSecret(
 	const result: AuthResult = await authenticate(new Request(new URL("/api/approvals", request.url), { headers }), env);
 	if (!result.ok) return result;
 	const { caller } = result;
-	if (env.MCP_AUTH_TOKENS?.trim()) return { ok: true, caller, method: "token", credential: caller.credential };
-	if (caller.credential === "loopback") {
-		// No secret signs in as `local`: that caller needs none.
-		return {
-			ok: false,
-			response: jsonError(401, "invalid_token", "This server has no approver link and no tokens: nobody can sign in."),
-		};
+	// Only two kinds of secret sign in here: a token of MCP_AUTH_TOKENS, or this run's approver link.
+	if (callerOfCredential(env, caller.credential)) return { ok: true, caller, method: "token", credential: caller.credential };
+	const operatorHash = env.OPERATOR_TOKEN_SHA256?.trim().toLowerCase();
+	if (!env.MCP_AUTH_TOKENS?.trim() && operatorHash && caller.principal === OPERATOR.principal && caller.credential === operatorHash) {
+		return { ok: true, caller: OPERATOR, method: "operator", credential: operatorHash };
 	}
-	// Without tokens, the only secret the approvals API accepts is this run's approver link.
-	return { ok: true, caller: OPERATOR, method: "operator", credential: caller.credential };
+	return {
+		ok: false,
+		response: jsonError(
+			401,
+			"invalid_token",
+			"The approvals page is signed in to with a token of MCP_AUTH_TOKENS, or in the quick start with the approver link of `npm run dev`; this is neither.",
+		),
+	};
 }
 
 /** True when the request's Origin is this server's own (its URL's, or PUBLIC_URL's). */

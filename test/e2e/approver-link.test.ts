@@ -1,7 +1,7 @@
 /**
  * The quick start's approval loop as a person meets it: `npm run dev -- --port N`
  * prints an approver link; opened in Debian's Chromium it signs the page in as
- * the operator; the linked request is the first thing seen; approving takes a
+ * the operator (its secret exchanged for a session cookie, kept in no storage); the linked request is the first thing seen; approving takes a
  * confirmation and shows its result on the card; the agent's retry then runs
  * once. Plus the page's layout at a phone and a desktop width (screenshots are
  * kept in a temp dir for a person to look at).
@@ -113,7 +113,13 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		const page = await browser.newPage();
 		await signedIn(page);
 		expect(page.url()).toBe(`${run.origin}/approvals`);
-		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBe(secret);
+		const storage = await page.evaluate(() => ({
+			session: sessionStorage.length,
+			local: localStorage.length,
+			cookies: (globalThis as unknown as { document: { cookie: string } }).document.cookie,
+		}));
+		expect(storage).toEqual({ session: 0, local: 0, cookies: "" });
+		expect((await page.context().cookies()).map((c) => c.value).join()).not.toContain(secret);
 		// The same secret works as a bearer token on the approvals API (page and curl alike), and nowhere else.
 		const api = await fetch(`${run.origin}/api/approvals`, { headers: { authorization: `Bearer ${secret}` } });
 		expect(((await api.json()) as any).viewer).toEqual({ principal: "operator", role: "admin" });
@@ -188,7 +194,9 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		await card.locator(".confirm button.confirm-no").click();
 		expect(await card.locator("button.reject").isVisible()).toBe(true);
 		const secret = run.link.split("#operator=")[1];
-		const record: any = await (await fetch(`${run.origin}/api/approvals/${id}`, { headers: { authorization: `Bearer ${secret}` } })).json();
+		const record: any = await (
+			await fetch(`${run.origin}/api/approvals/${id}`, { headers: { authorization: `Bearer ${secret}` } })
+		).json();
 		expect(record.approval.status).toBe("pending");
 		await page.close();
 	});
