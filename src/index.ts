@@ -30,7 +30,8 @@ import { AuditLog } from "./state/audit-log";
 import { BrowserSessionStore } from "./state/browser-session-store";
 import { BudgetStore, type SessionKey } from "./state/budget-store";
 import { approvalsPage } from "./web/approvals-page";
-import { handleSignInRoutes } from "./web/sign-in";
+import { OIDC_CALLBACK_PATH } from "./auth/oidc";
+import { handleApproverOidcCallback, handleSignInRoutes } from "./web/sign-in";
 
 export { ApprovalStore, AuditLog, BrowserSessionStore, BudgetStore, GuardAgent };
 
@@ -132,6 +133,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 		return respond(await describeServer(env, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(await approvalsPageFor(request, env));
 	if (pathname.startsWith("/approvals/")) return respond(await handleSignInRoutes(request, env));
+	if (request.method === "GET" && pathname === OIDC_CALLBACK_PATH) return respond(await handleApproverOidcCallback(request, env));
 
 	const isMcp = pathname === "/mcp";
 	const isSse = pathname === "/sse" || pathname === "/sse/message";

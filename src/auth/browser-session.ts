@@ -166,6 +166,8 @@ async function stillValid(request: Request, env: Env, stored: StoredSession): Pr
 		const local = await authenticate(withoutCredentials(request), env);
 		return local.ok ? OPERATOR : undefined;
 	}
+	// A provider's session lasts while that provider is the configured one.
+	if (stored.credential !== `oidc:${env.OIDC_ISSUER?.trim() ?? ""}`) return undefined;
 	if (!(ROLES as readonly string[]).includes(stored.role)) return undefined;
 	return { principal: stored.principal, role: stored.role as Role, credential: stored.credential };
 }

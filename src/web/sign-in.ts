@@ -4,6 +4,8 @@
  *   POST /approvals/sign-in               {token, return_to} → a browser session cookie, and where to go
  *   POST /approvals/sign-out              ends the session (CSRF token required)
  *   GET  /approvals/session               whether this browser is signed in, and as whom
+ *   GET  /approvals/sign-in/oidc?return_to=…   to the OpenID Connect provider (OIDC_ISSUER), when one is configured
+ *   GET  /oauth/callback                  back from it (the relying party is src/auth/oidc.ts)
  * The session itself is src/auth/browser-session.ts. A sign-in POST must come
  * from this server's own page (its Origin), so no other site can sign a
  * browser in as someone else.
@@ -17,10 +19,12 @@ import {
 	isOwnOrigin,
 	safeReturnTo,
 	SIGN_IN_PATH,
+	signInLocation,
 	signInWithSecret,
 	startSession,
 } from "../auth/browser-session";
-import type { Env } from "../config";
+import { beginOidcSignIn, clearFlowCookie, completeOidcSignIn, type OidcConfig, readOidcConfig, type SignedInPerson } from "../auth/oidc";
+import { type Env, readEdgeConfig } from "../config";
 import { jsonError, limitBody } from "../http";
 import { escapeHtml, newNonce, pageResponse } from "./html";
 
@@ -40,6 +44,18 @@ export async function handleSignInRoutes(request: Request, env: Env): Promise<Re
 			return signInPage(env, safeReturnTo(url.searchParams.get("return_to")), url.searchParams.get("reason"));
 		if (request.method === "POST") return signIn(request, env);
 		return jsonError(405, "method_not_allowed", `${SIGN_IN_PATH} takes GET (the page) and POST (signing in).`, { allow: "GET, POST" });
+	}
+	if (url.pathname === OIDC_START_PATH) {
+		if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.", { allow: "GET" });
+		const oidc = oidcConfigFor(request, env);
+		if (oidc instanceof Response) return oidc;
+		if (!oidc)
+			return jsonError(
+				404,
+				"no_identity_provider",
+				"This server has no OpenID Connect provider (OIDC_ISSUER): sign in with a token.",
+			);
+		return beginOidcSignIn(oidc, { returnTo: safeReturnTo(url.searchParams.get("return_to")), context: APPROVALS_CONTEXT, request });
 	}
 	if (url.pathname === "/approvals/sign-out") {
 		if (request.method !== "POST") return jsonError(405, "method_not_allowed", "Sign out with POST.", { allow: "POST" });
@@ -62,6 +78,57 @@ export async function handleSignInRoutes(request: Request, env: Env): Promise<Re
 		);
 	}
 	return jsonError(404, "not_found", `No route for ${url.pathname.slice(0, 200)}.`);
+}
+
+const OIDC_START_PATH = "/approvals/sign-in/oidc";
+/** What a provider sign-in started here carries through the provider and back (kept server-side by oidc.ts). */
+const APPROVALS_CONTEXT = { approvals: true } as const;
+
+/** The provider configuration (undefined without OIDC_ISSUER; a 503 saying what is wrong when it is half set). */
+function oidcConfigFor(request: Request, env: Env): OidcConfig | Response | undefined {
+	const origin = readEdgeConfig(env).publicOrigin ?? new URL(request.url).origin;
+	const result = readOidcConfig(env, origin, env.OAUTH_KV);
+	if (!result) return undefined;
+	if (!result.ok) return jsonError(503, "server_misconfigured", result.problem);
+	return result.config;
+}
+
+/** True when a provider sign-in was started by the approvals page's sign-in (not by /authorize). */
+export function isApproverSignIn(person: SignedInPerson): boolean {
+	return (person.context as { approvals?: unknown } | undefined)?.approvals === true;
+}
+
+/**
+ * Ends a provider sign-in started by the approvals page: a browser session for
+ * the person, as the provider named them (principal, and role from its claims),
+ * then back to where they were going. Through the sign-in page, which continues
+ * by itself: the provider's redirect is a navigation from another site, so the
+ * browser would not send the new SameSite=Strict cookie on its next hop.
+ */
+export async function finishApproverOidcSignIn(request: Request, env: Env, person: SignedInPerson, issuer: string): Promise<Response> {
+	const { setCookie } = await startSession(request, env, {
+		principal: person.principal,
+		role: person.role,
+		method: "oidc",
+		credential: `oidc:${issuer}`,
+	});
+	const headers = new Headers({ location: signInLocation(safeReturnTo(person.returnTo)), "cache-control": "no-store" });
+	headers.append("set-cookie", setCookie);
+	return new Response(null, { status: 303, headers });
+}
+
+/** GET /oauth/callback for sign-ins of the approvals page. */
+export async function handleApproverOidcCallback(request: Request, env: Env): Promise<Response> {
+	const oidc = oidcConfigFor(request, env);
+	if (oidc instanceof Response) return oidc;
+	if (!oidc) return jsonError(404, "no_identity_provider", "This server has no OpenID Connect provider (OIDC_ISSUER).");
+	const clear = { "set-cookie": clearFlowCookie(oidc) };
+	const result = await completeOidcSignIn(request, oidc);
+	if (!result.ok) return jsonError(result.status, result.error, result.message, clear);
+	if (!isApproverSignIn(result)) return jsonError(400, "invalid_request", "This sign-in was not started by the approvals page.", clear);
+	const response = await finishApproverOidcSignIn(request, env, result, oidc.issuer);
+	response.headers.append("set-cookie", clear["set-cookie"]);
+	return response;
 }
 
 async function signIn(request: Request, env: Env): Promise<Response> {
@@ -118,7 +185,8 @@ async function signOut(request: Request, env: Env): Promise<Response> {
 }
 
 /** What the page says about signing in on this server. */
-function howToSignIn(env: Env): string {
+function howToSignIn(env: Env, oidcProvider: string | undefined): string {
+	if (oidcProvider && !env.MCP_AUTH_TOKENS?.trim()) return `Sign in with your account at ${escapeHtml(oidcProvider)}.`;
 	if (env.MCP_AUTH_TOKENS?.trim()) {
 		return "Paste your token (the one <code>npm run token:new</code> made for you). Admins can approve or reject; everyone else sees their own requests.";
 	}
@@ -197,7 +265,7 @@ export function signInPage(env: Env, returnTo: string, reason: string | null, oi
 	const nonce = newNonce();
 	const message = reason && Object.hasOwn(MESSAGES, reason) ? MESSAGES[reason] : "";
 	const oidc = oidcProvider
-		? `<p><a id="oidc" class="button" data-base="/approvals/sign-in/oidc" href="/approvals/sign-in/oidc?return_to=${encodeURIComponent(returnTo)}">Sign in with ${escapeHtml(oidcProvider)}</a></p><p class="muted">Or with a token:</p>`
+		? `<p><a id="oidc" class="button" data-base="${OIDC_START_PATH}" href="${OIDC_START_PATH}?return_to=${encodeURIComponent(returnTo)}">Sign in with ${escapeHtml(oidcProvider)}</a></p><p class="muted">Or with a token:</p>`
 		: "";
 	const html = `<!doctype html>
 <html lang="en">
@@ -217,7 +285,7 @@ ${oidc}
   <input id="token" type="password" required minlength="16" placeholder="sg_…">
   <button type="submit">Sign in</button>
 </form>
-<p class="muted">${howToSignIn(env)}</p>
+<p class="muted">${howToSignIn(env, oidcProvider)}</p>
 <div id="status" role="status">${escapeHtml(message)}</div>
 <script nonce="${nonce}">${SCRIPT}</script>
 </body>

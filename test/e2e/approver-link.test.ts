@@ -235,13 +235,15 @@ describe("npm run dev -- --port N, and its approver link", () => {
 			const url = new URL(route.request().url());
 			const cursor = url.searchParams.get("cursor");
 			url.searchParams.delete("cursor");
-			const response = await route.fetch({ url: url.toString() });
+			// The server's real list, asked as a headless tool would (the approver link's secret as a bearer token).
+			const secret = run.link.split("#operator=")[1];
+			const response = await fetch(url, { headers: { authorization: `Bearer ${secret}` } });
 			const body = (await response.json()) as any;
 			const mine = body.approvals.find((a: any) => a.id === id);
 			expect(mine.arguments_truncated).toBe(true);
 			const others = body.approvals.filter((a: any) => a.id !== id);
 			const approvals = cursor ? [mine] : others.slice(0, 1);
-			await route.fulfill({ response, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
+			await route.fulfill({ status: 200, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
 		});
 		await page.route(new RegExp(`/api/approvals/${id}$`), async (route) => {
 			fullRequests++;
