@@ -40,8 +40,11 @@ function noStore(response: Response): Response {
 export async function handleSignInRoutes(request: Request, env: Env): Promise<Response> {
 	const url = new URL(request.url);
 	if (url.pathname === SIGN_IN_PATH) {
-		if (request.method === "GET")
-			return signInPage(env, safeReturnTo(url.searchParams.get("return_to")), url.searchParams.get("reason"));
+		if (request.method === "GET") {
+			const oidc = oidcConfigFor(request, env);
+			const provider = oidc && !(oidc instanceof Response) ? new URL(oidc.issuer).host : undefined;
+			return signInPage(env, safeReturnTo(url.searchParams.get("return_to")), url.searchParams.get("reason"), provider);
+		}
 		if (request.method === "POST") return signIn(request, env);
 		return jsonError(405, "method_not_allowed", `${SIGN_IN_PATH} takes GET (the page) and POST (signing in).`, { allow: "GET, POST" });
 	}
