@@ -92,11 +92,7 @@ export default {
 					error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : String(error).slice(0, 500),
 				}),
 			);
-			return jsonError(
-				500,
-				"internal_error",
-				"The server failed while handling this request. The failure was logged; try again later.",
-			);
+			return jsonError(500, "internal_error", "The server failed while handling this request. The failure was logged; try again later.");
 		}
 	},
 } satisfies ExportedHandler<Env>;
@@ -129,8 +125,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	if (request.method === "OPTIONS") {
 		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
 	}
-	if (request.method === "GET" && (pathname === "/" || pathname === "/health"))
-		return respond(await describeServer(env, pathname === "/"));
+	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(await describeServer(env, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(await approvalsPageFor(request, env));
 	if (pathname.startsWith("/approvals/")) return respond(await handleSignInRoutes(request, env));
 	if (request.method === "GET" && pathname === OIDC_CALLBACK_PATH) return respond(await handleApproverOidcCallback(request, env));

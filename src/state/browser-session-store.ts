@@ -71,10 +71,7 @@ export class BrowserSessionStore extends DurableObject<Record<string, never>> {
 	async get(key: string): Promise<StoredSession | null> {
 		const sql = this.ctx.storage.sql;
 		const row = sql
-			.exec<{ [K in keyof StoredSession]: StoredSession[K] extends number ? number : string }>(
-				"SELECT * FROM sessions WHERE key = ?",
-				key,
-			)
+			.exec<{ [K in keyof StoredSession]: StoredSession[K] extends number ? number : string }>("SELECT * FROM sessions WHERE key = ?", key)
 			.toArray()[0];
 		if (!row) return null;
 		if (row.expires_at <= Date.now()) {

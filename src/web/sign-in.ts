@@ -53,11 +53,7 @@ export async function handleSignInRoutes(request: Request, env: Env): Promise<Re
 		const oidc = oidcConfigFor(request, env);
 		if (oidc instanceof Response) return oidc;
 		if (!oidc)
-			return jsonError(
-				404,
-				"no_identity_provider",
-				"This server has no OpenID Connect provider (OIDC_ISSUER): sign in with a token.",
-			);
+			return jsonError(404, "no_identity_provider", "This server has no OpenID Connect provider (OIDC_ISSUER): sign in with a token.");
 		return beginOidcSignIn(oidc, { returnTo: safeReturnTo(url.searchParams.get("return_to")), context: APPROVALS_CONTEXT, request });
 	}
 	if (url.pathname === "/approvals/sign-out") {

@@ -171,14 +171,7 @@ describe("mcp-remote with a bearer token (the Claude Desktop set-up of the READM
 		await client.connect(
 			new StdioClientTransport({
 				command: resolve("node_modules/.bin/mcp-remote"),
-				args: [
-					`${server.origin}/mcp`,
-					"--allow-http",
-					"--transport",
-					"http-only",
-					"--header",
-					"Authorization: Bearer ${MCP_TOKEN}",
-				],
+				args: [`${server.origin}/mcp`, "--allow-http", "--transport", "http-only", "--header", "Authorization: Bearer ${MCP_TOKEN}"],
 				env: {
 					...(process.env as Record<string, string>),
 					MCP_TOKEN: TOKENS.victor.token,
