@@ -19,6 +19,7 @@ import { type GatewayConfig, type GuardMode, parseUpstreams, type UpstreamSource
 import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";
 import type { AuditLog } from "./state/audit-log";
+import type { BrowserSessionStore } from "./state/browser-session-store";
 import type { BudgetStore } from "./state/budget-store";
 import { VARIABLES, type VariableEnv, type VariableName, type VariableSpec } from "./variables";
 
@@ -33,6 +34,8 @@ export interface DurableObjectBindings {
 	BUDGETS: DurableObjectNamespace<BudgetStore>;
 	/** One object per principal: the audit trail. */
 	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
+	/** One object for the server: the approvers' browser sessions (src/auth/browser-session.ts). */
+	BROWSER_SESSIONS: DurableObjectNamespace<BrowserSessionStore>;
 	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
 	OAUTH_KV?: KVNamespace;
 }
@@ -85,6 +88,8 @@ export interface ApprovalsConfig {
 	/** How long a pending request, then a granted approval, stays valid. */
 	ttlMs: number;
 	maxPendingPerPrincipal: number;
+	/** How long an approver's sign-in on the approvals page lasts. */
+	approverSessionTtlSeconds: number;
 }
 
 export interface BudgetsConfig {
@@ -204,6 +209,7 @@ function parseConfig(env: VariableEnv): Config {
 		approvals: {
 			ttlMs: positiveInt("APPROVAL_TTL_SECONDS", 7 * 24 * 3600) * 1000,
 			maxPendingPerPrincipal: positiveInt("MAX_PENDING_APPROVALS_PER_PRINCIPAL", 10_000),
+			approverSessionTtlSeconds: positiveInt("APPROVER_SESSION_TTL_SECONDS", 7 * 24 * 3600),
 		},
 		budgets: {
 			callsPerMinute: positiveInt("RATE_LIMIT_PER_MINUTE", Number.MAX_SAFE_INTEGER),

@@ -7,13 +7,15 @@
  *   /sse                MCP over legacy SSE             (authenticated)
  *   /api/approvals...   the approvals API               (authenticated)
  *   /api/audit...       the audit trail                 (authenticated)
- *   GET /approvals      the approvers' page (its data comes from the API)
+ *   GET /approvals      the approvers' page (its data comes from the API), for a signed-in browser
+ *   /approvals/...      signing in and out of it (src/web/sign-in.ts)
  */
 import { env as startupEnv } from "cloudflare:workers";
 import { GuardAgent, type SessionProps } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
+import { authenticateApprovals, clearSessionCookie, currentSession, hasSessionCookie, signInLocation } from "./auth/browser-session";
 import { type RequestCaller, withCallerHeader } from "./auth/request-caller";
 import { type AccessConfig, type Config, type EdgeConfig, type Env, readConfig, type VariableEnv } from "./config";
 import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
@@ -26,10 +28,13 @@ import { newSessionId, sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
 import { AuditLog } from "./state/audit-log";
 import { budgetOf } from "./state/bindings";
+import { BrowserSessionStore } from "./state/browser-session-store";
 import { BudgetStore, type SessionKey } from "./state/budget-store";
 import { approvalsPage } from "./web/approvals-page";
+import { OIDC_CALLBACK_PATH } from "./auth/oidc";
+import { handleApproverOidcCallback, handleSignInRoutes } from "./web/sign-in";
 
-export { ApprovalStore, AuditLog, BudgetStore, GuardAgent };
+export { ApprovalStore, AuditLog, BrowserSessionStore, BudgetStore, GuardAgent };
 
 const streamable = GuardAgent.serve("/mcp", { binding: "MCP_OBJECT" });
 const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
@@ -125,7 +130,9 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	}
 	if (request.method === "GET" && (pathname === "/" || pathname === "/health"))
 		return respond(await describeServer(config, pathname === "/"));
-	if (request.method === "GET" && pathname === "/approvals") return respond(approvalsPage());
+	if (request.method === "GET" && pathname === "/approvals") return respond(await approvalsPageFor(request, env));
+	if (pathname.startsWith("/approvals/")) return respond(await handleSignInRoutes(request, env));
+	if (request.method === "GET" && pathname === OIDC_CALLBACK_PATH) return respond(await handleApproverOidcCallback(request, env));
 
 	const isMcp = pathname === "/mcp";
 	const isSse = pathname === "/sse" || pathname === "/sse/message";
@@ -135,8 +142,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 		return respond(jsonError(404, "not_found", `No route for ${pathname.slice(0, 200)}.`));
 	}
 
-	// Who is calling, before any Durable Object is touched.
-	const auth = await authenticate(request, config.access);
+	// Who is calling, before any Durable Object but the sign-in sessions' is touched.
+	const auth = isApprovals ? await authenticateApprovals(request, env) : await authenticate(request, config.access);
 	if (!auth.ok) return respond(auth.error);
 	const authenticated = auth.value;
 
@@ -152,6 +159,16 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 		approvalsOrigin: edge.publicOrigin ?? (config.access.tokens.kind !== "none" ? "" : url.origin),
 	};
 	return respond(await jsonErrorBody(await routeMcp(limited, env, ctx, caller, edge)));
+}
+
+/** The approvals page for a signed-in browser; anyone else goes through sign-in and back to this very address. */
+async function approvalsPageFor(request: Request, env: Env): Promise<Response> {
+	const session = await currentSession(request, env);
+	if (session) return approvalsPage(session.csrf);
+	const url = new URL(request.url);
+	const headers = new Headers({ location: signInLocation(url.pathname + url.search), "cache-control": "no-store" });
+	if (hasSessionCookie(request)) headers.append("set-cookie", clearSessionCookie(request));
+	return new Response(null, { status: 303, headers });
 }
 
 async function describeServer(config: Config, probeUpstreams: boolean): Promise<Response> {

@@ -57,6 +57,12 @@ export const VARIABLES = {
 		inWranglerVars: true,
 		meaning: "how long a pending request, and then a granted approval, stays valid",
 	},
+	APPROVER_SESSION_TTL_SECONDS: {
+		kind: "var",
+		default: "28800",
+		inWranglerVars: true,
+		meaning: "how long a sign-in on the approvals page lasts (at most 7 days)",
+	},
 	LOOP_WINDOW_SECONDS: {
 		kind: "var",
 		default: "3600",

@@ -101,6 +101,12 @@ async function authenticateLoopback(request: Request, access: AccessConfig): Pro
 	return ok({ principal: "local", role: access.localRole, credential: "loopback" });
 }
 
+/** The caller MCP_AUTH_TOKENS names today for a token's SHA-256 (hex), or undefined. */
+export function callerOfCredential(tokens: TokenTableSetting, credential: string): Caller | undefined {
+	if (tokens.kind !== "table") return undefined;
+	return tokens.entries.find((entry) => entry.caller.credential === credential)?.caller;
+}
+
 /**
  * Every principal that can have records: those of the token table, and
  * `local` (loopback callers when no table is set).

@@ -60,7 +60,8 @@ export async function lookupToken(token: string, table: TokenEntry[]): Promise<C
 	return found;
 }
 
-function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+/** Equal bytes, compared in time that does not depend on where they differ. */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
 	const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (a: ArrayBufferView, b: ArrayBufferView) => boolean };
 	if (a.byteLength !== b.byteLength) return false;
 	if (typeof subtle.timingSafeEqual === "function") return subtle.timingSafeEqual(a, b);

@@ -19,3 +19,8 @@ export function budgetOf(env: Pick<Env, "BUDGETS">, principal: string) {
 export function auditLogOf(env: Pick<Env, "AUDIT_LOG">, principal: string) {
 	return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(principal));
 }
+
+/** Every approver's browser session lives in one object (sessions are few; sign-out is one statement). */
+export function browserSessionStore(env: Pick<Env, "BROWSER_SESSIONS">) {
+	return env.BROWSER_SESSIONS.get(env.BROWSER_SESSIONS.idFromName("global"));
+}

@@ -1,21 +1,22 @@
 /**
- * The approvers' page at /approvals: sign in (a bearer token, or the approver
- * link of `npm run dev`), see the requests the guard holds with what the
+ * The approvers' page at /approvals, for a signed-in approver (src/web/sign-in.ts):
+ * see the requests the guard holds with what the
  * authority said (reason, risk, issues, questions), and approve or reject
  * them, after a confirmation, with a note.
  *
- * As a person uses it: a linked request (`#<id>`) is shown first, scrolled into
+ * As a person uses it: a linked request (`#<id>` or `?id=<id>`) is shown first, scrolled into
  * view and focused; the result of an action appears on the card that was
  * clicked; times are relative ("expires in 12 min"); pending requests refresh
  * by themselves; requester and tool filters narrow the list.
  *
- * Security: the token lives in sessionStorage and travels only in the
- * Authorization header, never in a URL sent to the server (the approver
- * link's `#operator=` fragment is read once and removed from the address bar).
- * Every value shown (arguments are attacker-controlled) is written with
+ * Security: the page holds no credential. The browser session is an HttpOnly
+ * cookie the page's script cannot read; its CSRF token, served in the page,
+ * goes with every change (X-CSRF-Token). Every value shown (arguments are attacker-controlled) is written with
  * textContent, never parsed as HTML; a strict Content-Security-Policy allows
  * only this page's own nonce'd script and style; framing is refused.
  */
+
+import { escapeHtml, newNonce, pageResponse } from "./html";
 
 /** How often pending requests refresh by themselves while the page is visible. */
 export const POLL_MS = 5000;
@@ -70,7 +71,7 @@ details { margin: 0 0 6px; } summary { cursor: pointer; min-height: 28px; }
 // Plain script (no template literals: it lives inside one). Every value goes through textContent.
 const SCRIPT = `
 "use strict";
-const KEY = "stage0-guard-token";
+const CSRF = document.querySelector("meta[name=csrf-token]").content;
 const POLL_MS = __POLL_MS__;
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const $ = (id) => document.getElementById(id);
@@ -83,7 +84,6 @@ const el = (tag, props, ...children) => {
   return node;
 };
 const status = (text, isError) => { $("status").textContent = text; $("status").className = isError ? "error" : ""; };
-const token = () => sessionStorage.getItem(KEY);
 
 const state = {
   viewer: null,
@@ -105,7 +105,7 @@ class HttpError extends Error { constructor(status, message) { super(message); t
 async function api(path, options) {
   const res = await fetch(path, {
     ...options,
-    headers: { authorization: "Bearer " + token(), "content-type": "application/json" },
+    headers: { "content-type": "application/json", "x-csrf-token": CSRF },
   });
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
@@ -228,7 +228,7 @@ async function decide(a, action, note) {
       : "Rejected " + a.tool + " for " + a.principal + ".";
     state.decided.set(a.id, { record: body.approval, message: message, ok: true });
   } catch (e) {
-    if (e.status === 401) return signedOut(e.message);
+    if (e.status === 401) return signedOut();
     let record = a;
     try { record = (await api("/api/approvals/" + encodeURIComponent(a.id))).approval; } catch (ignored) {}
     state.decided.set(a.id, { record: record, message: "Not done: " + e.message, ok: false });
@@ -325,14 +325,12 @@ function page(cursor) {
 }
 
 async function load(options) {
-  if (!token()) return showSignIn();
   if (state.busy) { state.again = true; return; } // runs once more when the current load ends
   state.busy = true;
   try {
     const first = await page(null);
     state.viewer = first.viewer;
     $("who").textContent = "Signed in as " + first.viewer.principal + " (" + first.viewer.role + ")";
-    $("signin").hidden = true; $("app").hidden = false;
     // A refresh re-reads the first page; older pages already loaded stay.
     const fresh = first.approvals;
     const oldest = fresh.length ? Date.parse(fresh[fresh.length - 1].created_at) : Infinity;
@@ -351,7 +349,7 @@ async function load(options) {
     if (!(options && options.quiet)) status("");
     render();
   } catch (e) {
-    if (e.status === 401) signedOut(e.message); else status(e.message, true);
+    if (e.status === 401) signedOut(); else status(e.message, true);
   } finally {
     state.busy = false;
     if (state.again) { state.again = false; load(options); }
@@ -369,74 +367,59 @@ async function loadMore() {
   } catch (e) { status(e.message, true); }
 }
 
-function signedOut(message) {
-  sessionStorage.removeItem(KEY);
-  showSignIn();
-  status(message, true);
+// The session ended (expired, signed out elsewhere, token withdrawn): sign in again, and come back here.
+function signedOut() {
+  const back = "/approvals" + location.search + (state.linkedId ? "#" + state.linkedId : "");
+  location.replace("/approvals/sign-in?reason=ended&return_to=" + encodeURIComponent(back));
 }
 
-function showSignIn() {
-  $("signin").hidden = false; $("app").hidden = true;
-  $("linked-hint").textContent = state.linkedId
-    ? "Sign in to see request " + state.linkedId + " (a page signed in with the approver link lists it too, or open this link in that tab)."
-    : "";
-}
-
-// #<id> links a request; #operator=<secret>[&id=<id>] is npm run dev's approver link.
-function readHash() {
+// ?id=<id> or #<id> links a request; #operator=<secret> (npm run dev's approver link) signs in on the sign-in page.
+function readLink() {
   const raw = location.hash.slice(1);
-  if (raw.indexOf("=") === -1) { state.linkedId = ID_PATTERN.test(raw) ? raw : null; return; }
-  const params = new URLSearchParams(raw);
-  const id = params.get("id");
-  state.linkedId = id && ID_PATTERN.test(id) ? id : null;
-  const secret = params.get("operator");
-  if (secret) {
-    sessionStorage.setItem(KEY, secret);
-    // The secret leaves the address bar (and this history entry) at once.
-    history.replaceState(null, "", location.pathname + (state.linkedId ? "#" + state.linkedId : ""));
+  if (raw.indexOf("operator=") !== -1) {
+    location.replace("/approvals/sign-in?return_to=" + encodeURIComponent("/approvals" + location.search) + location.hash);
+    return false;
   }
+  const id = ID_PATTERN.test(raw) ? raw : new URLSearchParams(location.search).get("id");
+  state.linkedId = id && ID_PATTERN.test(id) ? id : null;
+  return true;
 }
 
-$("signin").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  sessionStorage.setItem(KEY, $("token").value.trim());
-  $("token").value = "";
-  status("");
-  load();
+$("signout").addEventListener("click", async () => {
+  $("signout").disabled = true;
+  try {
+    const res = await fetch("/approvals/sign-out", { method: "POST", headers: { "x-csrf-token": CSRF } });
+    if (!res.ok) throw new Error(((await res.json().catch(() => null)) || {}).message || "HTTP " + res.status);
+    location.replace("/approvals/sign-in?reason=signed-out");
+  } catch (e) { $("signout").disabled = false; status("Not signed out: " + e.message, true); }
 });
-$("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY); showSignIn(); status("Signed out."); });
 $("refresh").addEventListener("click", () => load());
 $("filter").addEventListener("change", () => { state.items = []; state.nextCursor = null; state.decided.clear(); load(); });
 $("requester").addEventListener("change", () => render());
 $("tool").addEventListener("change", () => render());
 $("more").addEventListener("click", () => loadMore());
-window.addEventListener("hashchange", () => { readHash(); state.linked = null; load(); });
-setInterval(() => { if (token() && !document.hidden && !$("app").hidden) load({ quiet: true }); }, POLL_MS);
+window.addEventListener("hashchange", () => { if (readLink()) { state.linked = null; load(); } });
+setInterval(() => { if (!document.hidden) load({ quiet: true }); }, POLL_MS);
 setInterval(tickTimes, 15000);
-readHash();
-load();
+if (readLink()) load();
 `;
 
-export function approvalsPage(): Response {
-	const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+/** The page for a signed-in approver; `csrfToken` is their session's. */
+export function approvalsPage(csrfToken: string): Response {
+	const nonce = newNonce();
 	const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf-token" content="${escapeHtml(csrfToken)}">
 <title>Approvals · stage0-edge-guard</title>
 <style nonce="${nonce}">${STYLE}</style>
 </head>
 <body>
 <h1>Approvals</h1>
 <div class="muted">Requests that Stage0 or the local rules held for a person. Approve only what you have checked; an approval allows one call with exactly these arguments.</div>
-<form id="signin" autocomplete="off">
-  <label for="token">Bearer token</label>
-  <input id="token" type="password" required minlength="16" placeholder="sg_…">
-  <button type="submit">Sign in</button>
-  <p class="muted">On a server started with <code>npm run dev</code>, open the approver link it printed instead. <span id="linked-hint"></span></p>
-</form>
-<div id="app" hidden>
+<div id="app">
   <div class="bar">
     <span id="who"></span>
     <button id="signout" type="button">Sign out</button>
@@ -463,14 +446,5 @@ export function approvalsPage(): Response {
 <script nonce="${nonce}">${SCRIPT.replace("__POLL_MS__", String(POLL_MS))}</script>
 </body>
 </html>`;
-	return new Response(html, {
-		headers: {
-			"content-type": "text/html; charset=utf-8",
-			"content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
-			"x-frame-options": "DENY",
-			"referrer-policy": "no-referrer",
-			"x-content-type-options": "nosniff",
-			"cache-control": "no-store",
-		},
-	});
+	return pageResponse(html, nonce);
 }

@@ -1,13 +1,15 @@
 /**
  * The approvers' page in a real browser (Debian's Chromium, headless, driven by
- * playwright-core): a developer's publish is held over MCP, another admin
- * approves it on the page, and the developer's retry then goes through, once.
+ * playwright-core): a developer's publish is held over MCP; another admin opens
+ * its link signed out, signs in with a token, lands on that request, approves
+ * it and signs out; the developer's retry then goes through, once. The page's
+ * storage never holds a token: the browser keeps only an HttpOnly session cookie.
  */
 import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-server";
 import { launchChromium } from "../support/chromium";
@@ -38,6 +40,18 @@ async function connectAs(who: keyof typeof TOKENS) {
 
 type Result = ToolResult;
 
+/** Everything a script on the page could read: storage, and the cookies it can see. */
+async function pageStorage(page: Page) {
+	return page.evaluate(() => {
+		const all = (s: Storage) => Object.fromEntries(Array.from({ length: s.length }, (_, i) => [s.key(i), s.getItem(s.key(i)!)]));
+		return {
+			session: all(sessionStorage),
+			local: all(localStorage),
+			cookies: (globalThis as unknown as { document: { cookie: string } }).document.cookie,
+		};
+	});
+}
+
 describe("/approvals in headless Chromium", () => {
 	// Without a browser this fails with the install instruction (never skipped).
 	beforeAll(async () => {
@@ -57,14 +71,21 @@ describe("/approvals in headless Chromium", () => {
 		expect(approval.url).toBe(`${server.origin}/approvals#${approval.id}`);
 
 		const page = await browser.newPage();
+		// signed out, the approval link leads to the sign-in page, then back to that very request
 		await page.goto(approval.url);
+		expect(new URL(page.url()).pathname).toBe("/approvals/sign-in");
 		await page.fill("#token", TOKENS.bob.token);
 		await page.click("#signin button[type=submit]");
-		await page.waitForSelector(`#approval-${approval.id}`);
+		await page.waitForSelector(`#linked #approval-${approval.id}`);
+		expect(page.url()).toBe(approval.url);
 		await expect.poll(() => page.textContent("#who")).toBe("Signed in as bob (admin)");
-		expect(await page.isVisible("#signin")).toBe(false);
-		expect(page.url()).not.toContain(TOKENS.bob.token);
-		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBe(TOKENS.bob.token);
+		// no token in the page's storage or in any cookie a script can read; the session cookie is HttpOnly and Strict
+		expect(await pageStorage(page)).toEqual({ session: {}, local: {}, cookies: "" });
+		const [cookie, ...others] = await page.context().cookies();
+		expect(others).toEqual([]);
+		expect(cookie).toMatchObject({ name: "edge-guard-session", httpOnly: true, sameSite: "Strict", path: "/" });
+		expect(cookie.value).not.toContain(TOKENS.bob.token);
+		expect(await page.content()).not.toContain(TOKENS.bob.token);
 
 		const card = page.locator(`#approval-${approval.id}`);
 		await expect.poll(() => card.getAttribute("class")).toContain("highlight");
@@ -92,6 +113,15 @@ describe("/approvals in headless Chromium", () => {
 		await page.selectOption("#filter", "used");
 		await page.waitForSelector(`#approval-${approval.id}`);
 		expect(await page.locator(`#approval-${approval.id}`).innerText()).toContain("bob");
+
+		// sign out: back on the sign-in page, and the session is gone on the server too
+		await page.click("#signout");
+		await expect.poll(() => new URL(page.url()).pathname).toBe("/approvals/sign-in");
+		await expect.poll(() => page.textContent("#status")).toBe("Signed out.");
+		const replayed = await fetch(`${server.origin}/api/approvals`, { headers: { cookie: `${cookie.name}=${cookie.value}` } });
+		expect(replayed.status).toBe(401);
+		await page.goto(`${server.origin}/approvals`);
+		expect(new URL(page.url()).pathname).toBe("/approvals/sign-in");
 		await page.close();
 		await alice.close();
 	});
@@ -118,8 +148,19 @@ describe("/approvals in headless Chromium", () => {
 		await page.fill("#token", "sg_wrong_token_0000000000000000");
 		await page.click("#signin button[type=submit]");
 		await expect.poll(() => page.textContent("#status")).toContain("Unknown bearer token");
-		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBeNull();
+		expect(await pageStorage(page)).toEqual({ session: {}, local: {}, cookies: "" });
+		expect(await page.context().cookies()).toEqual([]);
 		expect(await page.isVisible("#signin")).toBe(true);
+		await page.close();
+	});
+
+	it("a sign-in link that names another site still leads to this server's approvals page", async () => {
+		const page = await browser.newPage();
+		await page.goto(`${server.origin}/approvals/sign-in?return_to=${encodeURIComponent("//evil.example/phish")}`);
+		await page.fill("#token", TOKENS.carol.token);
+		await page.click("#signin button[type=submit]");
+		await expect.poll(() => page.textContent("#who")).toBe("Signed in as carol (admin)");
+		expect(page.url()).toBe(`${server.origin}/approvals`);
 		await page.close();
 	});
 });

@@ -1,7 +1,7 @@
 /**
  * The quick start's approval loop as a person meets it: `npm run dev -- --port N`
  * prints an approver link; opened in Debian's Chromium it signs the page in as
- * the operator; the linked request is the first thing seen; approving takes a
+ * the operator (its secret exchanged for a session cookie, kept in no storage); the linked request is the first thing seen; approving takes a
  * confirmation and shows its result on the card; the agent's retry then runs
  * once. Plus the page's layout at a phone and a desktop width (screenshots are
  * kept in a temp dir for a person to look at).
@@ -120,7 +120,13 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		const page = await browser.newPage();
 		await signedIn(page);
 		expect(page.url()).toBe(`${run.origin}/approvals`);
-		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBe(secret);
+		const storage = await page.evaluate(() => ({
+			session: sessionStorage.length,
+			local: localStorage.length,
+			cookies: (globalThis as unknown as { document: { cookie: string } }).document.cookie,
+		}));
+		expect(storage).toEqual({ session: 0, local: 0, cookies: "" });
+		expect((await page.context().cookies()).map((c) => c.value).join()).not.toContain(secret);
 		// The same secret works as a bearer token on the approvals API (page and curl alike), and nowhere else.
 		const api = await fetch(`${run.origin}/api/approvals`, { headers: { authorization: `Bearer ${secret}` } });
 		expect(((await api.json()) as ApiAnswer).viewer).toEqual({ principal: "operator", role: "admin" });
@@ -238,13 +244,15 @@ describe("npm run dev -- --port N, and its approver link", () => {
 			const url = new URL(route.request().url());
 			const cursor = url.searchParams.get("cursor");
 			url.searchParams.delete("cursor");
-			const response = await route.fetch({ url: url.toString() });
+			// The server's real list, asked as a headless tool would (the approver link's secret as a bearer token).
+			const secret = run.link.split("#operator=")[1];
+			const response = await fetch(url, { headers: { authorization: `Bearer ${secret}` } });
 			const body = (await response.json()) as ApiAnswer;
 			const mine = body.approvals.find((a) => a.id === id);
 			expect(mine?.arguments_truncated).toBe(true);
 			const others = body.approvals.filter((a) => a.id !== id);
 			const approvals = cursor ? [mine] : others.slice(0, 1);
-			await route.fulfill({ response, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
+			await route.fulfill({ status: 200, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
 		});
 		await page.route(new RegExp(`/api/approvals/${id}$`), async (route) => {
 			fullRequests++;
