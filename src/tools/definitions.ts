@@ -2,32 +2,17 @@
  * The six guarded tools, as data: arguments, what they intend (sent to the
  * authority), and the action that runs only after an ALLOW.
  *
+ * Written with the package's public API (defineTool, guardTools), exactly as a
+ * library user writes their own tools.
+ *
  * The actions are simulated on purpose: this product guards tools, it does not
  * publish or deploy anything. They do no artificial waiting.
  */
 import { z } from "zod";
-import type { GuardedTool, ToolAnnotations } from "../guard/pipeline";
+import { defineTool, type ToolDefinition } from "./define";
 import { APPROVAL_STATUSES, ROLES, retryCount, shortName, text } from "./schema";
 
-/** Built-in tools state every hint. */
-export type Annotations = Required<ToolAnnotations>;
-
-export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> extends GuardedTool<
-	z.infer<z.ZodObject<Shape>>,
-	Record<string, unknown>
-> {
-	title: string;
-	description: string;
-	input: Shape;
-	annotations: Annotations;
-	/** One line for the text block of an executed call. */
-	summarize?(output: Record<string, unknown>): string;
-}
-
-/** Keeps each definition's argument types tied to its own schema. */
-function defineTool<Shape extends z.ZodRawShape>(definition: ToolDefinition<Shape>): ToolDefinition {
-	return definition as unknown as ToolDefinition;
-}
+export type { Annotations, ToolDefinition } from "./define";
 
 const researchTopic = defineTool({
 	name: "research-topic",
