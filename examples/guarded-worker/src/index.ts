@@ -92,6 +92,7 @@ const mcp = OrdersAgent.serve("/mcp", { binding: "MCP_OBJECT" });
 
 export default {
 	async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+		if (new URL(request.url).pathname === "/health") return Response.json({ ok: true });
 		// Bearer tokens from MCP_AUTH_TOKENS (npm run token:new); use your own authentication if you have one.
 		const auth = await authenticate(request, env);
 		if (!auth.ok) return auth.response;
