@@ -51,6 +51,18 @@ export interface Env extends GatewayEnv {
 	MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string;
 	/** Cedar policy text (var or secret) replacing the bundled policies/default.cedar. */
 	GUARD_POLICY?: string;
+	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
+	OAUTH_KV?: KVNamespace;
+	/** The people's OpenID Connect provider (README "OAuth sign-in"); none: people sign in with a token. */
+	OIDC_ISSUER?: string;
+	OIDC_CLIENT_ID?: string;
+	/** Secret. */
+	OIDC_CLIENT_SECRET?: string;
+	/** The ID token claim whose values name roles, and the JSON map from those values to roles (default role: viewer). */
+	OIDC_ROLE_CLAIM?: string;
+	OIDC_ROLE_MAP?: string;
+	/** The claim naming the principal (default email, falling back to sub). */
+	OIDC_PRINCIPAL_CLAIM?: string;
 }
 
 export type Mode = "stage0" | "simulated";

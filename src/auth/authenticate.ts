@@ -46,6 +46,20 @@ function tokenTable(raw: string): TokenEntry[] | Error {
 }
 
 /**
+ * A person signing in with their token on a page (the consent page, the
+ * approvers' page): the caller it names, or undefined for anything else (no
+ * table, a broken one, a malformed or unknown token). The same table and the
+ * same constant-time lookup as a bearer header.
+ */
+export async function signInWithToken(token: string, env: Pick<AuthEnv, "MCP_AUTH_TOKENS">): Promise<Caller | undefined> {
+	const raw = env.MCP_AUTH_TOKENS?.trim();
+	const trimmed = token.trim();
+	if (!raw || trimmed.length < 16 || trimmed.length > 512 || !B64TOKEN.test(trimmed)) return undefined;
+	const table = tokenTable(raw);
+	return table instanceof Error ? undefined : lookupToken(trimmed, table);
+}
+
+/**
  * A 401 that says what is needed, in the body and in WWW-Authenticate. Per
  * RFC 6750 a request without credentials gets no error code in the challenge.
  */

@@ -35,6 +35,12 @@ const VARIABLES: Record<Variable, true> = {
 	UPSTREAM_REFRESH_SECONDS: true,
 	UPSTREAM_TIMEOUT_MS: true,
 	GUARD_MODE: true,
+	OIDC_ISSUER: true,
+	OIDC_CLIENT_ID: true,
+	OIDC_CLIENT_SECRET: true,
+	OIDC_ROLE_CLAIM: true,
+	OIDC_ROLE_MAP: true,
+	OIDC_PRINCIPAL_CLAIM: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 
