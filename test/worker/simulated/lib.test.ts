@@ -49,9 +49,9 @@ describe("import 'stage0-edge-guard'", () => {
 		});
 		const spies = CONSOLE_METHODS.map((method) => vi.spyOn(console, method));
 		const before = globalsNow();
-		let lib: typeof import("../../src/lib");
+		let lib: typeof import("../../../src/lib");
 		try {
-			lib = await import("../../src/lib");
+			lib = await import("../../../src/lib");
 		} finally {
 			restoreBindings();
 			process.env = processEnv;
