@@ -61,6 +61,12 @@ describe("the package", () => {
 		// Fails (and prints tsc's errors) when the example no longer compiles.
 		await run(join(BIN, "tsc"), ["-p", EXAMPLE], { cwd: ROOT });
 	}, 150_000);
+
+	it("the README shows the whole example: its source and its wrangler config, as they are", () => {
+		const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+		expect(readme).toContain(`\`\`\`ts\n${readFileSync(join(EXAMPLE, "src/index.ts"), "utf8")}\`\`\``);
+		expect(readme).toContain(`\`\`\`jsonc\n${readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8")}\`\`\``);
+	});
 });
 
 describe("examples/guarded-worker, end to end", () => {
