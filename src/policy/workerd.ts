@@ -4,7 +4,6 @@
  * policy set parsed once per isolate (again only when GUARD_POLICY or the
  * tools change).
  */
-/// <reference path="./modules.d.ts" />
 import * as cedar from "@cedar-policy/cedar-wasm/web";
 // Not in the package's exports map: wrangler resolves a module-rule import (.wasm) by Node's lookup without
 // `exports`, wherever npm placed the package (hoisted, in a user's app, or here); the tests alias it the same way
