@@ -5,7 +5,8 @@
  * on loopback and driven with the official MCP SDK client.
  */
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -60,6 +61,45 @@ describe("the package", () => {
 		expect(specifiers.filter((s) => s.startsWith("."))).toEqual([]);
 		// Fails (and prints tsc's errors) when the example no longer compiles.
 		await run(join(BIN, "tsc"), ["-p", EXAMPLE], { cwd: ROOT });
+	}, 150_000);
+
+	it("installed in an app of its own (deps hoisted, as npm installs them), the example builds with wrangler and type-checks", async () => {
+		const app = mkdtempSync(join(tmpdir(), "edge-guard-app-"));
+		try {
+			const env = { ...process.env, PATH };
+			await run("npm", ["pack", "--ignore-scripts", "--pack-destination", app], { cwd: ROOT, env });
+			const installed = join(app, "node_modules/stage0-edge-guard");
+			mkdirSync(installed, { recursive: true });
+			await run("tar", [
+				"xzf",
+				join(
+					app,
+					readdirSync(app).find((f) => f.endsWith(".tgz"))!,
+				),
+				"-C",
+				installed,
+				"--strip-components=1",
+			]);
+			// Its dependencies next to it, not inside it: a path into the package's own node_modules would not resolve.
+			for (const name of readdirSync(join(ROOT, "node_modules")))
+				if (name !== "stage0-edge-guard") symlinkSync(join(ROOT, "node_modules", name), join(app, "node_modules", name));
+			cpSync(join(EXAMPLE, "src"), join(app, "src"), { recursive: true });
+			cpSync(join(EXAMPLE, "tsconfig.json"), join(app, "tsconfig.json"));
+			writeFileSync(
+				join(app, "wrangler.jsonc"),
+				readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8").replace("../../node_modules/", "node_modules/"),
+			);
+			writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+			const built = await run(join(BIN, "wrangler"), ["deploy", "--dry-run", "--outdir", join(app, "out")], {
+				cwd: app,
+				env: { ...env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+			});
+			expect(built.stdout).toContain("--dry-run: exiting now.");
+			expect(readdirSync(join(app, "out")).some((f) => f.endsWith("cedar_wasm_bg.wasm"))).toBe(true);
+			await run(join(BIN, "tsc"), ["-p", app], { cwd: app });
+		} finally {
+			rmSync(app, { recursive: true, force: true });
+		}
 	}, 150_000);
 
 	it("the README shows the whole example: its source and its wrangler config, as they are", () => {
