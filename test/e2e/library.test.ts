@@ -21,7 +21,9 @@ const EXAMPLE = join(ROOT, "examples/guarded-worker");
 const BIN = join(ROOT, "node_modules/.bin");
 const PATH = `${BIN}:${process.env.PATH ?? ""}`;
 
-type Result = { structuredContent?: Record<string, any>; isError?: boolean; content: { type: string; text: string }[] };
+/** What these tests read of a guarded tool's structuredContent (the rest is compared with toMatchObject). */
+type Structured = Record<string, unknown> & { request_id: string; approval: { id: string }; records: { request_id: string }[] };
+type Result = { structuredContent?: Structured; isError?: boolean; content: { type: string; text: string }[] };
 
 describe("the package", () => {
 	beforeAll(async () => {
@@ -135,7 +137,7 @@ describe("examples/guarded-worker, end to end", () => {
 		for (let i = 0; i < 50; i++) {
 			const res = await fetch(`${server.origin}/api/audit/${requestId}`, { headers: bearer(who) });
 			if (res.ok) {
-				const body = (await res.json()) as { records: Record<string, any>[] };
+				const body = (await res.json()) as { records: Record<string, unknown>[] };
 				if (body.records.length && body.records.every((r) => r.outcome !== "pending")) return body.records[0];
 			}
 			await new Promise((r) => setTimeout(r, 100));
@@ -185,7 +187,7 @@ describe("examples/guarded-worker, end to end", () => {
 		expect(refused).toMatchObject({ principal: "alice", tool: "refund-order", verdict: "DENY", outcome: "not_run" });
 		// The same records through the audit-log tool.
 		const own = await call(client, "audit-log", { limit: 10 });
-		const ids = (own.structuredContent!.records as { request_id: string }[]).map((r) => r.request_id);
+		const ids = own.structuredContent!.records.map((r) => r.request_id);
 		expect(ids).toEqual(expect.arrayContaining([allowed.structuredContent!.request_id, denied.structuredContent!.request_id]));
 		await client.close();
 	});
@@ -194,7 +196,7 @@ describe("examples/guarded-worker, end to end", () => {
 		const client = await connect("alice");
 		const args = { orderId: "ord_7", amountCents: 500 };
 		const held = await call(client, "refund-order", args);
-		const id = held.structuredContent!.approval.id as string;
+		const id = held.structuredContent!.approval.id;
 		const approve = await fetch(`${server.origin}/api/approvals/${id}/approve`, {
 			method: "POST",
 			headers: { ...bearer("bob"), "content-type": "application/json" },

@@ -14,12 +14,13 @@ function watchBindings(bindings: Record<string, unknown>, reads: string[]): () =
 		.filter((key) => !key.startsWith("__VITEST_POOL_WORKERS"))
 		.map((key) => [key, Object.getOwnPropertyDescriptor(bindings, key)!] as const);
 	for (const [key, descriptor] of originals) {
+		const value: unknown = bindings[key]; // read before watching
 		Object.defineProperty(bindings, key, {
 			configurable: true,
 			enumerable: descriptor.enumerable,
 			get() {
 				reads.push(key);
-				return descriptor.get ? descriptor.get.call(bindings) : descriptor.value;
+				return value;
 			},
 		});
 	}
@@ -32,6 +33,8 @@ function globalsNow(): Map<PropertyKey, unknown> {
 	return new Map(
 		Reflect.ownKeys(globalThis).map((key) => {
 			const d = Object.getOwnPropertyDescriptor(globalThis, key)!;
+			// An accessor is compared by its getter's identity, never called.
+			// oxlint-disable-next-line typescript/unbound-method
 			return [key, "value" in d ? d.value : d.get];
 		}),
 	);
