@@ -61,7 +61,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> {
 				approver,
 				scheduleRetry: () => {
 					this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true }).catch((error) =>
-						console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : error}`),
+						console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : String(error)}`),
 					);
 				},
 			},

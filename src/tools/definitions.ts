@@ -31,7 +31,7 @@ const researchTopic = defineTool({
 		topic,
 		summary: `Informational summary of "${topic}": key concepts, current state and open questions (simulated research: no external source was contacted).`,
 	}),
-	summarize: (o) => String(o.summary),
+	summarize: (o) => o.summary,
 });
 
 const publishContent = defineTool({
