@@ -42,9 +42,7 @@ function workerProject(
 		// wrangler finds it by Node's lookup, vite by this alias.
 		resolve: {
 			alias: {
-				[CEDAR_WASM]: fileURLToPath(
-					import.meta.resolve("@cedar-policy/cedar-wasm/web").replace(/cedar_wasm\.js$/, "cedar_wasm_bg.wasm"),
-				),
+				[CEDAR_WASM]: fileURLToPath(import.meta.resolve("@cedar-policy/cedar-wasm/web").replace(/cedar_wasm\.js$/, "cedar_wasm_bg.wasm")),
 			},
 		},
 		// Every project checks that it got exactly the variables it set (test/worker/hermetic-env.test.ts).

@@ -117,8 +117,7 @@ export function guardFor(env: GuardEnv, ctx: SessionState, caller: CallerSource,
 		// Each record goes to the trail of its own principal.
 		ship: async (records) => {
 			const byPrincipal = new Map<string, ShippedRecord[]>();
-			for (const record of records)
-				byPrincipal.set(record.entry.principal, [...(byPrincipal.get(record.entry.principal) ?? []), record]);
+			for (const record of records) byPrincipal.set(record.entry.principal, [...(byPrincipal.get(record.entry.principal) ?? []), record]);
 			await Promise.all([...byPrincipal].map(([principal, batch]) => auditLog(principal).recordBatch(batch)));
 		},
 		waitUntil: (promise) => ctx.waitUntil(promise),

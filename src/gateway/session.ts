@@ -19,9 +19,7 @@ export async function startSessionGateway(server: McpServer, config: GatewayConf
 		},
 		async () => {
 			const upstreams = await gateway.refresh();
-			const lines = upstreams.map(
-				(u) => `${u.name}: ${u.state}, ${u.tools} tools${u.last_error ? ` (last error: ${u.last_error})` : ""}`,
-			);
+			const lines = upstreams.map((u) => `${u.name}: ${u.state}, ${u.tools} tools${u.last_error ? ` (last error: ${u.last_error})` : ""}`);
 			return { content: [{ type: "text", text: lines.join("\n") }], structuredContent: { upstreams } };
 		},
 	);

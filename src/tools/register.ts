@@ -241,9 +241,7 @@ async function refusedBeforePipeline(deps: GuardDeps, tool: string, args: unknow
 		role: deps.runtime.role,
 		session_id: deps.runtime.sessionId,
 		tool: tool.slice(0, 128),
-		args_sha256: argumentsHash(
-			args !== null && typeof args === "object" && !Array.isArray(args) ? (args as Record<string, unknown>) : {},
-		),
+		args_sha256: argumentsHash(args !== null && typeof args === "object" && !Array.isArray(args) ? (args as Record<string, unknown>) : {}),
 		verdict: "DENY",
 		decision: "NO_GO",
 		reason: text.slice(0, 1000),

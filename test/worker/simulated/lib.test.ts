@@ -60,9 +60,7 @@ describe("import 'stage0-edge-guard'", () => {
 			process.env = processEnv;
 		}
 		const after = globalsNow();
-		const output = spies.flatMap((spy, i) =>
-			spy.mock.calls.map((args) => `console.${CONSOLE_METHODS[i]}: ${args.map(String).join(" ")}`),
-		);
+		const output = spies.flatMap((spy, i) => spy.mock.calls.map((args) => `console.${CONSOLE_METHODS[i]}: ${args.map(String).join(" ")}`));
 		for (const spy of spies) spy.mockRestore();
 
 		expect(typeof lib.guardTools).toBe("function");
