@@ -1,97 +1,144 @@
 /**
- * Reads the Worker's bindings into one typed, validated configuration.
+ * The Worker's configuration: the one function that reads, parses and
+ * defaults every variable of the table (src/variables.ts: name, var or
+ * secret, default, meaning) into a typed Config. Nothing else reads a variable:
+ * the Worker entry, the session and the Durable Objects take their values
+ * from readConfig. README "Configuration" and wrangler.jsonc's vars are
+ * checked against the table (test/config.test.ts).
  *
- * Every knob has a safe default; a value that does not parse falls back to the
- * default rather than to something looser (a negative timeout or retry limit
- * would weaken the guard, so it is never accepted).
+ * A value that does not parse never loosens the guard: a number falls back to
+ * its default, a security setting to its closed reading (no operator, no
+ * loopback attestation, enforce mode, the viewer role), and a warning naming
+ * the variable goes to the start-up log. A broken MCP_AUTH_TOKENS refuses
+ * every request; a broken upstream entry is an upstream in error.
  */
 
-import type { GatewayEnv } from "./gateway/config";
+import { type Role, ROLES, parseTokenTable, type TokenEntry } from "./auth/tokens";
+import { type GatewayConfig, type GuardMode, parseUpstreams, type UpstreamSource } from "./gateway/config";
 import { stage0BaseUrlProblem } from "./guard/stage0-client";
 import type { ApprovalStore } from "./state/approval-store";
 import type { AuditLog } from "./state/audit-log";
 import type { BudgetStore } from "./state/budget-store";
+import { VARIABLES, type VariableEnv, type VariableName, type VariableSpec } from "./variables";
 
-/** GatewayEnv: the upstreams of gateway mode and GUARD_MODE (src/gateway/config.ts). */
-export interface Env extends GatewayEnv {
+export { VARIABLES, type VariableEnv, type VariableName, type VariableSpec };
+
+/** The bindings that are not variables: Durable Object namespaces (src/state/bindings.ts hands out their objects) and KV. */
+export interface DurableObjectBindings {
 	MCP_OBJECT: DurableObjectNamespace;
+	/** One object for every approval. */
 	APPROVALS: DurableObjectNamespace<ApprovalStore>;
-	/** One object per principal: rate limit and rolling loop budgets. */
+	/** One object per principal: rate limit, rolling loop budgets and open sessions. */
 	BUDGETS: DurableObjectNamespace<BudgetStore>;
 	/** One object per principal: the audit trail. */
 	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
-	STAGE0_API_KEY?: string;
-	STAGE0_BASE_URL?: string;
-	STAGE0_TIMEOUT_MS?: string;
-	MAX_RETRIES?: string;
-	/** Secret: JSON mapping SHA-256(token) to { principal, role }. */
-	MCP_AUTH_TOKENS?: string;
-	/** The role of loopback callers when MCP_AUTH_TOKENS is not set. */
-	LOCAL_ROLE?: string;
-	/** SHA-256 of the approver link's secret, set by `npm run dev` at each start (see src/auth/operator.ts). */
-	OPERATOR_TOKEN_SHA256?: string;
-	APPROVAL_TTL_SECONDS?: string;
-	LOOP_WINDOW_SECONDS?: string;
-	RATE_LIMIT_PER_MINUTE?: string;
-	AUDIT_STORE_ARGUMENTS?: string;
-	AUDIT_RETENTION_DAYS?: string;
-	/** Where people reach this server (e.g. https://guard.example.com): approval links are built from it. */
-	PUBLIC_URL?: string;
-	/** Comma-separated origins (besides the server's own) whose web pages may call it. */
-	ALLOWED_ORIGINS?: string;
-	/** Open sessions and SSE streams per principal. */
-	MAX_SESSIONS_PER_PRINCIPAL?: string;
-	/**
-	 * Set only by the project's launcher (scripts/lib/dev-server.ts): the loopback
-	 * address `wrangler dev` was bound to. Without MCP_AUTH_TOKENS, the server serves
-	 * only when this attests a loopback bind; never set it in wrangler.jsonc.
-	 */
-	DEV_LOOPBACK_BIND?: string;
-	/** Pending approval requests one principal may have open; one more expires its oldest. */
-	MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string;
-	/** Cedar policy text (var or secret) replacing the bundled policies/default.cedar. */
-	GUARD_POLICY?: string;
 	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
 	OAUTH_KV?: KVNamespace;
-	/** The people's OpenID Connect provider (README "OAuth sign-in"); none: people sign in with a token. */
-	OIDC_ISSUER?: string;
-	OIDC_CLIENT_ID?: string;
-	/** Secret. */
-	OIDC_CLIENT_SECRET?: string;
-	/** The ID token claim whose values name roles, and the JSON map from those values to roles (default role: viewer). */
-	OIDC_ROLE_CLAIM?: string;
-	OIDC_ROLE_MAP?: string;
-	/** The claim naming the principal (default email, falling back to sub). */
-	OIDC_PRINCIPAL_CLAIM?: string;
 }
 
-export type Mode = "stage0" | "simulated";
+/** The Worker's environment: its bindings and the variables of VARIABLES. */
+export interface Env extends DurableObjectBindings, VariableEnv {}
 
-export interface GuardConfig {
-	mode: Mode;
-	/** Present only in stage0 mode. Never log or return it. */
-	apiKey?: string;
-	baseUrl: string;
-	/** Why STAGE0_BASE_URL cannot be used (then every Stage0 call fails closed with it). */
-	baseUrlProblem?: string;
-	timeoutMs: number;
-	maxRetries: number;
+/**
+ * Where verdicts come from: Stage0, always with a key, or the local simulator.
+ * Stage0 mode without a key cannot be written.
+ */
+export type AuthorityChoice =
+	| { mode: "simulated" }
+	| {
+			mode: "stage0";
+			/** Never log or return it. */
+			apiKey: string;
+			baseUrl: string;
+			/** Why STAGE0_BASE_URL cannot be used (then every Stage0 call fails closed with it). */
+			baseUrlProblem?: string;
+			timeoutMs: number;
+	  };
+
+export type Mode = AuthorityChoice["mode"];
+
+/** MCP_AUTH_TOKENS: not set (loopback only), a table, or a value that does not parse (every request refused). */
+export type TokenTableSetting = { kind: "none" } | { kind: "table"; entries: TokenEntry[] } | { kind: "invalid"; error: string };
+
+/** Who may call, and how callers are recognised. */
+export interface AccessConfig {
+	tokens: TokenTableSetting;
+	/** The role of loopback callers without tokens. */
+	localRole: Role;
+	/** SHA-256 (lowercase hex) of this start's approver-link secret, when `npm run dev` set a well-formed one. */
+	operatorTokenSha256?: string;
+	/** The launcher attested a loopback bind (only then is a token-less server served). */
+	loopbackBind: boolean;
+}
+
+/** Who may reach the server, and from where: read by the Worker entry on each request. */
+export interface EdgeConfig {
+	/** The origin approval links are built from, when configured (no trailing slash). */
+	publicOrigin?: string;
+	/** Exact origins whose pages may call the server, besides its own. */
+	allowedOrigins: Set<string>;
+	maxSessionsPerPrincipal: number;
+}
+
+export interface ApprovalsConfig {
+	/** How long a pending request, then a granted approval, stays valid. */
+	ttlMs: number;
+	maxPendingPerPrincipal: number;
+}
+
+export interface BudgetsConfig {
+	callsPerMinute: number;
+	loopWindowMs: number;
+}
+
+export interface AuditConfig {
 	/** Store redacted arguments in the audit trail (otherwise only their hash). */
-	auditArguments: boolean;
+	storeArguments: boolean;
+	/** Records (and approvals past their expiry) older than this are pruned. */
+	retentionMs: number;
+}
+
+export interface OidcSettings {
+	/** Unset: no OIDC sign-in. */
+	issuer?: string;
+	clientId?: string;
+	clientSecret?: string;
+	roleClaim?: string;
+	/** The JSON text of OIDC_ROLE_MAP. */
+	roleMap?: string;
+	principalClaim: string;
+}
+
+export interface Config {
+	authority: AuthorityChoice;
+	/** The loop threshold of `retry-workflow`. */
+	maxRetries: number;
+	access: AccessConfig;
+	edge: EdgeConfig;
+	approvals: ApprovalsConfig;
+	budgets: BudgetsConfig;
+	audit: AuditConfig;
+	/** GUARD_POLICY as set (unset or blank: the bundled policy set; see policy/source.ts). */
+	policyText?: string;
+	gateway: GatewayConfig;
+	/** The OpenID Connect variables, trimmed (src/auth/oidc.ts checks that they make a usable provider). */
+	oidc: OidcSettings;
 	/** Problems with the configuration a person should hear about at start-up (never a secret's value). */
 	warnings: string[];
 }
 
-export const DEFAULT_BASE_URL = "https://api.signalpulse.org";
-export const DEFAULT_TIMEOUT_MS = 5000;
-export const DEFAULT_MAX_RETRIES = 5;
-export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 32;
+const DAY_MS = 24 * 3600 * 1000;
 
-function positiveInt(raw: string | undefined, fallback: number, max: number): number {
-	if (raw === undefined || raw.trim() === "") return fallback;
-	const n = Number(raw);
-	if (!Number.isInteger(n) || n < 1 || n > max) return fallback;
-	return n;
+/** The whole configuration, parsed once per environment object (the Worker's and each Durable Object's are long-lived). */
+const parsed = new WeakMap<object, Config>();
+
+export function readConfig(env: VariableEnv): Config {
+	let config = parsed.get(env);
+	if (!config) {
+		config = parseConfig(env);
+		parsed.set(env, config);
+	}
+	return config;
 }
 
 /**
@@ -106,9 +153,91 @@ export function isPlaceholderKey(value: string): boolean {
 	return PLACEHOLDER_KEY.test(value.trim());
 }
 
-export function readConfig(env: Partial<Env>): GuardConfig {
+const LOOPBACK_BIND = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+function parseConfig(env: VariableEnv): Config {
 	const warnings: string[] = [];
-	let apiKey = env.STAGE0_API_KEY?.trim() || undefined;
+	/** The variable's value, trimmed; undefined when unset or blank. */
+	const read = (name: VariableName): string | undefined => env[name]?.trim() || undefined;
+	const defaultOf = (name: VariableName): string => {
+		const spec: VariableSpec = VARIABLES[name];
+		if (spec.default === undefined) throw new Error(`${name} has no default in VARIABLES`);
+		return spec.default;
+	};
+	/** A whole number from 1 to max; anything else means the default, and a warning. */
+	const positiveInt = (name: VariableName, max: number): number => {
+		const fallback = Number(defaultOf(name));
+		const raw = read(name);
+		if (raw === undefined) return fallback;
+		const n = Number(raw);
+		if (Number.isInteger(n) && n >= 1 && n <= max) return n;
+		warnings.push(`${name} must be a whole number from 1 to ${max}; using its default, ${fallback}.`);
+		return fallback;
+	};
+	/** One of the words, case-insensitive; anything else means `otherwise` (the closed reading), and a warning. */
+	const word = <W extends string>(name: VariableName, words: readonly W[], otherwise: W): W => {
+		const raw = read(name);
+		if (raw === undefined) return defaultOf(name) as W;
+		const lower = raw.toLowerCase();
+		const found = words.find((w) => w === lower);
+		if (found !== undefined) return found;
+		warnings.push(`${name} must be ${words.join(" or ")}; using ${otherwise}.`);
+		return otherwise;
+	};
+
+	return {
+		authority: readAuthority(read, defaultOf, positiveInt, warnings),
+		maxRetries: positiveInt("MAX_RETRIES", 1000),
+		access: {
+			tokens: readTokenTable(read("MCP_AUTH_TOKENS"), warnings),
+			localRole: word("LOCAL_ROLE", ROLES, "viewer"),
+			operatorTokenSha256: readOperatorHash(read("OPERATOR_TOKEN_SHA256"), warnings),
+			loopbackBind: readLoopbackBind(read("DEV_LOOPBACK_BIND"), warnings),
+		},
+		edge: {
+			publicOrigin: readPublicOrigin(read("PUBLIC_URL"), warnings),
+			allowedOrigins: readAllowedOrigins(env.ALLOWED_ORIGINS, warnings),
+			maxSessionsPerPrincipal: positiveInt("MAX_SESSIONS_PER_PRINCIPAL", 100_000),
+		},
+		approvals: {
+			ttlMs: positiveInt("APPROVAL_TTL_SECONDS", 7 * 24 * 3600) * 1000,
+			maxPendingPerPrincipal: positiveInt("MAX_PENDING_APPROVALS_PER_PRINCIPAL", 10_000),
+		},
+		budgets: {
+			callsPerMinute: positiveInt("RATE_LIMIT_PER_MINUTE", Number.MAX_SAFE_INTEGER),
+			loopWindowMs: positiveInt("LOOP_WINDOW_SECONDS", Number.MAX_SAFE_INTEGER) * 1000,
+		},
+		audit: {
+			storeArguments: word("AUDIT_STORE_ARGUMENTS", ["true", "false"], "false") === "true",
+			retentionMs: readRetentionDays(read("AUDIT_RETENTION_DAYS"), Number(defaultOf("AUDIT_RETENTION_DAYS")), warnings) * DAY_MS,
+		},
+		policyText: env.GUARD_POLICY,
+		gateway: {
+			upstreams: parseUpstreams(readUpstreamSource(env, read, defaultOf), positiveInt("UPSTREAM_TIMEOUT_MS", 600_000)),
+			builtinTools: word("BUILTIN_TOOLS", ["true", "false"], "true") === "true",
+			refreshSeconds: positiveInt("UPSTREAM_REFRESH_SECONDS", 86_400),
+			guardMode: word<GuardMode>("GUARD_MODE", ["enforce", "shadow"], "enforce"),
+		},
+		oidc: {
+			issuer: read("OIDC_ISSUER"),
+			clientId: read("OIDC_CLIENT_ID"),
+			clientSecret: read("OIDC_CLIENT_SECRET"),
+			roleClaim: read("OIDC_ROLE_CLAIM"),
+			roleMap: read("OIDC_ROLE_MAP"),
+			principalClaim: read("OIDC_PRINCIPAL_CLAIM") ?? defaultOf("OIDC_PRINCIPAL_CLAIM"),
+		},
+		warnings,
+	};
+}
+
+function readAuthority(
+	read: (name: VariableName) => string | undefined,
+	defaultOf: (name: VariableName) => string,
+	positiveInt: (name: VariableName, max: number) => number,
+	warnings: string[],
+): AuthorityChoice {
+	let apiKey = read("STAGE0_API_KEY");
 	if (apiKey && isPlaceholderKey(apiKey)) {
 		apiKey = undefined;
 		warnings.push(
@@ -116,53 +245,97 @@ export function readConfig(env: Partial<Env>): GuardConfig {
 				"Put your real key in .dev.vars (or `wrangler secret put STAGE0_API_KEY`), or remove the line.",
 		);
 	}
-	const baseUrl = (env.STAGE0_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, "");
-	return {
-		mode: apiKey ? "stage0" : "simulated",
-		apiKey,
-		baseUrl,
-		baseUrlProblem: stage0BaseUrlProblem(baseUrl),
-		timeoutMs: positiveInt(env.STAGE0_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 60_000),
-		maxRetries: positiveInt(env.MAX_RETRIES, DEFAULT_MAX_RETRIES, 1000),
-		auditArguments: env.AUDIT_STORE_ARGUMENTS?.trim().toLowerCase() === "true",
-		warnings,
-	};
+	// Read (and warned about) in both modes, so a bad timeout is reported before a key is added.
+	const timeoutMs = positiveInt("STAGE0_TIMEOUT_MS", 60_000);
+	if (!apiKey) return { mode: "simulated" };
+	const baseUrl = (read("STAGE0_BASE_URL") ?? defaultOf("STAGE0_BASE_URL")).replace(/\/+$/, "");
+	return { mode: "stage0", apiKey, baseUrl, baseUrlProblem: stage0BaseUrlProblem(baseUrl), timeoutMs };
 }
 
-/** Who may reach the server, and from where: read by the Worker entry on each request. */
-export interface EdgeConfig {
-	/** The origin approval links are built from, when configured (no trailing slash). */
-	publicOrigin?: string;
-	/** Exact origins whose pages may call the server, besides its own. */
-	allowedOrigins: Set<string>;
-	maxSessionsPerPrincipal: number;
-	/** The launcher attested a loopback bind (only then is a token-less server served). */
-	loopbackBind: boolean;
+/** Token tables parsed so far, by their text: the table is parsed once, not on every request. */
+let lastTokenTable: { raw: string; setting: TokenTableSetting } | undefined;
+
+function readTokenTable(raw: string | undefined, warnings: string[]): TokenTableSetting {
+	if (raw === undefined) return { kind: "none" };
+	if (lastTokenTable?.raw !== raw) {
+		let setting: TokenTableSetting;
+		try {
+			setting = { kind: "table", entries: parseTokenTable(raw) };
+		} catch (error) {
+			// parseTokenTable's messages name MCP_AUTH_TOKENS and never echo the value.
+			setting = { kind: "invalid", error: error instanceof Error ? error.message : "MCP_AUTH_TOKENS is not a valid token table" };
+		}
+		lastTokenTable = { raw, setting };
+	}
+	const setting = lastTokenTable.setting;
+	if (setting.kind === "invalid") warnings.push(`${setting.error}: every request is refused until it is fixed.`);
+	return setting;
 }
 
-const LOOPBACK_BIND = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/;
+function readOperatorHash(raw: string | undefined, warnings: string[]): string | undefined {
+	if (raw === undefined) return undefined;
+	const hash = raw.toLowerCase();
+	if (SHA256_HEX.test(hash)) return hash;
+	warnings.push("OPERATOR_TOKEN_SHA256 is not a SHA-256 in hex, so there is no approver link (start the server with `npm run dev`).");
+	return undefined;
+}
+
+function readLoopbackBind(raw: string | undefined, warnings: string[]): boolean {
+	if (raw === undefined) return false;
+	if (LOOPBACK_BIND.test(raw)) return true;
+	warnings.push(
+		"DEV_LOOPBACK_BIND is not a loopback address, so no loopback bind is attested (never set it yourself: `npm run dev` does).",
+	);
+	return false;
+}
 
 /** An http(s) URL's origin, or undefined for anything else (an unusable value is never half-used). */
-function originOf(raw: string | undefined): string | undefined {
-	if (!raw?.trim()) return undefined;
+function originOf(raw: string): string | undefined {
 	try {
-		const url = new URL(raw.trim());
+		const url = new URL(raw);
 		return url.protocol === "https:" || url.protocol === "http:" ? url.origin : undefined;
 	} catch {
 		return undefined;
 	}
 }
 
-export function readEdgeConfig(env: Partial<Env>): EdgeConfig {
-	const allowedOrigins = new Set<string>();
-	for (const part of (env.ALLOWED_ORIGINS ?? "").split(",")) {
-		const origin = originOf(part);
-		if (origin) allowedOrigins.add(origin);
+function readPublicOrigin(raw: string | undefined, warnings: string[]): string | undefined {
+	if (raw === undefined) return undefined;
+	const origin = originOf(raw);
+	if (!origin) warnings.push("PUBLIC_URL is not an http(s) URL, so approval links are relative.");
+	return origin;
+}
+
+function readAllowedOrigins(raw: string | undefined, warnings: string[]): Set<string> {
+	const allowed = new Set<string>();
+	for (const part of (raw ?? "").split(",")) {
+		if (!part.trim()) continue;
+		const origin = originOf(part.trim());
+		if (origin) allowed.add(origin);
+		else warnings.push(`ALLOWED_ORIGINS: '${part.trim().slice(0, 100)}' is not an http(s) origin and is ignored.`);
 	}
+	return allowed;
+}
+
+/** Any positive number of days (fractions too); anything else means the default. */
+function readRetentionDays(raw: string | undefined, fallback: number, warnings: string[]): number {
+	if (raw === undefined) return fallback;
+	const n = Number(raw);
+	if (Number.isFinite(n) && n > 0) return n;
+	warnings.push(`AUDIT_RETENTION_DAYS must be a positive number of days; using its default, ${fallback}.`);
+	return fallback;
+}
+
+function readUpstreamSource(
+	env: VariableEnv,
+	read: (name: VariableName) => string | undefined,
+	defaultOf: (name: VariableName) => string,
+): UpstreamSource {
+	const url = read("UPSTREAM_MCP_URL");
 	return {
-		publicOrigin: originOf(env.PUBLIC_URL),
-		allowedOrigins,
-		maxSessionsPerPrincipal: positiveInt(env.MAX_SESSIONS_PER_PRINCIPAL, DEFAULT_MAX_SESSIONS_PER_PRINCIPAL, 100_000),
-		loopbackBind: LOOPBACK_BIND.test(env.DEV_LOOPBACK_BIND?.trim() ?? ""),
+		single: url
+			? { name: read("UPSTREAM_NAME") ?? defaultOf("UPSTREAM_NAME"), url: env.UPSTREAM_MCP_URL, headers: env.UPSTREAM_MCP_HEADERS }
+			: undefined,
+		table: read("UPSTREAMS") ? env.UPSTREAMS : undefined,
 	};
 }

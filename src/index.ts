@@ -15,16 +15,17 @@ import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
 import { authenticate } from "./auth/authenticate";
 import { type RequestCaller, withCallerHeader } from "./auth/request-caller";
-import { type EdgeConfig, type Env, readConfig, readEdgeConfig } from "./config";
+import { type AccessConfig, type Config, type EdgeConfig, type Env, readConfig, type VariableEnv } from "./config";
 import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
 import { localPolicyFor } from "./policy/workerd";
 import { policyLogLine, policyStatus } from "./policy/source";
-import { readGatewayConfig, scrubHeaderValues } from "./gateway/config";
+import { scrubHeaderValues } from "./gateway/config";
 import { upstreamStatuses } from "./gateway/status";
 import { SERVER_INFO } from "./server-info";
 import { newSessionId, sessionNamespaceFor } from "./session-scope";
 import { ApprovalStore } from "./state/approval-store";
 import { AuditLog } from "./state/audit-log";
+import { budgetOf } from "./state/bindings";
 import { BudgetStore, type SessionKey } from "./state/budget-store";
 import { approvalsPage } from "./web/approvals-page";
 
@@ -35,19 +36,20 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 
 // The start-up lines: which mode this isolate decides in (never the key), and whom it serves.
 {
-	const config = readConfig(startupEnv as Partial<Env>);
-	if (config.mode === "stage0" && config.baseUrlProblem) {
-		console.error(`stage0-edge-guard: STAGE0_BASE_URL is not usable: ${config.baseUrlProblem}. Every guarded call will be refused.`);
+	const config = readConfig(startupEnv as VariableEnv);
+	const authority = config.authority;
+	if (authority.mode === "stage0" && authority.baseUrlProblem) {
+		console.error(`stage0-edge-guard: STAGE0_BASE_URL is not usable: ${authority.baseUrlProblem}. Every guarded call will be refused.`);
 	} else
 		console.log(
-			config.mode === "stage0"
-				? `stage0-edge-guard: stage0 mode, checking every tool call at ${config.baseUrl}/check`
+			authority.mode === "stage0"
+				? `stage0-edge-guard: stage0 mode, checking every tool call at ${authority.baseUrl}/check`
 				: "stage0-edge-guard: SIMULATED mode (no STAGE0_API_KEY): verdicts come from the local simulator, policy_version simulated-*",
 		);
 	for (const warning of config.warnings) console.warn(`stage0-edge-guard: WARNING: ${warning}`);
-	const policy = localPolicyFor(startupEnv as Partial<Env>);
+	const policy = localPolicyFor(config.policyText);
 	(policy.error ? console.error : console.log)(policyLogLine(policy));
-	const gateway = readGatewayConfig(startupEnv as Partial<Env>);
+	const gateway = config.gateway;
 	if (gateway.upstreams.length > 0)
 		console.log(`stage0-edge-guard: gateway in front of ${gateway.upstreams.map((u) => u.name).join(", ")}`);
 	if (gateway.guardMode === "shadow") {
@@ -55,7 +57,7 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 			"stage0-edge-guard: *** SHADOW MODE (GUARD_MODE=shadow) *** upstream tool calls are decided and recorded but run WHATEVER THE VERDICT; set GUARD_MODE=enforce to block",
 		);
 	}
-	const access = accessMode(startupEnv as Partial<Env>);
+	const access = accessMode(config.access);
 	if (access === "refusing") {
 		console.warn(
 			"stage0-edge-guard: REFUSING every call: no MCP_AUTH_TOKENS, and no loopback bind attested by the launcher (DEV_LOOPBACK_BIND). Start it with `npm run dev`, or set MCP_AUTH_TOKENS (`npm run token:new`).",
@@ -65,9 +67,9 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 	}
 }
 
-function accessMode(env: Partial<Env>): "bearer" | "loopback-only" | "refusing" {
-	if (env.MCP_AUTH_TOKENS?.trim()) return "bearer";
-	return readEdgeConfig(env).loopbackBind ? "loopback-only" : "refusing";
+function accessMode(access: AccessConfig): "bearer" | "loopback-only" | "refusing" {
+	if (access.tokens.kind !== "none") return "bearer";
+	return access.loopbackBind ? "loopback-only" : "refusing";
 }
 
 export default {
@@ -101,8 +103,9 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 		return jsonError(400, "invalid_request", "The URL's path has a malformed percent-encoding.");
 	}
 
+	const config = readConfig(env);
 	// Which web page is asking: none (not a browser), the server's own, or an allowed one.
-	const edge = readEdgeConfig(env);
+	const edge = config.edge;
 	const origin = request.headers.get("origin");
 	let corsOrigin: string | undefined;
 	if (origin !== null && origin !== url.origin && origin !== edge.publicOrigin) {
@@ -120,7 +123,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	if (request.method === "OPTIONS") {
 		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
 	}
-	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(await describeServer(env, pathname === "/"));
+	if (request.method === "GET" && (pathname === "/" || pathname === "/health"))
+		return respond(await describeServer(config, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(approvalsPage());
 
 	const isMcp = pathname === "/mcp";
@@ -132,32 +136,31 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	}
 
 	// Who is calling, before any Durable Object is touched.
-	const auth = await authenticate(request, env);
+	const auth = await authenticate(request, config.access);
 	if (!auth.ok) return respond(auth.response);
 
 	const limited = await limitBody(request, MAX_BODY_BYTES);
 	if (!limited) return respond(jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`));
 
 	if (isApprovals) return respond(await handleApprovalsApi(limited, env, auth.caller));
-	if (isAudit) return respond(await handleAuditApi(limited, env, auth.caller));
+	if (isAudit) return respond(await handleAuditApi(limited, env, config.access.tokens, auth.caller));
 
 	const caller: RequestCaller = {
 		...auth.caller,
 		// Approval links come from configuration; a request's Host is trusted only on loopback.
-		approvalsOrigin: edge.publicOrigin ?? (env.MCP_AUTH_TOKENS?.trim() ? "" : url.origin),
+		approvalsOrigin: edge.publicOrigin ?? (config.access.tokens.kind !== "none" ? "" : url.origin),
 	};
 	return respond(await jsonErrorBody(await routeMcp(limited, env, ctx, caller, edge)));
 }
 
-async function describeServer(env: Env, probeUpstreams: boolean): Promise<Response> {
-	const config = readConfig(env);
-	const gateway = readGatewayConfig(env);
+async function describeServer(config: Config, probeUpstreams: boolean): Promise<Response> {
+	const { authority, gateway } = config;
 	// GET / asks an upstream this isolate has not seen lately; /health (polled) only reports what is known.
 	const upstreams = await upstreamStatuses(gateway, probeUpstreams, (text) => scrubHeaderValues(text, gateway.upstreams));
 	return Response.json({
 		name: SERVER_INFO.name,
 		version: SERVER_INFO.version,
-		mode: config.mode,
+		mode: authority.mode,
 		endpoints: {
 			streamable_http: "/mcp",
 			sse: "/sse",
@@ -166,10 +169,10 @@ async function describeServer(env: Env, probeUpstreams: boolean): Promise<Respon
 			audit_api: "/api/audit",
 			health: "/health",
 		},
-		stage0: config.mode === "stage0" ? { base_url: config.baseUrl, timeout_ms: config.timeoutMs } : null,
+		stage0: authority.mode === "stage0" ? { base_url: authority.baseUrl, timeout_ms: authority.timeoutMs } : null,
 		max_retries: config.maxRetries,
-		local_policy: policyStatus(localPolicyFor(env)),
-		authentication: accessMode(env),
+		local_policy: policyStatus(localPolicyFor(config.policyText)),
+		authentication: accessMode(config.access),
 		guard_mode: gateway.guardMode,
 		...(gateway.guardMode === "shadow"
 			? {
@@ -190,7 +193,7 @@ async function describeServer(env: Env, probeUpstreams: boolean): Promise<Respon
  */
 async function routeMcp(request: Request, env: Env, ctx: ExecutionContext, caller: RequestCaller, edge: EdgeConfig): Promise<Response> {
 	const url = new URL(request.url);
-	const budgets = env.BUDGETS.get(env.BUDGETS.idFromName(caller.principal));
+	const budgets = budgetOf(env, caller.principal);
 	const key = (id: string, transport: SessionKey["transport"]): SessionKey => ({ id, credential: caller.credential, transport });
 	const sessionNotFound = () =>
 		jsonRpcError(404, -32001, "Session not found: open a new session (sessions belong to the credential that opened them).");

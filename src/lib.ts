@@ -11,7 +11,7 @@
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
 import type { Caller } from "./auth/tokens";
-import type { Env } from "./config";
+import { type Env, readConfig } from "./config";
 import type { GuardEnv } from "./agent/guard-session";
 import { approvalsPage } from "./web/approvals-page";
 
@@ -55,7 +55,8 @@ export async function guardRoutes(request: Request, env: GuardEnv, caller: Calle
 	// The APIs read only APPROVALS, AUDIT_LOG and MCP_AUTH_TOKENS of the server's bindings.
 	const bindings = env as Env;
 	if (pathname === "/api/approvals" || pathname.startsWith("/api/approvals/")) return handleApprovalsApi(request, bindings, caller);
-	if (pathname === "/api/audit" || pathname.startsWith("/api/audit/")) return handleAuditApi(request, bindings, caller);
+	if (pathname === "/api/audit" || pathname.startsWith("/api/audit/"))
+		return handleAuditApi(request, bindings, readConfig(env).access.tokens, caller);
 	if (pathname === "/approvals" && request.method === "GET") return approvalsPage();
 	return undefined;
 }

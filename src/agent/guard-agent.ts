@@ -13,8 +13,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { McpAgent } from "agents/mcp";
 import { approverOf } from "../auth/operator";
 import { callerOfMessage } from "../auth/request-caller";
-import type { Env } from "../config";
-import { readGatewayConfig } from "../gateway/config";
+import { type Env, readConfig } from "../config";
 import { startSessionGateway } from "../gateway/session";
 import { SERVER_INFO } from "../server-info";
 import { registerAuditLogTool } from "../tools/audit-log";
@@ -41,7 +40,8 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> {
 		// always with props) serves no call: it has no caller.
 		const owner = this.props?.principal && this.props.credential ? this.props : undefined;
 		// Who can approve here (admins, the operator of `npm run dev`, or nobody), for the refusal's words.
-		const approver = approverOf(this.env);
+		const config = readConfig(this.env);
+		const approver = approverOf(config.access);
 		// The approver link of `npm run dev` is on 127.0.0.1: links to requests use the same origin, so the
 		// signed-in page can open them (localhost would be another origin, with its own sessionStorage).
 		const pageOrigin = (origin: string) =>
@@ -69,7 +69,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> {
 		this.#guard = owner ? guard : undefined;
 		// The built-in tools (unless BUILTIN_TOOLS=false), then the upstreams' (gateway mode, src/gateway/):
 		// one public registration function (guardTools) and one pipeline for both.
-		const gateway = readGatewayConfig(this.env);
+		const gateway = config.gateway;
 		guardTools(this.server, gateway.builtinTools ? TOOLS : [], guard);
 		if (gateway.upstreams.length > 0) await startSessionGateway(this.server, gateway, guard);
 		registerAuditLogTool(this.server, guard.readAudit);

@@ -13,7 +13,7 @@
  */
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { approverOf } from "../auth/operator";
-import { type Env, readConfig, readEdgeConfig } from "../config";
+import { type Env, readConfig } from "../config";
 import type { Approver, ApprovalDesk } from "../guard/approvals";
 import type { AuditTrail } from "../guard/audit";
 import { createAuthority } from "../guard/authority";
@@ -79,10 +79,10 @@ export type SessionState = Pick<DurableObjectState, "storage" | "waitUntil" | "i
 export function guardFor(env: GuardEnv, ctx: SessionState, caller: CallerSource, options: GuardOptions = {}): Guard {
 	const sql = ctx.storage.sql;
 	const config = readConfig(env);
-	const authority = createAuthority(config);
-	const policy = localPolicyFor(env);
-	const approver = options.approver ?? approverOf(env);
-	const publicOrigin = readEdgeConfig(env).publicOrigin ?? "";
+	const authority = createAuthority(config.authority);
+	const policy = localPolicyFor(config.policyText);
+	const approver = options.approver ?? approverOf(config.access);
+	const publicOrigin = config.edge.publicOrigin ?? "";
 	const sessionId = options.sessionId ?? ctx.id.toString();
 	const approvals = () => env.APPROVALS.get(env.APPROVALS.idFromName("global"));
 	const auditLog = (principal: string) => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(principal));
@@ -169,7 +169,7 @@ export function guardFor(env: GuardEnv, ctx: SessionState, caller: CallerSource,
 				reserveLoopAttempt: (tool, key) => budgets.reserveLoopAttempt(tool, key),
 			},
 			audit,
-			auditArguments: config.auditArguments,
+			auditArguments: config.audit.storeArguments,
 		};
 	};
 

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
+import { approvalStore } from "../state/bindings";
 import { type ApprovalRecord, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
 import { jsonError } from "../http";
 
@@ -33,10 +34,10 @@ function decodeCursor(cursor: string): ListPosition | undefined {
 	return match && ID.test(match[2]) ? { created_at: Number(match[1]), id: match[2] } : undefined;
 }
 
-export async function handleApprovalsApi(request: Request, env: Env, caller: Caller): Promise<Response> {
+export async function handleApprovalsApi(request: Request, env: Pick<Env, "APPROVALS">, caller: Caller): Promise<Response> {
 	const url = new URL(request.url);
 	const parts = url.pathname.replace(/\/+$/, "").split("/").slice(3); // after /api/approvals
-	const store = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+	const store = approvalStore(env);
 	const isAdmin = caller.role === "admin";
 	const visible = (a: ApprovalRecord | null) => a && (isAdmin || a.principal === caller.principal);
 

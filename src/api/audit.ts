@@ -9,8 +9,9 @@
  */
 import { knownPrincipals } from "../auth/authenticate";
 import type { Caller } from "../auth/tokens";
-import type { Env } from "../config";
+import type { Env, TokenTableSetting } from "../config";
 import type { AuditCursor, AuditQuery, AuditRecord } from "../state/audit-log";
+import { auditLogOf } from "../state/bindings";
 import { jsonError } from "../http";
 
 const VERDICTS = new Set(["ALLOW", "DENY", "DEFER"]);
@@ -18,11 +19,13 @@ const MAX_LIMIT = 500;
 
 type Filter = Omit<AuditQuery, "principal" | "cursor" | "limit">;
 
-export function auditLogFor(env: Env, principal: string) {
-	return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(principal));
-}
-
-export async function handleAuditApi(request: Request, env: Env, caller: Caller): Promise<Response> {
+/** `tokens` names every principal an admin may read (see knownPrincipals). */
+export async function handleAuditApi(
+	request: Request,
+	env: Pick<Env, "AUDIT_LOG">,
+	tokens: TokenTableSetting,
+	caller: Caller,
+): Promise<Response> {
 	if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.");
 	const url = new URL(request.url);
 	const rest = url.pathname.replace(/\/+$/, "").split("/").slice(3); // after /api/audit
@@ -31,8 +34,8 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 	if (rest.length === 1) {
 		const requestId = decodeURIComponent(rest[0]);
 		if (requestId.length > 200) return jsonError(400, "invalid_request_id", "That is not a request id.");
-		const principals = isAdmin ? knownPrincipals(env) : [caller.principal];
-		const found = (await Promise.all(principals.map((p) => auditLogFor(env, p).byRequestId(requestId)))).flat();
+		const principals = isAdmin ? knownPrincipals(tokens) : [caller.principal];
+		const found = (await Promise.all(principals.map((p) => auditLogOf(env, p).byRequestId(requestId)))).flat();
 		if (found.length === 0) return jsonError(404, "not_found", `No decision with request_id ${requestId} that you may read.`);
 		return Response.json({ request_id: requestId, records: found });
 	}
@@ -43,7 +46,7 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 	if (!isAdmin && requested !== undefined && requested !== caller.principal) {
 		return jsonError(403, "forbidden", "You may read only your own audit records.");
 	}
-	const principals = requested ? [requested] : isAdmin ? knownPrincipals(env) : [caller.principal];
+	const principals = requested ? [requested] : isAdmin ? knownPrincipals(tokens) : [caller.principal];
 
 	const filter: Filter = {};
 	const tool = params.get("tool");
@@ -77,9 +80,9 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 }
 
 /** Asks every principal's log for its next `limit` records and merges them in order. */
-async function readPage(env: Env, principals: string[], filter: Filter, limit: number, cursor?: AuditCursor) {
+async function readPage(env: Pick<Env, "AUDIT_LOG">, principals: string[], filter: Filter, limit: number, cursor?: AuditCursor) {
 	const lists = await Promise.all(
-		principals.map((principal) => auditLogFor(env, principal).query({ ...filter, principal, limit: limit + 1, cursor })),
+		principals.map((principal) => auditLogOf(env, principal).query({ ...filter, principal, limit: limit + 1, cursor })),
 	);
 	const merged = lists.flat().sort(compare);
 	const records = merged.slice(0, limit);
@@ -95,7 +98,7 @@ function compare(a: AuditRecord, b: AuditRecord): number {
 	return b.seq - a.seq;
 }
 
-function streamNdjson(env: Env, principals: string[], filter: Filter, start?: AuditCursor): Response {
+function streamNdjson(env: Pick<Env, "AUDIT_LOG">, principals: string[], filter: Filter, start?: AuditCursor): Response {
 	const encoder = new TextEncoder();
 	let cursor = start;
 	let done = false;

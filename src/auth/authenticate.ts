@@ -9,16 +9,10 @@
  * placeholder), so nothing a client sends can make a request "local". The host
  * must still be a loopback name, so a DNS-rebinding page is refused too.
  */
-import { readEdgeConfig } from "../config";
-import { loopbackOperator, type OperatorEnv } from "./operator";
+import type { AccessConfig, TokenTableSetting } from "../config";
+import { loopbackOperator } from "./operator";
 import { jsonError } from "../http";
-import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
-
-export interface AuthEnv extends OperatorEnv {
-	MCP_AUTH_TOKENS?: string;
-	LOCAL_ROLE?: string;
-	DEV_LOOPBACK_BIND?: string;
-}
+import { type Caller, lookupToken } from "./tokens";
 
 export type AuthResult = { ok: true; caller: Caller } | { ok: false; response: Response };
 
@@ -30,33 +24,16 @@ const B64TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 const HOW_TO_GET_A_TOKEN =
 	"Send the header `Authorization: Bearer <token>`. A token is created by the server's administrator with `npm run token:new -- --principal NAME --role developer` and added to MCP_AUTH_TOKENS (README, 'Tokens').";
 
-let cachedRaw: string | undefined;
-let cachedTable: TokenEntry[] | Error | undefined;
-
-function tokenTable(raw: string): TokenEntry[] | Error {
-	if (raw !== cachedRaw) {
-		cachedRaw = raw;
-		try {
-			cachedTable = parseTokenTable(raw);
-		} catch (error) {
-			cachedTable = error as Error;
-		}
-	}
-	return cachedTable!;
-}
-
 /**
  * A person signing in with their token on a page (the consent page, the
  * approvers' page): the caller it names, or undefined for anything else (no
  * table, a broken one, a malformed or unknown token). The same table and the
  * same constant-time lookup as a bearer header.
  */
-export async function signInWithToken(token: string, env: Pick<AuthEnv, "MCP_AUTH_TOKENS">): Promise<Caller | undefined> {
-	const raw = env.MCP_AUTH_TOKENS?.trim();
+export async function signInWithToken(token: string, tokens: TokenTableSetting): Promise<Caller | undefined> {
 	const trimmed = token.trim();
-	if (!raw || trimmed.length < 16 || trimmed.length > 512 || !B64TOKEN.test(trimmed)) return undefined;
-	const table = tokenTable(raw);
-	return table instanceof Error ? undefined : lookupToken(trimmed, table);
+	if (tokens.kind !== "table" || trimmed.length < 16 || trimmed.length > 512 || !B64TOKEN.test(trimmed)) return undefined;
+	return lookupToken(trimmed, tokens.entries);
 }
 
 /**
@@ -76,14 +53,12 @@ function malformed(message: string): Response {
 	});
 }
 
-export async function authenticate(request: Request, env: AuthEnv): Promise<AuthResult> {
-	const raw = env.MCP_AUTH_TOKENS?.trim();
-	if (!raw) return authenticateLoopback(request, env);
-
-	const table = tokenTable(raw);
-	if (table instanceof Error) {
+export async function authenticate(request: Request, access: AccessConfig): Promise<AuthResult> {
+	const tokens = access.tokens;
+	if (tokens.kind === "none") return authenticateLoopback(request, access);
+	if (tokens.kind === "invalid") {
 		// Fail closed: a broken table must not silently open the server.
-		return { ok: false, response: jsonError(503, "server_misconfigured", table.message) };
+		return { ok: false, response: jsonError(503, "server_misconfigured", tokens.error) };
 	}
 	const header = request.headers.get("authorization")?.trim();
 	if (!header)
@@ -98,13 +73,13 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 			response: malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters."),
 		};
 	}
-	const caller = await lookupToken(token, table);
+	const caller = await lookupToken(token, tokens.entries);
 	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.", "invalid_token") };
 	return { ok: true, caller };
 }
 
-async function authenticateLoopback(request: Request, env: AuthEnv): Promise<AuthResult> {
-	if (!readEdgeConfig(env).loopbackBind) {
+async function authenticateLoopback(request: Request, access: AccessConfig): Promise<AuthResult> {
+	if (!access.loopbackBind) {
 		return {
 			ok: false,
 			response: jsonError(
@@ -126,20 +101,17 @@ async function authenticateLoopback(request: Request, env: AuthEnv): Promise<Aut
 		};
 	}
 	// The person at the `npm run dev` terminal, on the approvals API only (see operator.ts).
-	const operator = await loopbackOperator(request, env);
+	const operator = await loopbackOperator(request, access);
 	if (operator) return operator;
-	const role = (ROLES as readonly string[]).includes(env.LOCAL_ROLE ?? "") ? (env.LOCAL_ROLE as Role) : "developer";
-	return { ok: true, caller: { principal: "local", role, credential: "loopback" } };
+	return { ok: true, caller: { principal: "local", role: access.localRole, credential: "loopback" } };
 }
 
 /**
  * Every principal that can have records: those of the token table, and
  * `local` (loopback callers when no table is set).
  */
-export function knownPrincipals(env: AuthEnv): string[] {
-	const raw = env.MCP_AUTH_TOKENS?.trim();
-	const table = raw ? tokenTable(raw) : [];
+export function knownPrincipals(tokens: TokenTableSetting): string[] {
 	const names = new Set<string>(["local"]);
-	if (!(table instanceof Error)) for (const entry of table) names.add(entry.caller.principal);
+	if (tokens.kind === "table") for (const entry of tokens.entries) names.add(entry.caller.principal);
 	return [...names].sort();
 }

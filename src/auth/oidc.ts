@@ -17,6 +17,7 @@
  */
 import { createRemoteJWKSet, customFetch, errors as joseErrors, type JWTPayload, jwtVerify } from "jose";
 import { z } from "zod";
+import type { OidcSettings } from "../config";
 import { ROLES, type Role, sha256Hex } from "./tokens";
 
 /** Where the provider sends the person back; register `<PUBLIC_URL>/oauth/callback` at the provider. */
@@ -53,15 +54,6 @@ export interface OidcConfig {
 	fetch?: typeof fetch;
 }
 
-export interface OidcEnv {
-	OIDC_ISSUER?: string;
-	OIDC_CLIENT_ID?: string;
-	OIDC_CLIENT_SECRET?: string;
-	OIDC_ROLE_CLAIM?: string;
-	OIDC_ROLE_MAP?: string;
-	OIDC_PRINCIPAL_CLAIM?: string;
-}
-
 export type OidcConfigResult = { ok: true; config: OidcConfig } | { ok: false; problem: string } | undefined;
 
 const RoleMapSchema = z.record(z.string().min(1).max(256), z.enum(ROLES));
@@ -71,20 +63,18 @@ const RoleMapSchema = z.record(z.string().min(1).max(256), z.enum(ROLES));
  * people sign in with a token), or the problem (never a secret's value) when it
  * is set but unusable: a half-configured provider must refuse, not fall back.
  */
-export function readOidcConfig(env: OidcEnv, origin: string, store: FlowStore | undefined): OidcConfigResult {
-	const issuer = env.OIDC_ISSUER?.trim();
+export function readOidcConfig(settings: OidcSettings, origin: string, store: FlowStore | undefined): OidcConfigResult {
+	const { issuer, clientId, clientSecret } = settings;
 	if (!issuer) return undefined;
 	const issuerProblem = urlProblem(issuer, "OIDC_ISSUER");
 	if (issuerProblem) return { ok: false, problem: issuerProblem };
-	const clientId = env.OIDC_CLIENT_ID?.trim();
-	const clientSecret = env.OIDC_CLIENT_SECRET?.trim();
 	if (!clientId) return { ok: false, problem: "OIDC_ISSUER is set but OIDC_CLIENT_ID is not." };
 	if (!clientSecret) return { ok: false, problem: "OIDC_ISSUER is set but the secret OIDC_CLIENT_SECRET is not." };
 	let roleMap: Record<string, Role> = {};
-	if (env.OIDC_ROLE_MAP?.trim()) {
+	if (settings.roleMap) {
 		let json: unknown;
 		try {
-			json = JSON.parse(env.OIDC_ROLE_MAP);
+			json = JSON.parse(settings.roleMap);
 		} catch {
 			return { ok: false, problem: 'OIDC_ROLE_MAP is not JSON: expected { "<claim value>": "admin|developer|viewer" }.' };
 		}
@@ -100,10 +90,10 @@ export function readOidcConfig(env: OidcEnv, origin: string, store: FlowStore | 
 			issuer,
 			clientId,
 			clientSecret,
-			roleClaim: env.OIDC_ROLE_CLAIM?.trim() || undefined,
+			roleClaim: settings.roleClaim,
 			roleMap,
 			defaultRole: "viewer",
-			principalClaim: env.OIDC_PRINCIPAL_CLAIM?.trim() || "email",
+			principalClaim: settings.principalClaim,
 			redirectUri: `${origin}${OIDC_CALLBACK_PATH}`,
 			store,
 		},

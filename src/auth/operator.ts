@@ -9,30 +9,18 @@
  * loopback-only mode, and signs in as principal `operator` with the admin role.
  * On /mcp and /sse it means nothing, so the agent can never act as its approver.
  */
+import type { AccessConfig } from "../config";
 import type { Approver } from "../guard/approvals";
 import type { AuthResult } from "./authenticate";
 import { lookupToken, parseTokenTable, type Caller, type TokenEntry } from "./tokens";
 import { jsonError } from "../http";
 
-export interface OperatorEnv {
-	MCP_AUTH_TOKENS?: string;
-	/** SHA-256 (hex) of this start's operator secret, set by `npm run dev`. */
-	OPERATOR_TOKEN_SHA256?: string;
-}
-
 export const OPERATOR: Caller = { principal: "operator", role: "admin", credential: "operator" };
 
-const HASH = /^[0-9a-f]{64}$/;
-
-function operatorHash(env: OperatorEnv): string | undefined {
-	const hash = env.OPERATOR_TOKEN_SHA256?.trim().toLowerCase();
-	return hash && HASH.test(hash) ? hash : undefined;
-}
-
 /** Who can approve a held call on this server. */
-export function approverOf(env: OperatorEnv): Approver {
-	if (env.MCP_AUTH_TOKENS?.trim()) return "admin";
-	return operatorHash(env) ? "operator" : "none";
+export function approverOf(access: Pick<AccessConfig, "tokens" | "operatorTokenSha256">): Approver {
+	if (access.tokens.kind !== "none") return "admin";
+	return access.operatorTokenSha256 ? "operator" : "none";
 }
 
 function isApprovalsApi(pathname: string): boolean {
@@ -45,7 +33,9 @@ let cachedTable: TokenEntry[] = [];
 function refused(message: string): AuthResult {
 	return {
 		ok: false,
-		response: jsonError(401, "invalid_token", message, { "www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"' }),
+		response: jsonError(401, "invalid_token", message, {
+			"www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"',
+		}),
 	};
 }
 
@@ -56,12 +46,15 @@ function refused(message: string): AuthResult {
  * rather than silently serving it as `local`; undefined otherwise (the caller
  * is then `local`).
  */
-export async function loopbackOperator(request: Request, env: OperatorEnv): Promise<AuthResult | undefined> {
-	if (env.MCP_AUTH_TOKENS?.trim()) return undefined;
+export async function loopbackOperator(
+	request: Request,
+	access: Pick<AccessConfig, "tokens" | "operatorTokenSha256">,
+): Promise<AuthResult | undefined> {
+	if (access.tokens.kind !== "none") return undefined;
 	if (!isApprovalsApi(new URL(request.url).pathname)) return undefined;
 	const header = request.headers.get("authorization");
 	if (header === null) return undefined;
-	const hash = operatorHash(env);
+	const hash = access.operatorTokenSha256;
 	if (!hash) {
 		return refused("This server has no approver link: it was not started with `npm run dev`, which prints one at each start.");
 	}

@@ -1,6 +1,7 @@
 /**
  * The gateway's configuration: which remote MCP servers (upstreams) the guard
- * sits in front of, read from the Worker's bindings.
+ * sits in front of, and the format of their entries. src/config.ts reads the
+ * variables (and their defaults); this module parses the upstream entries.
  *
  *   UPSTREAM_MCP_URL + UPSTREAM_MCP_HEADERS (+ UPSTREAM_NAME)   one upstream
  *   UPSTREAMS                                                   several: name → { url, headers?, timeout_ms? }
@@ -10,27 +11,11 @@
  * Error messages never quote a header value.
  */
 
-export const DEFAULT_UPSTREAM_NAME = "upstream";
-export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
-export const DEFAULT_UPSTREAM_REFRESH_SECONDS = 300;
 /** The largest upstream answer the guard accepts. */
 export const MAX_UPSTREAM_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** A name becomes the prefix of `<name>.<tool>`: no dots, nothing a client could misread. */
 const UPSTREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
-
-export interface GatewayEnv {
-	UPSTREAM_MCP_URL?: string;
-	/** Secret: JSON object of the headers sent to the single upstream. */
-	UPSTREAM_MCP_HEADERS?: string;
-	UPSTREAM_NAME?: string;
-	/** Secret: JSON { name: { url, headers?, timeout_ms? } }. */
-	UPSTREAMS?: string;
-	BUILTIN_TOOLS?: string;
-	UPSTREAM_REFRESH_SECONDS?: string;
-	UPSTREAM_TIMEOUT_MS?: string;
-	GUARD_MODE?: string;
-}
 
 export interface UpstreamConfig {
 	name: string;
@@ -100,17 +85,24 @@ function upstream(name: string, url: unknown, headers: unknown, timeout: unknown
 	return { ...base, url: checkedUrl, headers: parsed.headers };
 }
 
-export function readGatewayConfig(env: GatewayEnv): GatewayConfig {
-	const timeoutMs = positiveInt(env.UPSTREAM_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS, 600_000);
+/** The raw variables an upstream list is read from (src/config.ts reads them). */
+export interface UpstreamSource {
+	/** UPSTREAM_MCP_URL (set), its name (UPSTREAM_NAME or the default) and UPSTREAM_MCP_HEADERS. */
+	single?: { name: string; url: string | undefined; headers: string | undefined };
+	/** UPSTREAMS (set). */
+	table?: string;
+}
+
+/** The upstreams of the single-upstream variables, then of the UPSTREAMS table; `timeoutMs` is UPSTREAM_TIMEOUT_MS. */
+export function parseUpstreams(source: UpstreamSource, timeoutMs: number): UpstreamConfig[] {
 	const upstreams: UpstreamConfig[] = [];
-	if (env.UPSTREAM_MCP_URL?.trim()) {
-		const name = env.UPSTREAM_NAME?.trim() || DEFAULT_UPSTREAM_NAME;
-		upstreams.push(upstream(name, env.UPSTREAM_MCP_URL, env.UPSTREAM_MCP_HEADERS, undefined, timeoutMs, "UPSTREAM_MCP_URL"));
+	if (source.single) {
+		upstreams.push(upstream(source.single.name, source.single.url, source.single.headers, undefined, timeoutMs, "UPSTREAM_MCP_URL"));
 	}
-	if (env.UPSTREAMS?.trim()) {
+	if (source.table !== undefined) {
 		let table: unknown;
 		try {
-			table = JSON.parse(env.UPSTREAMS);
+			table = JSON.parse(source.table);
 		} catch {
 			table = undefined;
 		}
@@ -125,19 +117,14 @@ export function readGatewayConfig(env: GatewayEnv): GatewayConfig {
 		} else {
 			for (const [name, entry] of Object.entries(table as Record<string, unknown>)) {
 				const e = (entry && typeof entry === "object" ? entry : {}) as Record<string, unknown>;
-				const source = `UPSTREAMS.${name.slice(0, 40)}`;
-				const config = upstream(name, e.url, e.headers, e.timeout_ms, timeoutMs, source);
-				if (upstreams.some((u) => u.name === config.name)) config.error = `${source}: the name is used twice`;
+				const where = `UPSTREAMS.${name.slice(0, 40)}`;
+				const config = upstream(name, e.url, e.headers, e.timeout_ms, timeoutMs, where);
+				if (upstreams.some((u) => u.name === config.name)) config.error = `${where}: the name is used twice`;
 				upstreams.push(config);
 			}
 		}
 	}
-	return {
-		upstreams,
-		builtinTools: env.BUILTIN_TOOLS?.trim().toLowerCase() !== "false",
-		refreshSeconds: positiveInt(env.UPSTREAM_REFRESH_SECONDS, DEFAULT_UPSTREAM_REFRESH_SECONDS, 86_400),
-		guardMode: env.GUARD_MODE?.trim().toLowerCase() === "shadow" ? "shadow" : "enforce",
-	};
+	return upstreams;
 }
 
 /** Replaces every header value of every upstream in a text (error messages, anything that could echo them). */

@@ -19,9 +19,9 @@ import { BUILTIN_ARGUMENT_SCHEMAS } from "./tool-inputs";
 let initialized = false;
 let cached: { key: string; policy: CedarLocalPolicy } | undefined;
 
-/** The local policy in force for these bindings; extra argument schemas are those of upstream tools. */
-export function localPolicyFor(env: { GUARD_POLICY?: string }, extraArgumentSchemas: readonly JsonSchema[] = []): CedarLocalPolicy {
-	const { text, source } = choosePolicyText(env.GUARD_POLICY, bundledPolicy);
+/** The local policy in force for GUARD_POLICY (Config.policyText); extra argument schemas are those of upstream tools. */
+export function localPolicyFor(policyText: string | undefined, extraArgumentSchemas: readonly JsonSchema[] = []): CedarLocalPolicy {
+	const { text, source } = choosePolicyText(policyText, bundledPolicy);
 	const key = extraArgumentSchemas.length > 0 ? `${text}\u0000${JSON.stringify(extraArgumentSchemas)}` : text;
 	if (cached?.key === key) return cached.policy;
 	if (!initialized) {

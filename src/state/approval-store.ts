@@ -11,10 +11,11 @@
  * arguments cut to LIST_ARGUMENT_CHARS per string.
  */
 import { DurableObject } from "cloudflare:workers";
+import { type ApprovalsConfig, readConfig, type VariableEnv } from "../config";
 import type { ApprovalRequest, ApprovalTicket, ConsumeResult } from "../guard/approvals";
 import { redactSecrets } from "../guard/audit";
 import type { JsonObject, JsonValue } from "./json";
-import { RetentionAlarm, retentionCutoff } from "./retention";
+import { RetentionAlarm } from "./retention";
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
 
@@ -68,7 +69,6 @@ export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 200;
 /** Strings in listed arguments are cut to this many characters, then "…". */
 export const LIST_ARGUMENT_CHARS = 200;
-export const DEFAULT_MAX_PENDING_PER_PRINCIPAL = 20;
 
 /** A row of the approvals table, as its schema (below) stores it. */
 type ApprovalRow = {
@@ -98,8 +98,6 @@ type ApprovalRow = {
 
 type EventRow = { action: string; actor: string; at: number; note: string | null };
 
-type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: string; MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string };
-
 /** Every string over `max` characters cut to `max` plus "…"; says whether anything was cut. */
 function truncateStrings(value: JsonValue, max: number): { value: JsonValue; truncated: boolean } {
 	if (typeof value === "string") {
@@ -123,11 +121,17 @@ function truncateStrings(value: JsonValue, max: number): { value: JsonValue; tru
 	return { value, truncated: false };
 }
 
-export class ApprovalStore extends DurableObject<ApprovalEnv> {
+export class ApprovalStore extends DurableObject<VariableEnv> {
 	readonly #retention: RetentionAlarm;
+	readonly #settings: ApprovalsConfig;
+	/** Approvals are kept this long after they expire (AUDIT_RETENTION_DAYS, as audit records). */
+	readonly #retentionMs: number;
 
-	constructor(ctx: DurableObjectState, env: ApprovalEnv) {
+	constructor(ctx: DurableObjectState, env: VariableEnv) {
 		super(ctx, env);
+		const config = readConfig(env);
+		this.#settings = config.approvals;
+		this.#retentionMs = config.audit.retentionMs;
 		this.#retention = new RetentionAlarm(ctx.storage);
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS approvals (
@@ -168,16 +172,6 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		if (!columns.some((c) => c.name === "details")) ctx.storage.sql.exec("ALTER TABLE approvals ADD COLUMN details TEXT");
 	}
 
-	#ttlMs(): number {
-		const n = Number(this.env.APPROVAL_TTL_SECONDS ?? 900);
-		return (Number.isInteger(n) && n > 0 && n <= 7 * 24 * 3600 ? n : 900) * 1000;
-	}
-
-	#maxPending(): number {
-		const n = Number(this.env.MAX_PENDING_APPROVALS_PER_PRINCIPAL ?? DEFAULT_MAX_PENDING_PER_PRINCIPAL);
-		return Number.isInteger(n) && n > 0 && n <= 10_000 ? n : DEFAULT_MAX_PENDING_PER_PRINCIPAL;
-	}
-
 	#event(id: string, action: string, actor: string, at: number, note: string | null = null) {
 		this.ctx.storage.sql.exec("INSERT INTO approval_events VALUES (?, ?, ?, ?, ?)", id, action, actor, at, note);
 	}
@@ -185,12 +179,12 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 	async open(request: ApprovalRequest, origin: string): Promise<ApprovalTicket> {
 		const id = crypto.randomUUID();
 		const now = Date.now();
-		const expires = now + this.#ttlMs();
+		const expires = now + this.#settings.ttlMs;
 		const d = request.decision;
 		const sql = this.ctx.storage.sql;
 		// Make room first: the principal's oldest pending requests expire now, so
 		// one principal can never hold more than the cap (nor bury everyone else's).
-		const limit = this.#maxPending();
+		const limit = this.#settings.maxPendingPerPrincipal;
 		const superseded = sql
 			.exec<{ id: string }>(
 				`SELECT id FROM approvals WHERE principal = ? AND status = 'pending' AND expires_at > ?
@@ -251,7 +245,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 
 	/** Approvals are kept as long as audit records (AUDIT_RETENTION_DAYS after they expire), then pruned. */
 	async alarm(): Promise<void> {
-		const cutoff = retentionCutoff(this.env.AUDIT_RETENTION_DAYS);
+		const cutoff = Date.now() - this.#retentionMs;
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM approval_events WHERE approval_id IN (SELECT id FROM approvals WHERE expires_at < ?)", cutoff);
 		sql.exec("DELETE FROM approvals WHERE expires_at < ?", cutoff);
@@ -331,7 +325,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			return { ok: false, status: 409, error: "not_pending", message: `This request is ${current.status}, not pending.` };
 		}
 		const status = action === "approve" ? "approved" : "rejected";
-		const expires = action === "approve" ? now + this.#ttlMs() : row.expires_at;
+		const expires = action === "approve" ? now + this.#settings.ttlMs : row.expires_at;
 		this.ctx.storage.sql.exec(
 			"UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, note = ?, expires_at = ? WHERE id = ? AND status = 'pending'",
 			status,

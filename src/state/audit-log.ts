@@ -6,13 +6,10 @@
  * alarm.
  */
 import { DurableObject } from "cloudflare:workers";
+import { readConfig, type VariableEnv } from "../config";
 import type { AuditEntry } from "../guard/audit";
 import type { JsonObject } from "./json";
-import { RetentionAlarm, retentionCutoff } from "./retention";
-
-export interface AuditEnv {
-	AUDIT_RETENTION_DAYS?: string;
-}
+import { RetentionAlarm } from "./retention";
 
 export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id" | "mode" | "would_block"> {
 	seq: number;
@@ -79,11 +76,13 @@ type RecordRow = {
 	would_block: number | null;
 };
 
-export class AuditLog extends DurableObject<AuditEnv> {
+export class AuditLog extends DurableObject<VariableEnv> {
 	readonly #retention: RetentionAlarm;
+	readonly #retentionMs: number;
 
-	constructor(ctx: DurableObjectState, env: AuditEnv) {
+	constructor(ctx: DurableObjectState, env: VariableEnv) {
 		super(ctx, env);
+		this.#retentionMs = readConfig(env).audit.retentionMs;
 		this.#retention = new RetentionAlarm(ctx.storage);
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS records (
@@ -197,7 +196,7 @@ export class AuditLog extends DurableObject<AuditEnv> {
 	/** Retention: drop what is older than AUDIT_RETENTION_DAYS; come back tomorrow while anything is left. */
 	async alarm(): Promise<void> {
 		const sql = this.ctx.storage.sql;
-		sql.exec("DELETE FROM records WHERE at < ?", retentionCutoff(this.env.AUDIT_RETENTION_DAYS));
+		sql.exec("DELETE FROM records WHERE at < ?", Date.now() - this.#retentionMs);
 		await this.#retention.rearm(sql.exec<{ n: number }>("SELECT count(*) AS n FROM records").one().n > 0);
 	}
 }

@@ -6,12 +6,8 @@
  * run of SQL, so concurrent calls from many sessions are counted exactly.
  */
 import { DurableObject } from "cloudflare:workers";
+import { type BudgetsConfig, readConfig, type VariableEnv } from "../config";
 import type { Admission } from "../guard/budgets";
-
-export interface BudgetEnv {
-	RATE_LIMIT_PER_MINUTE?: string;
-	LOOP_WINDOW_SECONDS?: string;
-}
 
 const MINUTE_MS = 60_000;
 /** A session unused this long no longer counts as open (clients rarely close theirs). */
@@ -31,14 +27,12 @@ export interface SessionKey {
 	transport: "streamable-http" | "sse";
 }
 
-function positive(raw: string | undefined, fallback: number): number {
-	const n = Number(raw);
-	return raw !== undefined && Number.isInteger(n) && n > 0 ? n : fallback;
-}
+export class BudgetStore extends DurableObject<VariableEnv> {
+	readonly #limits: BudgetsConfig;
 
-export class BudgetStore extends DurableObject<BudgetEnv> {
-	constructor(ctx: DurableObjectState, env: BudgetEnv) {
+	constructor(ctx: DurableObjectState, env: VariableEnv) {
 		super(ctx, env);
+		this.#limits = readConfig(env).budgets;
 		ctx.storage.sql.exec(`
 			CREATE TABLE IF NOT EXISTS calls (at INTEGER NOT NULL);
 			CREATE INDEX IF NOT EXISTS calls_by_time ON calls (at);
@@ -56,7 +50,7 @@ export class BudgetStore extends DurableObject<BudgetEnv> {
 
 	/** A sliding one-minute window: exact, and it recovers as old calls age out. */
 	async admitCall(): Promise<Admission> {
-		const limit = positive(this.env.RATE_LIMIT_PER_MINUTE, 120);
+		const limit = this.#limits.callsPerMinute;
 		const now = Date.now();
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM calls WHERE at <= ?", now - MINUTE_MS);
@@ -69,7 +63,7 @@ export class BudgetStore extends DurableObject<BudgetEnv> {
 	}
 
 	async reserveLoopAttempt(tool: string, key: string): Promise<number> {
-		const windowMs = positive(this.env.LOOP_WINDOW_SECONDS, 3600) * 1000;
+		const windowMs = this.#limits.loopWindowMs;
 		const now = Date.now();
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM loop_attempts WHERE at <= ?", now - windowMs); // every key: nothing old piles up

@@ -22,9 +22,3 @@ export class RetentionAlarm {
 		else this.#armed = false;
 	}
 }
-
-/** The cutoff for `days` of retention (a value that does not parse means 30). */
-export function retentionCutoff(days: string | undefined): number {
-	const n = Number(days ?? 30);
-	return Date.now() - (Number.isFinite(n) && n > 0 ? n : 30) * DAY_MS;
-}

@@ -12,7 +12,12 @@ import {
 	type OidcConfig,
 	readOidcConfig,
 } from "../../src/auth/oidc";
+import { readConfig, type VariableEnv } from "../../src/config";
 import { type OidcProvider, startOidcProvider } from "../support/oidc-provider";
+
+/** The OIDC configuration these variables make (src/config.ts reads them, src/auth/oidc.ts checks them). */
+const oidcConfigOf = (env: VariableEnv, origin: string, store: FlowStore | undefined) =>
+	readOidcConfig(readConfig(env).oidc, origin, store);
 
 const GUARD = "http://127.0.0.1:8787";
 const CALLBACK = `${GUARD}/oauth/callback`;
@@ -45,7 +50,7 @@ beforeEach(() => {
 	forgetOidcProviders();
 	provider.misbehave = {};
 	store = memoryStore();
-	const read = readOidcConfig(
+	const read = oidcConfigOf(
 		{
 			OIDC_ISSUER: provider.issuer,
 			OIDC_CLIENT_ID: "guard-client",
@@ -211,22 +216,20 @@ describe("OIDC refusals", () => {
 
 describe("OIDC configuration", () => {
 	it("is off without OIDC_ISSUER, and refuses a half configuration with what is missing (never a secret)", () => {
-		expect(readOidcConfig({}, GUARD, store)).toBeUndefined();
-		expect(readOidcConfig({ OIDC_ISSUER: "https://idp.example" }, GUARD, store)).toMatchObject({
+		expect(oidcConfigOf({}, GUARD, store)).toBeUndefined();
+		expect(oidcConfigOf({ OIDC_ISSUER: "https://idp.example" }, GUARD, store)).toMatchObject({
 			ok: false,
 			problem: /OIDC_CLIENT_ID/,
 		});
-		expect(readOidcConfig({ OIDC_ISSUER: "https://idp.example", OIDC_CLIENT_ID: "x" }, GUARD, store)).toMatchObject({
+		expect(oidcConfigOf({ OIDC_ISSUER: "https://idp.example", OIDC_CLIENT_ID: "x" }, GUARD, store)).toMatchObject({
 			ok: false,
 			problem: /OIDC_CLIENT_SECRET/,
 		});
-		expect(readOidcConfig({ OIDC_ISSUER: "http://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "s" }, GUARD, store)).toMatchObject(
-			{
-				ok: false,
-				problem: /https/,
-			},
-		);
-		const badMap = readOidcConfig(
+		expect(oidcConfigOf({ OIDC_ISSUER: "http://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "s" }, GUARD, store)).toMatchObject({
+			ok: false,
+			problem: /https/,
+		});
+		const badMap = oidcConfigOf(
 			{ OIDC_ISSUER: "https://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "topsecret", OIDC_ROLE_MAP: '{"a":"root"}' },
 			GUARD,
 			store,

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { readGatewayConfig, scrubHeaderValues } from "../../src/gateway/config";
+import { readConfig, type VariableEnv } from "../../src/config";
+import { scrubHeaderValues } from "../../src/gateway/config";
 import { sideEffectsOf, upstreamToolDefinition } from "../../src/gateway/tools";
 
-describe("readGatewayConfig", () => {
+/** The gateway's part of the configuration these variables make. */
+const readGatewayConfig = (env: VariableEnv) => readConfig(env).gateway;
+
+describe("the gateway's configuration", () => {
 	it("reads one upstream from UPSTREAM_MCP_URL and its headers, named 'upstream' unless UPSTREAM_NAME says otherwise", () => {
 		const one = readGatewayConfig({
 			UPSTREAM_MCP_URL: "https://mcp.example.com/mcp",
@@ -52,7 +56,10 @@ describe("readGatewayConfig", () => {
 	});
 
 	it("scrubs every upstream's header values, with or without the Bearer scheme", () => {
-		const c = readGatewayConfig({ UPSTREAM_MCP_URL: "https://y.test/mcp", UPSTREAM_MCP_HEADERS: '{"Authorization":"Bearer tok-123456"}' });
+		const c = readGatewayConfig({
+			UPSTREAM_MCP_URL: "https://y.test/mcp",
+			UPSTREAM_MCP_HEADERS: '{"Authorization":"Bearer tok-123456"}',
+		});
 		expect(scrubHeaderValues("got Bearer tok-123456 and tok-123456", c.upstreams)).toBe("got [redacted] and [redacted]");
 	});
 });

@@ -388,11 +388,14 @@ describe("Stage0 client: the key never leaves in a 200 answer", () => {
 
 describe("configuration: STAGE0_BASE_URL", () => {
 	it("is checked when the configuration is read, so the start-up log can say what is wrong", () => {
-		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "http://stage0.example.com" }).baseUrlProblem).toMatch(/must use https/);
-		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "https://stage0.example.com/" })).toMatchObject({
+		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "http://stage0.example.com" }).authority).toMatchObject({
+			baseUrlProblem: expect.stringMatching(/must use https/),
+		});
+		expect(readConfig({ STAGE0_API_KEY: KEY, STAGE0_BASE_URL: "https://stage0.example.com/" }).authority).toMatchObject({
+			mode: "stage0",
 			baseUrl: "https://stage0.example.com",
 			baseUrlProblem: undefined,
 		});
-		expect(readConfig({ STAGE0_API_KEY: KEY }).baseUrlProblem).toBeUndefined();
+		expect(readConfig({ STAGE0_API_KEY: KEY }).authority).toMatchObject({ mode: "stage0", baseUrlProblem: undefined });
 	});
 });

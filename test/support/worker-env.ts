@@ -1,48 +1,19 @@
 /**
  * Every variable the Worker reads, so that each test project can set all of
  * them and none comes from a developer's .dev.vars or .env. Imported by
- * vitest.config.ts (Node) and by tests inside workerd: types only from src/.
+ * vitest.config.ts (Node) and by tests inside workerd.
  */
 import type { Env } from "../../src/config";
+import { VARIABLES, type VariableName } from "../../src/variables.ts";
 
-type Variable = { [K in keyof Env]-?: NonNullable<Env[K]> extends string ? K : never }[keyof Env];
+/** The string-valued keys of Env: its variables (the rest are Durable Object namespaces). */
+type EnvVariable = { [K in keyof Env]-?: NonNullable<Env[K]> extends string ? K : never }[keyof Env];
+/** A variable in Env but not in src/config.ts's table fails tsc here. */
+const everyEnvVariableIsInTheTable: [Exclude<EnvVariable, VariableName>] extends [never] ? true : false = true;
+void everyEnvVariableIsInTheTable;
 
-/** Type-checked against Env: a new variable there must be listed here, or tsc fails. */
-const VARIABLES: Record<Variable, true> = {
-	STAGE0_API_KEY: true,
-	STAGE0_BASE_URL: true,
-	STAGE0_TIMEOUT_MS: true,
-	MAX_RETRIES: true,
-	MCP_AUTH_TOKENS: true,
-	LOCAL_ROLE: true,
-	APPROVAL_TTL_SECONDS: true,
-	LOOP_WINDOW_SECONDS: true,
-	RATE_LIMIT_PER_MINUTE: true,
-	AUDIT_STORE_ARGUMENTS: true,
-	AUDIT_RETENTION_DAYS: true,
-	MAX_PENDING_APPROVALS_PER_PRINCIPAL: true,
-	PUBLIC_URL: true,
-	ALLOWED_ORIGINS: true,
-	MAX_SESSIONS_PER_PRINCIPAL: true,
-	DEV_LOOPBACK_BIND: true,
-	OPERATOR_TOKEN_SHA256: true,
-	GUARD_POLICY: true,
-	UPSTREAM_MCP_URL: true,
-	UPSTREAM_MCP_HEADERS: true,
-	UPSTREAM_NAME: true,
-	UPSTREAMS: true,
-	BUILTIN_TOOLS: true,
-	UPSTREAM_REFRESH_SECONDS: true,
-	UPSTREAM_TIMEOUT_MS: true,
-	GUARD_MODE: true,
-	OIDC_ISSUER: true,
-	OIDC_CLIENT_ID: true,
-	OIDC_CLIENT_SECRET: true,
-	OIDC_ROLE_CLAIM: true,
-	OIDC_ROLE_MAP: true,
-	OIDC_PRINCIPAL_CLAIM: true,
-};
-export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
+/** The table of src/config.ts: the one list of the Worker's variables. */
+export const WORKER_VARIABLES = Object.keys(VARIABLES) as VariableName[];
 
 /** The binding through which a test project tells its tests which values it set. */
 export const EXPECTED_BINDINGS = "TEST_EXPECTED_BINDINGS";

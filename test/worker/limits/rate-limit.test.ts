@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { call, connect } from "../support/mcp";
+import { auditLogOf, budgetOf } from "../../../src/state/bindings";
 
 let stage0Calls = 0;
 beforeEach(() => {
@@ -22,7 +23,7 @@ describe("RATE_LIMIT_PER_MINUTE (5 here)", () => {
 		const first = await connect();
 		const second = await connect();
 		// Opening the two sessions counted against the limit too (limits/sessions.test.ts): start the minute afresh.
-		const budget = env.BUDGETS.get(env.BUDGETS.idFromName("local"));
+		const budget = budgetOf(env, "local");
 		await runInDurableObject(budget, (_i, state) => state.storage.sql.exec("DELETE FROM calls"));
 		const verdicts: string[] = [];
 		for (let i = 0; i < 3; i++) verdicts.push((await call(first, "research-topic", { topic: `t${i}` })).structuredContent!.verdict);
@@ -51,7 +52,7 @@ describe("RATE_LIMIT_PER_MINUTE (5 here)", () => {
 
 describe("AUDIT_STORE_ARGUMENTS=true", () => {
 	it("stores the arguments, with secret-looking values redacted", async () => {
-		const budget = env.BUDGETS.get(env.BUDGETS.idFromName("local"));
+		const budget = budgetOf(env, "local");
 		await runInDurableObject(budget, (_i, state) => state.storage.sql.exec("DELETE FROM calls"));
 		const client = await connect();
 		const r = await call(client, "check-authorization", {
@@ -59,7 +60,7 @@ describe("AUDIT_STORE_ARGUMENTS=true", () => {
 			sideEffects: ["deploy"],
 			successCriteria: ["Rotated before the Bearer abcdefghijklmnopqrstuvwx expires"],
 		});
-		const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
+		const log = auditLogOf(env, "local");
 		await expect.poll(async () => (await log.byRequestId(r.structuredContent!.request_id)).length, { timeout: 3000 }).toBe(1);
 		const [record] = await log.byRequestId(r.structuredContent!.request_id);
 		expect(record.arguments).toEqual({ goal: "[redacted]", sideEffects: ["deploy"], successCriteria: ["[redacted]"] });

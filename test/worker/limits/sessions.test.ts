@@ -7,6 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { BudgetStore } from "../../../src/state/budget-store";
 import { call, connect, workerWith } from "../support/mcp";
+import { budgetOf } from "../../../src/state/bindings";
 
 const MCP_HEADERS = { accept: "application/json, text/event-stream", "content-type": "application/json" };
 const initialize = JSON.stringify({
@@ -18,7 +19,7 @@ const initialize = JSON.stringify({
 
 /** A fresh minute for the rate limit: the calls of the window are forgotten, sessions are not. */
 async function forgetCalls() {
-	const budget = env.BUDGETS.get(env.BUDGETS.idFromName("local"));
+	const budget = budgetOf(env, "local");
 	await runInDurableObject(budget, (_o: BudgetStore, state) => void state.storage.sql.exec("DELETE FROM calls"));
 }
 

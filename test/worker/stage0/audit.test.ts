@@ -4,8 +4,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
+import { auditLogOf } from "../../../src/state/bindings";
 
-const log = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
+const log = () => auditLogOf(env, "local");
 const records = () => log().query({ principal: "local", limit: 1000 });
 /** Sessions ship final records a few milliseconds after the call: wait for `n` of them. */
 async function recordsReaching(n: number) {

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect, heldApproval } from "../support/mcp";
+import { approvalStore, auditLogOf } from "../../../src/state/bindings";
 
 const KEY = "sk-test-0123456789abcdef";
 
@@ -43,10 +44,10 @@ describe("a key echoed by Stage0", () => {
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", reason: "denied for key [redacted]", request_id: "echo-[redacted]" });
 		const seen = (text: string) => text.toLowerCase().includes(KEY.toLowerCase());
 		expect(seen(JSON.stringify(r))).toBe(false);
-		const approval = await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(heldApproval(r).id);
+		const approval = await approvalStore(env).get(heldApproval(r).id);
 		expect(approval?.reason).toBe("denied for key [redacted]");
 		expect(seen(JSON.stringify(approval))).toBe(false);
-		const records = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 });
+		const records = () => auditLogOf(env, "local").query({ principal: "local", limit: 10 });
 		await expect.poll(async () => (await records()).length).toBeGreaterThan(0);
 		expect((await records()).some((x) => x.request_id === "echo-[redacted]")).toBe(true);
 		expect(seen(JSON.stringify(await records()))).toBe(false);

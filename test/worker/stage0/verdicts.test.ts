@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CheckRequest } from "../../../src/guard/decision";
 import { call, connect, heldApproval } from "../support/mcp";
+import { approvalStore } from "../../../src/state/bindings";
 
 const KEY = "sk-test-0123456789abcdef";
 type Seen = { url: string; headers: Headers; body: CheckRequest };
@@ -155,7 +156,7 @@ describe("remote mode with an approval", () => {
 		const first = await call(client, "publish-content", args);
 		const { id } = heldApproval(first);
 		// an admin decides on the approvals API; here straight on the store
-		const store = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+		const store = approvalStore(env);
 		const decided = await store.decide(id, { principal: "bob", role: "admin" }, "approve", "ok");
 		expect(decided.ok).toBe(true);
 

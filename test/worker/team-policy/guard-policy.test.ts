@@ -6,6 +6,7 @@ import { policySetId } from "../../../src/policy/engine";
 import { TEAM_POLICY } from "../../support/policies";
 import { call, connect } from "../support/mcp";
 import type { policyStatus } from "../../../src/policy/source";
+import { auditLogOf } from "../../../src/state/bindings";
 
 const id = policySetId(TEAM_POLICY);
 let client: Client;
@@ -49,7 +50,7 @@ describe("a team's policy set in GUARD_POLICY", () => {
 	it("leaves what it permits to the authority, and every audit record names the policy set", async () => {
 		const ok = await call(client, "research-topic", { topic: "release notes" });
 		expect(ok.structuredContent).toMatchObject({ verdict: "ALLOW", source: "simulated", executed: true });
-		const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
+		const log = auditLogOf(env, "local");
 		const query = () => log.query({ principal: "local", limit: 100 });
 		await expect.poll(async () => (await query()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(3);
 		const records = await query();

@@ -10,6 +10,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { argumentsHash } from "../../../src/guard/approvals";
 import { call, heldApproval } from "../support/mcp";
 import { api, as } from "./support";
+import { budgetOf } from "../../../src/state/bindings";
 
 let alice: Client; // developer
 let bob: Client; // admin
@@ -22,7 +23,7 @@ afterAll(async () => {
 // Each test makes many calls: start every test with a fresh rate-limit minute.
 beforeEach(async () => {
 	for (const principal of ["alice", "bob"]) {
-		await runInDurableObject(env.BUDGETS.get(env.BUDGETS.idFromName(principal)), (_i, state) => {
+		await runInDurableObject(budgetOf(env, principal), (_i, state) => {
 			state.storage.sql.exec("DELETE FROM calls");
 		});
 	}

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, heldApproval } from "../support/mcp";
 import { api, as } from "./support";
+import { approvalStore } from "../../../src/state/bindings";
 
 let alice: Client; // developer
 let bob: Client; // admin
@@ -122,7 +123,7 @@ describe("approval life cycle", () => {
 	it("an expired approval is refused", async () => {
 		const { id } = await requestPublish(alice);
 		await api("bob", "POST", `/api/approvals/${id}/approve`, {});
-		const stub = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+		const stub = approvalStore(env);
 		await runInDurableObject(stub, (_instance, state) => {
 			state.storage.sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", Date.now() - 1, id);
 		});
@@ -170,7 +171,7 @@ describe("approval life cycle", () => {
 	it("prunes approvals long past their expiry when its alarm runs", async () => {
 		const { id: old } = await requestPublish(alice);
 		const { id: recent } = await requestPublish(alice);
-		const stub = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
+		const stub = approvalStore(env);
 		await runInDurableObject(stub, (_i, state) => {
 			state.storage.sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", Date.now() - 31 * 86_400_000, old);
 		});
