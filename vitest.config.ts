@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { unstable_readConfig } from "wrangler";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { BROKEN_POLICY, TEAM_POLICY } from "./test/support/policies.ts";
 import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
@@ -18,6 +19,7 @@ const WRANGLER_VARS = unstable_readConfig({ config: "./wrangler.jsonc" }).vars;
 const STAGE0 = STAGE0_TEST;
 /** What the project's launcher attests for a loopback bind (scripts/lib/dev-server.ts); tests reach the Worker in-process. */
 const LOOPBACK = { DEV_LOOPBACK_BIND: "127.0.0.1" };
+const CEDAR_WASM = "@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm";
 
 /**
  * The whole Worker inside workerd, in one environment: project `worker-<environment>` runs
@@ -36,6 +38,13 @@ function workerProject(
 				miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings), outboundService },
 			}),
 		],
+		// cedar-wasm's module is imported by a path its package does not export (see src/policy/workerd.ts):
+		// wrangler finds it by Node's lookup, vite by this alias.
+		resolve: {
+			alias: {
+				[CEDAR_WASM]: fileURLToPath(import.meta.resolve("@cedar-policy/cedar-wasm/web").replace(/cedar_wasm\.js$/, "cedar_wasm_bg.wasm")),
+			},
+		},
 		// Every project checks that it got exactly the variables it set (test/worker/hermetic-env.test.ts).
 		// Generous timeouts: the first request of a file bundles and starts the Worker, slow on a busy machine.
 		test: {

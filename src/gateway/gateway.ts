@@ -20,7 +20,7 @@
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { GuardedTool } from "../guard/pipeline";
 import { recordUpstreamInputSchemas } from "../policy/tool-inputs";
-import { type DepsForCaller, registerGuardedTools } from "../tools/register";
+import { guardTools, type ToolGuard } from "../tools/register";
 import { type GatewayConfig, scrubHeaderValues } from "./config";
 import { recordStatus } from "./status";
 import { upstreamToolDefinition } from "./tools";
@@ -33,8 +33,8 @@ const RETRY_FIRST_MS = 5000;
 export interface GatewayOptions {
 	server: McpServer;
 	config: GatewayConfig;
-	/** The pipeline's dependencies for the caller of a forwarded call (its role is that of its own request). */
-	depsFor: DepsForCaller;
+	/** The session's guard: the pipeline's dependencies for the caller of each forwarded call (its role is that of its own request). */
+	guard: ToolGuard;
 }
 
 export class Gateway {
@@ -131,9 +131,9 @@ export class Gateway {
 				console.warn(`gateway: upstream '${upstream}' tool '${name.slice(0, 80)}' has a name MCP clients cannot call; not exposed`);
 				continue;
 			}
-			// Who may see and call it is decided per request, by the local policy (see gateToolRequests).
+			// Who may see and call it is decided per request, by the local policy (see guardTools).
 			try {
-				const [handle] = registerGuardedTools(this.options.server, [definition], this.options.depsFor, { shadow }).values();
+				const [handle] = guardTools(this.options.server, [definition], this.options.guard, { shadow }).values();
 				current.set(name, { handle, fingerprint, definition });
 			} catch (error) {
 				console.warn(`gateway: could not expose '${definition.name}': ${error instanceof Error ? error.message : String(error)}`);

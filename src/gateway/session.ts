@@ -3,12 +3,12 @@
  * `refresh-upstream-tools` tool that lists them again on request.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { DepsForCaller } from "../tools/register";
+import type { ToolGuard } from "../tools/register";
 import type { GatewayConfig } from "./config";
 import { Gateway } from "./gateway";
 
-export async function startSessionGateway(server: McpServer, config: GatewayConfig, depsFor: DepsForCaller): Promise<Gateway> {
-	const gateway = new Gateway({ server, config, depsFor });
+export async function startSessionGateway(server: McpServer, config: GatewayConfig, guard: ToolGuard): Promise<Gateway> {
+	const gateway = new Gateway({ server, config, guard });
 	// Not checked by Stage0: it changes nothing, upstream or here, beyond this session's cached tool lists.
 	server.registerTool(
 		"refresh-upstream-tools",

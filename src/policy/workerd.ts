@@ -5,10 +5,10 @@
  * upstream tools' input schemas change).
  */
 import * as cedar from "@cedar-policy/cedar-wasm/web";
-// Not in the package's exports map, so by path. wrangler bundles a .wasm import as a compiled WebAssembly.Module
-// (its default export), while the package's .d.ts next to it describes the instantiated exports.
-// @ts-expect-error TS1192: the .d.ts has no default export
-import wasm from "../../node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm";
+// Not in the package's exports map: wrangler resolves a module-rule import (.wasm) by Node's lookup without
+// `exports`, wherever npm placed the package (hoisted, in a user's app, or here); the tests alias it the same way
+// (vitest.config.ts). wrangler bundles it as a compiled WebAssembly.Module, its default export (typed by modules.d.ts).
+import wasm from "@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm";
 import bundledPolicy from "../../policies/default.cedar";
 import schemaText from "../../policies/schema.cedarschema";
 import { type CedarLocalPolicy, loadPolicySet, policySetId } from "./engine";

@@ -2,35 +2,18 @@
  * The six guarded tools, as data: arguments, what they intend (sent to the
  * authority), and the action that runs only after an ALLOW.
  *
+ * Written with the package's public API (defineTool, guardTools), exactly as a
+ * library user writes their own tools.
+ *
  * The actions are simulated on purpose: this product guards tools, it does not
  * publish or deploy anything. They do no artificial waiting.
  */
 import { z } from "zod";
-import type { GuardedTool, ToolAnnotations } from "../guard/pipeline";
 import { CLAIMED_APPROVAL_STATUSES, ROLES } from "../guard/enums";
+import { defineTool, type ToolDefinition } from "./define";
 import { retryCount, shortName, text } from "./schema";
 
-/** Built-in tools state every hint. */
-export type Annotations = Required<ToolAnnotations>;
-
-export interface ToolDefinition<
-	Shape extends z.ZodRawShape = z.ZodRawShape,
-	Output extends Record<string, unknown> = Record<string, unknown>,
-> extends GuardedTool<z.infer<z.ZodObject<Shape>>, Output> {
-	title: string;
-	description: string;
-	input: Shape;
-	annotations: Annotations;
-	/** One line for the text block of an executed call. */
-	summarize?: (output: Output) => string;
-}
-
-/** Keeps each definition's argument and output types tied to its own schema and action. */
-function defineTool<Shape extends z.ZodRawShape, Output extends Record<string, unknown>>(
-	definition: ToolDefinition<Shape, Output>,
-): ToolDefinition {
-	return definition as unknown as ToolDefinition;
-}
+export type { Annotations, ToolDefinition } from "./define";
 
 const researchTopic = defineTool({
 	name: "research-topic",

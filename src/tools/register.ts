@@ -7,14 +7,14 @@
  * described with the upstream's JSON Schema, listed as it is and validated
  * against it; see json-schema.ts).
  *
- * Every call runs with the caller of ITS request (the role of the credential
- * presented on that request, see auth/request-caller.ts), never with the role
- * the session started with. `gateToolRequests` makes tools/list and tools/call
- * follow that role too, and records calls refused before any tool runs.
+ * `guardTools` is the public entry (src/lib.ts): it registers tools and, once
+ * per server, gates tools/list and tools/call. Every call runs with the caller
+ * of ITS message (the guard resolves it, see agent/guard-session.ts), never
+ * with the role the session started with; the gate makes tools/list and
+ * tools/call follow that role too, and records calls refused before any tool runs.
  */
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
-import { callerOfMessage, type RequestCaller } from "../auth/request-caller";
 import { argumentsHash } from "../guard/approvals";
 import type { AuditEntry } from "../guard/audit";
 import {
@@ -25,23 +25,35 @@ import {
 	localPolicyVersion,
 	type ToolAnnotations,
 } from "../guard/pipeline";
+import { isListed } from "../guard/local-policy";
 import { ok } from "../guard/result";
-import type { ToolDefinition } from "./definitions";
+import type { ToolDefinition } from "./define";
 import { type JsonSchemaObject, jsonSchemaArguments, jsonSchemaListedAs } from "./json-schema";
 import { renderReport, type ToolResult } from "./result";
 import { approvalIdArgument, decisionOutputShape } from "./schema";
 
-/** The pipeline's dependencies for one caller, or undefined when this session may not serve it. */
-export type DepsForCaller = (caller: RequestCaller) => GuardDeps | undefined;
+/** What the MCP SDK hands to a request handler besides the request: who sent the message, over which request. */
+export interface MessageExtra {
+	requestInfo?: { headers?: Record<string, string | string[] | undefined> };
+	authInfo?: { token: string; clientId: string; scopes: string[]; extra?: Record<string, unknown> };
+	sessionId?: string;
+}
 
-type Extra = Parameters<typeof callerOfMessage>[0];
+/** The pipeline's dependencies for the caller of one message, or undefined when this session may not serve it. */
+export type DepsForMessage = (extra: MessageExtra) => GuardDeps | undefined;
+
+/** What guardTools needs from a guard (see guardFor): the dependencies of each message's call. */
+export interface ToolGuard {
+	depsFor: DepsForMessage;
+}
+
+type Extra = MessageExtra;
 
 const NO_CALLER = "This session has no authenticated caller for this request: open a new session.";
 
 /** The deps for the caller of this message; throws (nothing runs) when there are none. */
-export function depsForMessage(extra: Extra, depsFor: DepsForCaller): GuardDeps {
-	const caller = callerOfMessage(extra);
-	const deps = caller && depsFor(caller);
+export function depsForMessage(extra: Extra, depsFor: DepsForMessage): GuardDeps {
+	const deps = depsFor(extra);
 	if (!deps) throw new McpError(ErrorCode.InvalidRequest, NO_CALLER);
 	return deps;
 }
@@ -71,10 +83,10 @@ const APPROVAL_ID_JSON_SCHEMA = {
  * the caller of that call. `shadow` (gateway tools in GUARD_MODE=shadow) runs
  * the call whatever the verdict, and records what enforce mode would have done.
  */
-export function registerGuardedTools(
+function registerGuardedTools(
 	server: McpServer,
 	tools: readonly RegisterableTool[],
-	depsFor: DepsForCaller,
+	depsFor: DepsForMessage,
 	options: { shadow?: boolean } = {},
 ): Map<string, RegisteredTool> {
 	const registered = new Map<string, RegisteredTool>();
@@ -99,6 +111,42 @@ export function registerGuardedTools(
 			),
 		);
 	}
+	return registered;
+}
+
+/** The guard and the guarded tools of each server (its tools/list and tools/call are gated once). */
+const gated = new WeakMap<McpServer, { guard: ToolGuard; tools: Map<string, RegisterableTool> }>();
+
+/**
+ * Registers tools on an MCP server so that every call of each goes through the
+ * guard's check-then-run pipeline, and (on the first call for this server)
+ * makes tools/list and tools/call follow each caller's role. Call it as often
+ * as needed (tools may come later, as an upstream's do), always with the same
+ * guard for one server. Returns the SDK's handle of each tool, by name.
+ */
+export function guardTools(
+	server: McpServer,
+	tools: readonly RegisterableTool[],
+	guard: ToolGuard,
+	options: { shadow?: boolean } = {},
+): Map<string, RegisteredTool> {
+	let gate = gated.get(server);
+	if (gate && gate.guard !== guard)
+		throw new Error("guardTools: this server is already guarded by another guard; use one guardFor(...) per server");
+	const registered = registerGuardedTools(server, tools, guard.depsFor, options);
+	if (!gate) {
+		gate = { guard, tools: new Map() };
+		gated.set(server, gate);
+		const known = gate.tools;
+		gateToolRequests(server, {
+			hiddenFrom: (deps, name) => {
+				const tool = known.get(name);
+				return tool !== undefined && !isListed(deps.policy, deps.runtime, tool);
+			},
+			depsFor: guard.depsFor,
+		});
+	}
+	for (const tool of tools) gate.tools.set(tool.name, tool);
 	return registered;
 }
 
@@ -131,29 +179,29 @@ type RawHandler = (request: { method: string; params?: Record<string, unknown> }
 type TextResult = { content?: { type: string; text?: string }[]; isError?: boolean };
 
 /**
- * Wraps the server's tools/list and tools/call handlers; call it once, after
- * every tool is registered. The MCP SDK has no per-request hook for either, so
- * the handlers it installed are taken from its handler table and wrapped:
+ * Wraps the server's tools/list and tools/call handlers, once per server (by
+ * guardTools). The MCP SDK has no per-request hook for either, so the handlers
+ * it installs are taken from its handler table and wrapped (they read the
+ * registered tools on each request, so tools registered later are served too):
  *   - tools/list shows only the tools the caller's role could ever run;
  *   - tools/call refuses a tool hidden from the role exactly like an unknown one;
  *   - a call refused before any tool runs (unknown or hidden tool, arguments
  *     that fail the tool's schema) counts against the rate limit and is
  *     recorded in the audit trail with `source: "protocol"`.
  */
-export function gateToolRequests(
-	server: McpServer,
-	gate: { hiddenFrom(caller: GuardDeps["runtime"], tool: string): boolean; depsFor: DepsForCaller },
-): void {
+function gateToolRequests(server: McpServer, gate: { hiddenFrom(deps: GuardDeps, tool: string): boolean; depsFor: DepsForMessage }): void {
+	// Installs the SDK's own tools/list and tools/call handlers now (idempotent), even before the first tool.
+	(server as unknown as { setToolRequestHandlers(): void }).setToolRequestHandlers();
 	const handlers = (server.server as unknown as { _requestHandlers: Map<string, RawHandler> })._requestHandlers;
 	const registered = (server as unknown as { _registeredTools: Record<string, { enabled: boolean }> })._registeredTools;
 	const listTools = handlers.get("tools/list");
 	const callTool = handlers.get("tools/call");
-	if (!listTools || !callTool || !registered) throw new Error("gateToolRequests: register the tools first");
+	if (!listTools || !callTool || !registered) throw new Error("guardTools: this version of the MCP SDK has no tool handlers to gate");
 
 	handlers.set("tools/list", async (request, extra) => {
 		const deps = depsForMessage(extra, gate.depsFor);
 		const result = (await listTools(request, extra)) as { tools: { name: string }[] };
-		return { ...result, tools: result.tools.filter((tool) => !gate.hiddenFrom(deps.runtime, tool.name)) };
+		return { ...result, tools: result.tools.filter((tool) => !gate.hiddenFrom(deps, tool.name)) };
 	});
 
 	handlers.set("tools/call", async (request, extra) => {
@@ -161,7 +209,7 @@ export function gateToolRequests(
 		const name = request.params?.name;
 		const args = request.params?.arguments;
 		if (typeof name !== "string") return callTool(request, extra); // the SDK answers a malformed call
-		if (!Object.hasOwn(registered, name) || !registered[name].enabled || gate.hiddenFrom(deps.runtime, name)) {
+		if (!Object.hasOwn(registered, name) || !registered[name].enabled || gate.hiddenFrom(deps, name)) {
 			// The same answer for a hidden tool as for one that does not exist: the role's tools are not disclosed.
 			return refusedBeforePipeline(deps, name, args, `MCP error -32602: Tool ${name.slice(0, 128)} not found`);
 		}
