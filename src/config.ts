@@ -63,6 +63,8 @@ export interface Env extends GatewayEnv {
 	OIDC_ROLE_MAP?: string;
 	/** The claim naming the principal (default email, falling back to sub). */
 	OIDC_PRINCIPAL_CLAIM?: string;
+	/** Lifetime of OAuth access tokens in seconds (default 3600); refresh tokens renew them. */
+	OAUTH_ACCESS_TOKEN_TTL?: string;
 }
 
 export type Mode = "stage0" | "simulated";

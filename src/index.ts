@@ -8,12 +8,24 @@
  *   /api/approvals...   the approvals API               (authenticated)
  *   /api/audit...       the audit trail                 (authenticated)
  *   GET /approvals      the approvers' page (its data comes from the API)
+ *   /authorize, /oauth/*, /.well-known/oauth-*   OAuth sign-in (src/auth/oauth.ts, authorize.ts)
  */
 import { env as startupEnv } from "cloudflare:workers";
 import { GuardAgent, type SessionProps } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
-import { authenticate } from "./auth/authenticate";
+import { authenticate, requiresCredentials } from "./auth/authenticate";
+import { handleAuthorize, handleOidcCallback } from "./auth/authorize";
+import {
+	AUTHORIZE_PATH,
+	authorizationServer,
+	isAuthorizationServerPath,
+	issuerFor,
+	protectedResourceMetadata,
+	resourceFor,
+	resourceMetadataUrl,
+} from "./auth/oauth";
+import { OIDC_CALLBACK_PATH } from "./auth/oidc";
 import { type RequestCaller, withCallerHeader } from "./auth/request-caller";
 import { type EdgeConfig, type Env, readConfig, readEdgeConfig } from "./config";
 import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
@@ -66,7 +78,7 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 }
 
 function accessMode(env: Partial<Env>): "bearer" | "loopback-only" | "refusing" {
-	if (env.MCP_AUTH_TOKENS?.trim()) return "bearer";
+	if (requiresCredentials(env)) return "bearer";
 	return readEdgeConfig(env).loopbackBind ? "loopback-only" : "refusing";
 }
 
@@ -87,7 +99,11 @@ export default {
 					error: error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 500) : String(error).slice(0, 500),
 				}),
 			);
-			return jsonError(500, "internal_error", "The server failed while handling this request. The failure was logged; try again later.");
+			return jsonError(
+				500,
+				"internal_error",
+				"The server failed while handling this request. The failure was logged; try again later.",
+			);
 		}
 	},
 } satisfies ExportedHandler<Env>;
@@ -100,6 +116,17 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	} catch {
 		return jsonError(400, "invalid_request", "The URL's path has a malformed percent-encoding.");
 	}
+
+	// OAuth: metadata, token, revocation and registration (which MCP clients' web pages call
+	// from anywhere, with the library's CORS), and the sign-in pages (top-level navigations).
+	const wellKnown = request.method === "GET" ? protectedResourceMetadata(env, url) : undefined;
+	if (wellKnown) return wellKnown;
+	if (isAuthorizationServerPath(pathname) || pathname.startsWith("/.well-known/oauth-authorization-server")) {
+		const issuer = issuerFor(env, url);
+		if (issuer) return authorizationServer(issuer, env).fetch(request, env, ctx);
+	}
+	if (pathname === AUTHORIZE_PATH) return handleAuthorize(request, env);
+	if (pathname === OIDC_CALLBACK_PATH && request.method === "GET") return handleOidcCallback(request, env);
 
 	// Which web page is asking: none (not a browser), the server's own, or an allowed one.
 	const edge = readEdgeConfig(env);
@@ -120,7 +147,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	if (request.method === "OPTIONS") {
 		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
 	}
-	if (request.method === "GET" && (pathname === "/" || pathname === "/health")) return respond(await describeServer(env, pathname === "/"));
+	if (request.method === "GET" && (pathname === "/" || pathname === "/health"))
+		return respond(await describeServer(env, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(approvalsPage());
 
 	const isMcp = pathname === "/mcp";
@@ -138,15 +166,37 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	const limited = await limitBody(request, MAX_BODY_BYTES);
 	if (!limited) return respond(jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`));
 
-	if (isApprovals) return respond(await handleApprovalsApi(limited, env, auth.caller));
-	if (isAudit) return respond(await handleAuditApi(limited, env, auth.caller));
+	if (isApprovals) return respond(await insufficientScope(await handleApprovalsApi(limited, env, auth.caller), env, url));
+	if (isAudit) return respond(await insufficientScope(await handleAuditApi(limited, env, auth.caller), env, url));
 
 	const caller: RequestCaller = {
 		...auth.caller,
 		// Approval links come from configuration; a request's Host is trusted only on loopback.
-		approvalsOrigin: edge.publicOrigin ?? (env.MCP_AUTH_TOKENS?.trim() ? "" : url.origin),
+		approvalsOrigin: edge.publicOrigin ?? (requiresCredentials(env) ? "" : url.origin),
 	};
 	return respond(await jsonErrorBody(await routeMcp(limited, env, ctx, caller, edge)));
+}
+
+/**
+ * A 403 for a role that lacks the right (`forbidden`) also says so to OAuth
+ * clients: `error="insufficient_scope"` (RFC 6750 3.1) with the resource's
+ * metadata. Other 403s (self-approval) are rules, not rights, and stay as they are.
+ */
+async function insufficientScope(response: Response, env: Env, url: URL): Promise<Response> {
+	if (response.status !== 403) return response;
+	const body = await response
+		.clone()
+		.json<{ error?: string }>()
+		.catch(() => undefined);
+	const issuer = issuerFor(env, url);
+	const resource = issuer ? resourceFor(issuer, url.pathname) : undefined;
+	if (body?.error !== "forbidden" || !resource) return response;
+	const headers = new Headers(response.headers);
+	headers.set(
+		"www-authenticate",
+		`Bearer realm="stage0-edge-guard", error="insufficient_scope", error_description="Your role does not allow this.", resource_metadata="${resourceMetadataUrl(resource)}"`,
+	);
+	return new Response(response.body, { status: 403, headers });
 }
 
 async function describeServer(env: Env, probeUpstreams: boolean): Promise<Response> {
@@ -170,6 +220,7 @@ async function describeServer(env: Env, probeUpstreams: boolean): Promise<Respon
 		max_retries: config.maxRetries,
 		local_policy: policyStatus(localPolicyFor(env)),
 		authentication: accessMode(env),
+		oauth: oauthDescription(env),
 		guard_mode: gateway.guardMode,
 		...(gateway.guardMode === "shadow"
 			? {
@@ -180,6 +231,18 @@ async function describeServer(env: Env, probeUpstreams: boolean): Promise<Respon
 		builtin_tools: gateway.builtinTools,
 		upstreams,
 	});
+}
+
+/** Where OAuth clients start (no secret): the authorization server's metadata, or null when OAuth is off. */
+function oauthDescription(env: Env) {
+	const publicUrl = readEdgeConfig(env).publicOrigin;
+	const issuer = publicUrl ? issuerFor(env, new URL(publicUrl)) : undefined;
+	if (!issuer) return requiresCredentials(env) && env.OAUTH_KV ? { enabled: "loopback only (set PUBLIC_URL to sign people in)" } : null;
+	return {
+		authorization_server: `${issuer}/.well-known/oauth-authorization-server`,
+		protected_resource: `${issuer}/.well-known/oauth-protected-resource/mcp`,
+		sign_in: env.OIDC_ISSUER?.trim() ? "oidc" : "token",
+	};
 }
 
 /**

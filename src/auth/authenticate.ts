@@ -12,13 +12,22 @@
 import { readEdgeConfig } from "../config";
 import { loopbackOperator, type OperatorEnv } from "./operator";
 import { jsonError } from "../http";
+import { authorizationServer, type GrantProps, issuerFor, type OAuthEnv, resourceFor, resourceMetadataUrl } from "./oauth";
 import { type Caller, lookupToken, parseTokenTable, ROLES, type Role, type TokenEntry } from "./tokens";
 
-export interface AuthEnv extends OperatorEnv {
+export interface AuthEnv extends OperatorEnv, OAuthEnv {
 	MCP_AUTH_TOKENS?: string;
 	LOCAL_ROLE?: string;
 	DEV_LOOPBACK_BIND?: string;
 }
+
+/** People sign in (a token table or an OIDC provider), so every request needs a credential. */
+export function requiresCredentials(env: AuthEnv): boolean {
+	return Boolean(env.MCP_AUTH_TOKENS?.trim() || env.OIDC_ISSUER?.trim());
+}
+
+/** The shape of the authorization server's access tokens (`user:grant:secret`); static tokens never hold a colon. */
+const OAUTH_TOKEN = /^[A-Za-z0-9%._~-]{1,400}:[A-Za-z0-9_-]{1,128}:[A-Za-z0-9_-]{16,256}$/;
 
 export type AuthResult = { ok: true; caller: Caller } | { ok: false; response: Response };
 
@@ -63,11 +72,54 @@ export async function signInWithToken(token: string, env: Pick<AuthEnv, "MCP_AUT
  * A 401 that says what is needed, in the body and in WWW-Authenticate. Per
  * RFC 6750 a request without credentials gets no error code in the challenge.
  */
-export function unauthorized(message: string, error?: "invalid_token"): Response {
+export function unauthorized(message: string, error?: "invalid_token", resourceMetadata?: string): Response {
 	const challenge = [`Bearer realm="stage0-edge-guard"`];
+	// RFC 9728 5.1: where an OAuth client finds how to get a token for this resource.
+	if (resourceMetadata) challenge.push(`resource_metadata="${resourceMetadata}"`);
 	if (error) challenge.push(`error="${error}"`);
 	challenge.push(`error_description="A bearer token is required: Authorization: Bearer <token>"`);
-	return jsonError(401, error ?? "invalid_request", `${message} ${HOW_TO_GET_A_TOKEN}`, { "www-authenticate": challenge.join(", ") });
+	const how = resourceMetadata
+		? `${HOW_TO_GET_A_TOKEN} MCP clients that speak OAuth sign in by themselves (README, 'OAuth sign-in').`
+		: HOW_TO_GET_A_TOKEN;
+	return jsonError(401, error ?? "invalid_request", `${message} ${how}`, { "www-authenticate": challenge.join(", ") });
+}
+
+/** The protected resource of this request and its metadata URL, when OAuth is on. */
+function oauthResource(request: Request, env: AuthEnv): { issuer: string; resource: string; metadata: string } | undefined {
+	const url = new URL(request.url);
+	const issuer = issuerFor(env, url);
+	const resource = issuer ? resourceFor(issuer, url.pathname) : undefined;
+	return issuer && resource ? { issuer, resource, metadata: resourceMetadataUrl(resource) } : undefined;
+}
+
+/** An access token of the guard's authorization server, valid for this very resource (RFC 8707), and its grant. */
+async function authenticateOAuth(
+	token: string,
+	target: { issuer: string; resource: string; metadata: string },
+	table: TokenEntry[],
+	env: AuthEnv,
+): Promise<AuthResult> {
+	const refuse = (message: string) => ({ ok: false as const, response: unauthorized(message, "invalid_token", target.metadata) });
+	const validated = await authorizationServer(target.issuer, env).validateToken<GrantProps>(target.resource, token, env);
+	if (!validated) return refuse("This access token is not valid here: it has expired, was revoked, or was issued for another resource.");
+	const props = validated.props;
+	if (
+		!props ||
+		typeof props.principal !== "string" ||
+		!(ROLES as readonly string[]).includes(props.role) ||
+		typeof props.grant !== "string"
+	) {
+		return refuse("This access token's grant is not usable.");
+	}
+	let role = props.role;
+	const via = props.via;
+	if (via?.kind === "token") {
+		// Signed in with a token: the grant lives only as long as that token stays in MCP_AUTH_TOKENS, with its current role.
+		const entry = table.find((e) => e.caller.credential === via.tokenHash);
+		if (!entry) return refuse("The token this grant was signed in with is no longer configured: sign in again.");
+		role = entry.caller.role;
+	}
+	return { ok: true, caller: { principal: props.principal, role, credential: `oauth:${props.grant}` } };
 }
 
 function malformed(message: string): Response {
@@ -77,21 +129,37 @@ function malformed(message: string): Response {
 }
 
 export async function authenticate(request: Request, env: AuthEnv): Promise<AuthResult> {
+	if (!requiresCredentials(env)) return authenticateLoopback(request, env);
 	const raw = env.MCP_AUTH_TOKENS?.trim();
-	if (!raw) return authenticateLoopback(request, env);
 
-	const table = tokenTable(raw);
+	const table = raw ? tokenTable(raw) : [];
 	if (table instanceof Error) {
 		// Fail closed: a broken table must not silently open the server.
 		return { ok: false, response: jsonError(503, "server_misconfigured", table.message) };
 	}
+	const target = oauthResource(request, env);
 	const header = request.headers.get("authorization")?.trim();
 	if (!header)
-		return { ok: false, response: unauthorized("This server needs a bearer token, and the request has no Authorization header.") };
+		return {
+			ok: false,
+			response: unauthorized(
+				"This server needs a bearer token, and the request has no Authorization header.",
+				undefined,
+				target?.metadata,
+			),
+		};
 	const bearer = BEARER.exec(header);
 	if (!bearer)
-		return { ok: false, response: unauthorized("This server needs a bearer token, and the Authorization header uses another scheme.") };
+		return {
+			ok: false,
+			response: unauthorized(
+				"This server needs a bearer token, and the Authorization header uses another scheme.",
+				undefined,
+				target?.metadata,
+			),
+		};
 	const token = bearer[1] ?? "";
+	if (target && OAUTH_TOKEN.test(token)) return authenticateOAuth(token, target, table, env);
 	if (token.length < 16 || token.length > 512 || !B64TOKEN.test(token)) {
 		return {
 			ok: false,
@@ -99,7 +167,7 @@ export async function authenticate(request: Request, env: AuthEnv): Promise<Auth
 		};
 	}
 	const caller = await lookupToken(token, table);
-	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.", "invalid_token") };
+	if (!caller) return { ok: false, response: unauthorized("Unknown bearer token.", "invalid_token", target?.metadata) };
 	return { ok: true, caller };
 }
 

@@ -16,6 +16,7 @@ import { jsonError } from "../http";
 
 export interface OperatorEnv {
 	MCP_AUTH_TOKENS?: string;
+	OIDC_ISSUER?: string;
 	/** SHA-256 (hex) of this start's operator secret, set by `npm run dev`. */
 	OPERATOR_TOKEN_SHA256?: string;
 }
@@ -31,7 +32,7 @@ function operatorHash(env: OperatorEnv): string | undefined {
 
 /** Who can approve a held call on this server. */
 export function approverOf(env: OperatorEnv): Approver {
-	if (env.MCP_AUTH_TOKENS?.trim()) return "admin";
+	if (env.MCP_AUTH_TOKENS?.trim() || env.OIDC_ISSUER?.trim()) return "admin";
 	return operatorHash(env) ? "operator" : "none";
 }
 
@@ -45,7 +46,9 @@ let cachedTable: TokenEntry[] = [];
 function refused(message: string): AuthResult {
 	return {
 		ok: false,
-		response: jsonError(401, "invalid_token", message, { "www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"' }),
+		response: jsonError(401, "invalid_token", message, {
+			"www-authenticate": 'Bearer realm="stage0-edge-guard", error="invalid_token"',
+		}),
 	};
 }
 

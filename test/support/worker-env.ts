@@ -41,6 +41,7 @@ const VARIABLES: Record<Variable, true> = {
 	OIDC_ROLE_CLAIM: true,
 	OIDC_ROLE_MAP: true,
 	OIDC_PRINCIPAL_CLAIM: true,
+	OAUTH_ACCESS_TOKEN_TTL: true,
 };
 export const WORKER_VARIABLES = Object.keys(VARIABLES) as Variable[];
 
