@@ -19,12 +19,13 @@ const STAGE0 = { STAGE0_API_KEY: "sk-test-0123456789abcdef", STAGE0_BASE_URL: "h
 /** What the project's launcher attests for a loopback bind (scripts/lib/dev-server.ts); tests reach the Worker in-process. */
 const LOOPBACK = { DEV_LOOPBACK_BIND: "127.0.0.1" };
 
-/** The whole Worker inside workerd: wrangler.jsonc's vars, no secrets, then the project's own bindings. */
+/**
+ * The whole Worker inside workerd, in one environment: project `worker-<environment>` runs
+ * test/worker/<environment>/ with wrangler.jsonc's vars, no secrets, then that environment's own bindings.
+ */
 function workerProject(
-	name: string,
-	include: string[],
+	environment: string,
 	bindings: Record<string, string> = {},
-	exclude: string[] = [],
 	outboundService?: (request: Request) => Promise<Response>,
 ) {
 	return {
@@ -35,12 +36,11 @@ function workerProject(
 				miniflare: { bindings: hermeticBindings(WRANGLER_VARS, bindings), outboundService },
 			}),
 		],
-		// Every project checks that it got exactly the variables it set.
+		// Every project checks that it got exactly the variables it set (test/worker/hermetic-env.test.ts).
 		// Generous timeouts: the first request of a file bundles and starts the Worker, slow on a busy machine.
 		test: {
-			name,
-			include: [...new Set([...include, "test/worker/hermetic-env.test.ts"])],
-			exclude,
+			name: `worker-${environment}`,
+			include: [`test/worker/${environment}/**/*.test.ts`, "test/worker/hermetic-env.test.ts"],
 			testTimeout: 60_000,
 			hookTimeout: 60_000,
 			// The policy engine (cedar-wasm) is loaded before each file's tests (see the setup file).
@@ -55,63 +55,40 @@ export default defineConfig({
 		// The server logs a JSON line per decision: show console output of failed tests only.
 		silent: "passed-only",
 		projects: [
-			// The guard core and the tool definitions: pure modules, no Worker.
+			// Node, no Worker: every test outside test/worker and test/e2e, in the folder of the source it tests
+			// (test/guard for src/guard, test/policy for src/policy, test/config.test.ts for src/config.ts, ...).
 			{
 				test: {
 					name: "unit",
 					environment: "node",
-					include: [
-						"test/*.test.ts",
-						"test/guard/**/*.test.ts",
-						"test/policy/**/*.test.ts",
-						"test/tools/**/*.test.ts",
-						"test/scripts/**/*.test.ts",
-						"test/support/**/*.test.ts",
-						"test/gateway/**/*.test.ts",
-						"test/auth/**/*.test.ts",
-					],
+					include: ["test/**/*.test.ts"],
+					exclude: ["test/worker/**", "test/e2e/**"],
 				},
 			},
-			// Simulated mode, loopback callers: routing, MCP, Durable Objects.
-			workerProject("worker", ["test/worker/**/*.test.ts"], { ...LOOPBACK }, [
-				"test/worker/stage0/**",
-				"test/worker/auth/**",
-				"test/worker/limits/**",
-				"test/worker/operator/**",
-				"test/worker/policy/**",
-				"test/worker/policy-broken/**",
-			]),
+			// Simulated mode, loopback callers (as `wrangler dev` on 127.0.0.1): routing, MCP, Durable Objects.
+			workerProject("simulated", { ...LOOPBACK }),
 			// Loopback-only, started as `npm run dev` does: with an approver link's secret (its SHA-256).
-			workerProject("worker-operator", ["test/worker/operator/**/*.test.ts"], {
-				...LOOPBACK,
-				OPERATOR_TOKEN_SHA256: operatorHashHex(),
-			}),
+			workerProject("operator", { ...LOOPBACK, OPERATOR_TOKEN_SHA256: operatorHashHex() }),
 			// Remote mode: Stage0 mocked at fetch, a short timeout; redirecting hosts behind the runtime's own fetch.
-			workerProject(
-				"worker-stage0",
-				["test/worker/stage0/**/*.test.ts"],
-				{ ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" },
-				[],
-				redirectingOutbound(),
-			),
+			workerProject("stage0", { ...STAGE0, ...LOOPBACK, STAGE0_TIMEOUT_MS: "300" }, redirectingOutbound()),
 			// Bearer tokens configured (simulated mode).
-			workerProject("worker-auth", ["test/worker/auth/**/*.test.ts"], {
+			workerProject("tokens", {
 				MCP_AUTH_TOKENS: tokenTableJson(),
 				APPROVAL_TTL_SECONDS: "900",
 				// A stray approver-link hash must mean nothing once tokens are configured.
 				OPERATOR_TOKEN_SHA256: operatorHashHex(),
 			}),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
-			workerProject("worker-limits", ["test/worker/limits/**/*.test.ts"], {
+			workerProject("limits", {
 				...STAGE0,
 				...LOOPBACK,
 				RATE_LIMIT_PER_MINUTE: "5",
 				AUDIT_STORE_ARGUMENTS: "true",
 			}),
 			// A team's own policy set in GUARD_POLICY (simulated mode, loopback callers).
-			workerProject("worker-policy", ["test/worker/policy/**/*.test.ts"], { ...LOOPBACK, GUARD_POLICY: TEAM_POLICY }),
+			workerProject("team-policy", { ...LOOPBACK, GUARD_POLICY: TEAM_POLICY }),
 			// A GUARD_POLICY that does not validate: everything is refused.
-			workerProject("worker-policy-broken", ["test/worker/policy-broken/**/*.test.ts"], { ...LOOPBACK, GUARD_POLICY: BROKEN_POLICY }),
+			workerProject("broken-policy", { ...LOOPBACK, GUARD_POLICY: BROKEN_POLICY }),
 			{
 				// Real processes: wrangler dev, the Stage0 stand-in, mcp-remote, Chromium.
 				test: {

@@ -83,7 +83,7 @@ afterAll(async () => {
 describe("tests ignore a developer's .dev.vars and .env", () => {
 	it("the in-Worker projects see only their own variables next to a hostile .dev.vars", { timeout: 300_000 }, () => {
 		writeFileSync(join(copy, ".dev.vars"), hostile(".dev.vars"));
-		const { code, out } = vitestInCopy("worker", "worker-auth");
+		const { code, out } = vitestInCopy("worker-simulated", "worker-tokens");
 		expect(code, out).toBe(0);
 		expect(out).toMatch(/Tests\s+\d+ passed/);
 		expect(stage0.received).toHaveLength(0);
@@ -92,7 +92,7 @@ describe("tests ignore a developer's .dev.vars and .env", () => {
 	it("the in-Worker project sees only its own variables next to a hostile .env (and no .dev.vars)", { timeout: 300_000 }, () => {
 		rmSync(join(copy, ".dev.vars"), { force: true });
 		writeFileSync(join(copy, ".env"), hostile(".env"));
-		const { code, out } = vitestInCopy("worker");
+		const { code, out } = vitestInCopy("worker-simulated");
 		expect(code, out).toBe(0);
 		expect(stage0.received).toHaveLength(0);
 	});

@@ -4,7 +4,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, connect } from "./support/mcp";
+import { call, connect } from "../support/mcp";
 
 describe("loopback-only without an approver link", () => {
 	it("a held call says that nobody can approve it here, and how to get an approver link", async () => {

@@ -4,7 +4,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, connect, workerWith } from "./support/mcp";
+import { call, connect, workerWith } from "../support/mcp";
 
 const initialize = JSON.stringify({
 	jsonrpc: "2.0",

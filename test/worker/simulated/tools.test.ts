@@ -1,7 +1,7 @@
 /** The six tools over MCP, in simulated mode, inside workerd. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, connect, rawPost } from "./support/mcp";
+import { call, connect, rawPost } from "../support/mcp";
 
 let client: Client;
 beforeAll(async () => {
