@@ -121,7 +121,7 @@ export interface Consent {
 export async function signInAndConsent(authorizationUrl: URL, token: string, decision: "approve" | "deny" = "approve"): Promise<Consent> {
 	const browser = new Browser();
 	const signIn = await browser.go(authorizationUrl);
-	expect(signIn.status, await signIn.clone().text()).toBe(200);
+	if (signIn.status !== 200) throw new Error(`the sign-in page answered ${signIn.status}: ${await signIn.text()}`);
 	const pending = hidden(await signIn.text(), "pending");
 	const consentPage = await browser.post({ step: "sign-in", pending, token });
 	expect(consentPage.status).toBe(200);
@@ -221,13 +221,13 @@ export async function codeFor(
 	return { code: redirect.searchParams.get("code")!, redirect };
 }
 
-export async function exchange(fields: Record<string, string>): Promise<{ status: number; body: Record<string, any> }> {
+export async function exchange(fields: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
 	const res = await viaWorker(`${ORIGIN}/oauth/token`, {
 		method: "POST",
 		headers: { "content-type": "application/x-www-form-urlencoded" },
 		body: new URLSearchParams(fields).toString(),
 	});
-	return { status: res.status, body: (await res.json()) as Record<string, any> };
+	return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 export { env };
