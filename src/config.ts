@@ -52,7 +52,7 @@ export interface Env extends GatewayEnv {
 	/** Cedar policy text (var or secret) replacing the bundled policies/default.cedar. */
 	GUARD_POLICY?: string;
 	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
-	OAUTH_KV?: KVNamespace;
+	OAUTH_KV: KVNamespace;
 	/** The people's OpenID Connect provider (README "OAuth sign-in"); none: people sign in with a token. */
 	OIDC_ISSUER?: string;
 	OIDC_CLIENT_ID?: string;

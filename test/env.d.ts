@@ -8,5 +8,6 @@ declare namespace Cloudflare {
 		APPROVALS: DurableObjectNamespace<import("../src/state/approval-store").ApprovalStore>;
 		BUDGETS: DurableObjectNamespace<import("../src/state/budget-store").BudgetStore>;
 		AUDIT_LOG: DurableObjectNamespace<import("../src/state/audit-log").AuditLog>;
+		OAUTH_KV: KVNamespace;
 	}
 }

@@ -120,7 +120,7 @@ async function start(request: Request, env: Env, oauth: OAuthHelpers, issuer: st
 
 	const pending = random();
 	const browser = random();
-	await env.OAUTH_KV!.put(
+	await env.OAUTH_KV.put(
 		PENDING_PREFIX + (await sha256Hex(pending)),
 		JSON.stringify({ authRequest, browser: await sha256Hex(browser) }),
 		{
@@ -139,7 +139,7 @@ function pendingCookie(request: Request, value: string, maxAge: number): string 
 async function tokenSignIn(request: Request, env: Env, oauth: OAuthHelpers, form: FormData): Promise<Response> {
 	const pending = field(form, "pending");
 	const key = PENDING_PREFIX + (await sha256Hex(pending));
-	const raw = pending ? await env.OAUTH_KV!.get(key) : null;
+	const raw = pending ? await env.OAUTH_KV.get(key) : null;
 	const expired = () =>
 		problem(400, "This sign-in has expired", "Start again from your application (the page works once, for ten minutes).");
 	if (!raw) return expired();
@@ -153,7 +153,7 @@ async function tokenSignIn(request: Request, env: Env, oauth: OAuthHelpers, form
 		const details = await oauth.describeConsent(record.authRequest);
 		return html(401, (n) => tokenSignInPage(n, details, pending, "That token is not valid here. Check it and try again."));
 	}
-	await env.OAUTH_KV!.delete(key);
+	await env.OAUTH_KV.delete(key);
 	const headers = new Headers({ "set-cookie": pendingCookie(request, "", 0) });
 	return showConsent(env, oauth, record.authRequest, { ...caller, via: { kind: "token", tokenHash: caller.credential } }, headers);
 }
@@ -161,7 +161,7 @@ async function tokenSignIn(request: Request, env: Env, oauth: OAuthHelpers, form
 async function showConsent(env: Env, oauth: OAuthHelpers, authRequest: AuthRequest, who: SignedIn, base: Headers): Promise<Response> {
 	const details: ConsentDescription = await oauth.describeConsent(authRequest);
 	const transaction = await oauth.beginConsent(authRequest);
-	await env.OAUTH_KV!.put(IDENTITY_PREFIX + (await sha256Hex(transaction.handle)), JSON.stringify(who), { expirationTtl: TTL_SECONDS });
+	await env.OAUTH_KV.put(IDENTITY_PREFIX + (await sha256Hex(transaction.handle)), JSON.stringify(who), { expirationTtl: TTL_SECONDS });
 	const headers = new Headers(transaction.headers);
 	for (const cookie of base.getSetCookie()) headers.append("set-cookie", cookie);
 	return html(200, (n) => consentPage(n, details, transaction.handle, who), headers);
@@ -172,13 +172,13 @@ async function consent(request: Request, env: Env, oauth: OAuthHelpers, form: Fo
 	const key = IDENTITY_PREFIX + (await sha256Hex(handle));
 	if (form.get("decision") !== "approve") {
 		const denied = await oauth.denyConsent(request, handle);
-		await env.OAUTH_KV!.delete(key);
+		await env.OAUTH_KV.delete(key);
 		return new Response(null, { status: 302, headers: denied.headers });
 	}
-	const raw = handle ? await env.OAUTH_KV!.get(key) : null;
+	const raw = handle ? await env.OAUTH_KV.get(key) : null;
 	const approved = await oauth.approveConsent(request, handle); // one use, this browser only; throws otherwise
 	if (!raw) return problem(400, "This sign-in has expired", "Start again from your application.");
-	await env.OAUTH_KV!.delete(key);
+	await env.OAUTH_KV.delete(key);
 	const who = JSON.parse(raw) as SignedIn;
 	const props: GrantProps = { principal: who.principal, role: who.role, grant: random(), via: who.via };
 	const { redirectTo } = await oauth.completeAuthorization({

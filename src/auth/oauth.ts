@@ -18,8 +18,11 @@ import type { Role } from "./tokens";
 
 export type OAuthEnv = Pick<
 	Env,
-	"MCP_AUTH_TOKENS" | "OIDC_ISSUER" | "OAUTH_KV" | "PUBLIC_URL" | "OAUTH_ACCESS_TOKEN_TTL" | "OIDC_CLIENT_ID" | "OIDC_CLIENT_SECRET"
->;
+	"MCP_AUTH_TOKENS" | "OIDC_ISSUER" | "PUBLIC_URL" | "OAUTH_ACCESS_TOKEN_TTL" | "OIDC_CLIENT_ID" | "OIDC_CLIENT_SECRET"
+> & {
+	/** Declared in wrangler.jsonc; optional here so that partial configurations (tests, start-up) type-check. */
+	OAUTH_KV?: KVNamespace;
+};
 
 /** The protected resources, by the path that names them. */
 export const RESOURCE_PATHS = ["/mcp", "/sse", "/api"] as const;
