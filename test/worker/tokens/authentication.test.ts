@@ -1,7 +1,7 @@
 /** Bearer tokens: who is calling is decided before any session is touched. */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TOKENS } from "../../support/test-tokens";
+import { operatorHashHex, TOKENS, tokenTableJson } from "../../support/test-tokens";
 import { call, connect } from "../support/mcp";
 
 const initialize = JSON.stringify({
@@ -79,7 +79,10 @@ describe("with MCP_AUTH_TOKENS set", () => {
 	it("says on / that bearer authentication is on, without any token or hash", async () => {
 		const text = await (await exports.default.fetch(new Request("http://localhost/"))).text();
 		expect(JSON.parse(text).authentication).toBe("bearer");
-		for (const t of Object.values(TOKENS)) expect(text).not.toContain(t.token);
+		const hashes = Object.keys(JSON.parse(tokenTableJson()) as Record<string, unknown>);
+		expect(hashes).toHaveLength(Object.keys(TOKENS).length);
+		for (const secret of [...Object.values(TOKENS).map((t) => t.token), ...hashes, operatorHashHex()])
+			expect(text).not.toContain(secret);
 	});
 
 	it("keeps a session to the principal that opened it", async () => {
