@@ -157,7 +157,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 		reserveLoopAttempt: async (toolName, key) => counts.get(`${toolName}\u0000${key}`) ?? 1,
 	};
 	// The last 1024 records, as a ring: enough to keep the work honest, bounded in memory.
-	const records: AuditEntry[] = new Array(1024);
+	const records: (AuditEntry | undefined)[] = Array.from({ length: 1024 }, () => undefined);
 	let seq = 0;
 	const audit: AuditTrail = {
 		record: async (entry) => {
@@ -199,7 +199,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	expect("answer schema", Stage0AnswerSchema.safeParse(allowJson).success, true);
 	expect("viewer publishes", (await guardedCall(publish, publishArgs, viewerDeps)).decision.source, "local-rule");
 	expect("audit written", seq > 0, true);
-	expect("same digest", createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"), await argumentsHash(researchArgs));
+	expect("same digest", createHash("sha256").update(canonicalJson(researchArgs)).digest("hex"), argumentsHash(researchArgs));
 
 	// The local policy's questions, described as the pipeline describes them (Date.now() per call, as there).
 	const deploy = tool("deploy-changes");
@@ -212,7 +212,7 @@ export async function runCoreBench(log: (line: string) => void = () => {}): Prom
 	expect("policy forbids a viewer's publish", policy.decide(viewerPolicyCall()).kind, "forbidden");
 
 	let wf = 0;
-	const realTimeout = AbortSignal.timeout;
+	const realTimeout = AbortSignal.timeout.bind(AbortSignal);
 	// The proposed fix for argumentsHash, applied for the ablation only: the same
 	// SHA-256 from node:crypto, synchronous, still behind crypto.subtle.digest's promise.
 	const subtle = crypto.subtle as unknown as Record<string, unknown>;

@@ -17,6 +17,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { ToolResult } from "../test/support/results";
 import { startStage0StandIn } from "../test/support/stage0-standin";
 import { closeSessions, onCleanup, openSessions, ROOT, runBenchMain, startWorker, TOPIC, UNGUARDED_TOOL, workerVars } from "./harness";
 import { type LatencyStats, markdownTable, median, round, summarize } from "./stats";
@@ -32,9 +33,8 @@ const LOAD0 = os.loadavg();
 
 type Call = (client: Client) => Promise<void>;
 
-function check(op: string, result: unknown, want: (r: Record<string, any>) => boolean): void {
-	if (!want(result as Record<string, any>))
-		throw new Error(`bench: ${op} did not answer as expected: ${JSON.stringify(result).slice(0, 900)}`);
+function check(op: string, result: unknown, want: (r: ToolResult) => boolean): void {
+	if (!want(result as ToolResult)) throw new Error(`bench: ${op} did not answer as expected: ${JSON.stringify(result).slice(0, 900)}`);
 }
 
 const OPS: Record<string, { label: string; guard: boolean; run: Call }> = {

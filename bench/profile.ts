@@ -295,7 +295,7 @@ async function main() {
 	}
 	console.log(`\nIsolate CPU per call, by module (ms)\n\n${table(rows)}`);
 	for (const r of results) {
-		console.log(`\n${r.mode} ${r.op}`);
+		console.log(`\n${String(r.mode)} ${String(r.op)}`);
 		console.log(`  inclusive CPU ms/call: ${JSON.stringify(r.cpu_ms_per_call_inclusive)}`);
 		console.log(`  top natives ms/call:   ${JSON.stringify(r.top_natives_ms_per_call)}`);
 		console.log(`  I/O in the DO:         ${JSON.stringify(r.io_in_do)}`);

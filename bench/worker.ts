@@ -80,7 +80,7 @@ function timedStub<T extends object>(stub: T, label: string): T {
 					// Called as a method: an RPC stub's members are stubs too (no .apply).
 					return await (target as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop](...args);
 				} catch (error) {
-					console.error(`bench trace: ${label}.${prop} failed: ${error}`);
+					console.error(`bench trace: ${label}.${prop} failed: ${String(error)}`);
 					throw error;
 				} finally {
 					note(`rpc ${label}.${prop}`, started);

@@ -57,7 +57,7 @@ try {
 			},
 		}));
 	} catch (error) {
-		fail(`${error instanceof Error ? error.message : error}\n${USAGE}`);
+		fail(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
 	}
 	if (!values.principal || !values.role || !values.tool) fail(USAGE);
 	const at = values.at ?? new Date().toISOString();

@@ -118,5 +118,5 @@ export async function limitBody(request: Request, max: number): Promise<Request 
 
 	const body = await readAtMost(request.body, max);
 	if (!body) return null;
-	return new Request(request, { body });
+	return new Request(request, { method: request.method, body });
 }

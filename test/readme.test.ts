@@ -132,9 +132,7 @@ describe("README.md's TypeScript examples", () => {
 
 	it("each say which file they belong to", () => {
 		expect(examples.length).toBeGreaterThan(0);
-		expect(examples.filter((e) => !e.appendedTo || !existsSync(join(ROOT, e.appendedTo))).map((e) => `README.md:${e.line}`)).toEqual(
-			[],
-		);
+		expect(examples.filter((e) => !e.appendedTo || !existsSync(join(ROOT, e.appendedTo))).map((e) => `README.md:${e.line}`)).toEqual([]);
 	});
 
 	it.each(examples.map((e) => [`README.md:${e.line}`, e] as const))(

@@ -248,7 +248,7 @@ export async function runDemo(scenarios: Scenario[]): Promise<number> {
 					? " (the server refused MCP_TOKEN)"
 					: " (the server wants a bearer token: set MCP_TOKEN to one made with `npm run token:new`)"
 				: "";
-			throw new DemoError(`Could not open an MCP session at ${mcpUrl}${hint}: ${message}`);
+			throw new DemoError(`Could not open an MCP session at ${mcpUrl.href}${hint}: ${message}`);
 		}
 		const connected = client;
 		const ctx: DemoContext = {

@@ -120,7 +120,7 @@ export class AuditOutbox implements AuditTrail {
 			} while (this.#again);
 		})()
 			.catch((error) => {
-				console.error(`audit: shipping to the audit log failed, will retry: ${error instanceof Error ? error.message : error}`);
+				console.error(`audit: shipping to the audit log failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
 				this.#retryScheduled = true;
 				this.host.scheduleRetry();
 			})

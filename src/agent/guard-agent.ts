@@ -82,7 +82,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 			waitUntil: (promise) => this.ctx.waitUntil(promise),
 			scheduleRetry: () => {
 				this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true }).catch((error) =>
-					console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : error}`),
+					console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : String(error)}`),
 				);
 			},
 		});
@@ -149,7 +149,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> implements 
 		try {
 			await outbox.shipAll(typeof stalePendingBefore === "number" ? stalePendingBefore : Date.now() - STALE_PENDING_MS);
 		} catch (error) {
-			console.error(`audit: shipping failed, will retry: ${error instanceof Error ? error.message : error}`);
+			console.error(`audit: shipping failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
 		}
 		if (outbox.waiting() > 0) await this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true });
 	}

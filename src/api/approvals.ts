@@ -10,14 +10,7 @@
 import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
-import {
-	type ApprovalPage,
-	type ApprovalRecord,
-	type DecideResult,
-	DEFAULT_LIST_LIMIT,
-	type ListPosition,
-	MAX_LIST_LIMIT,
-} from "../state/approval-store";
+import { type ApprovalRecord, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
 import { jsonError } from "../http";
 
 const StatusSchema = z.enum(["pending", "approved", "rejected", "used", "expired"]);
@@ -66,12 +59,12 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 				"cursor is not one this server returned: use next_cursor of the previous page, or start without it.",
 			);
 		}
-		const page = (await store.list({
+		const page = await store.list({
 			status: status?.data,
 			principal: isAdmin ? undefined : caller.principal,
 			limit,
 			after,
-		})) as ApprovalPage;
+		});
 		return Response.json({
 			approvals: page.approvals,
 			next_cursor: page.next ? encodeCursor(page.next) : null,
@@ -104,7 +97,7 @@ export async function handleApprovalsApi(request: Request, env: Env, caller: Cal
 	const note = parsed.data.note?.trim() || null;
 	// Non-admins learn nothing about other people's requests.
 	if (!isAdmin && !visible(await store.get(id))) return jsonError(404, "not_found", `No approval ${id}.`);
-	const result = (await store.decide(id, caller, action, note)) as DecideResult;
+	const result = await store.decide(id, caller, action, note);
 	if (!result.ok) return jsonError(result.status, result.error, result.message);
 	return Response.json({ approval: result.approval });
 }

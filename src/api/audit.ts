@@ -32,7 +32,7 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 		const requestId = decodeURIComponent(rest[0]);
 		if (requestId.length > 200) return jsonError(400, "invalid_request_id", "That is not a request id.");
 		const principals = isAdmin ? knownPrincipals(env) : [caller.principal];
-		const found = ((await Promise.all(principals.map((p) => auditLogFor(env, p).byRequestId(requestId)))) as AuditRecord[][]).flat();
+		const found = (await Promise.all(principals.map((p) => auditLogFor(env, p).byRequestId(requestId)))).flat();
 		if (found.length === 0) return jsonError(404, "not_found", `No decision with request_id ${requestId} that you may read.`);
 		return Response.json({ request_id: requestId, records: found });
 	}
@@ -78,9 +78,9 @@ export async function handleAuditApi(request: Request, env: Env, caller: Caller)
 
 /** Asks every principal's log for its next `limit` records and merges them in order. */
 async function readPage(env: Env, principals: string[], filter: Filter, limit: number, cursor?: AuditCursor) {
-	const lists = (await Promise.all(
+	const lists = await Promise.all(
 		principals.map((principal) => auditLogFor(env, principal).query({ ...filter, principal, limit: limit + 1, cursor })),
-	)) as AuditRecord[][];
+	);
 	const merged = lists.flat().sort(compare);
 	const records = merged.slice(0, limit);
 	const last = records.at(-1);

@@ -264,8 +264,7 @@ export interface BeginOptions {
  * cannot be discovered gives a JSON error response.
  */
 export async function beginOidcSignIn(config: OidcConfig, options: BeginOptions): Promise<Response> {
-	if (!isLocalPath(options.returnTo))
-		return oidcErrorResponse(new OidcError("invalid_request", "returnTo must be a path on this server."));
+	if (!isLocalPath(options.returnTo)) return oidcErrorResponse(new OidcError("invalid_request", "returnTo must be a path on this server."));
 	let doc: Discovery;
 	try {
 		doc = await discover(config);

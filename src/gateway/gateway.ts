@@ -133,7 +133,7 @@ export class Gateway {
 				const [handle] = registerGuardedTools(this.options.server, [definition], this.options.depsFor, { shadow }).values();
 				current.set(name, { handle, fingerprint, definition });
 			} catch (error) {
-				console.warn(`gateway: could not expose '${definition.name}': ${error instanceof Error ? error.message : error}`);
+				console.warn(`gateway: could not expose '${definition.name}': ${error instanceof Error ? error.message : String(error)}`);
 			}
 		}
 	}

@@ -59,7 +59,7 @@ export function parsePolicyTestFile(file: string, text: string): { policy?: stri
 	try {
 		json = JSON.parse(text);
 	} catch (error) {
-		throw new Error(`${file}: not valid JSON (${error instanceof Error ? error.message : error})`);
+		throw new Error(`${file}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
 	}
 	const parsed = FileSchema.safeParse(json);
 	if (!parsed.success) {

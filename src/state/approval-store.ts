@@ -13,6 +13,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ApprovalRequest, ApprovalTicket, ConsumeResult } from "../guard/approvals";
 import { redactSecrets } from "../guard/audit";
+import type { JsonObject, JsonValue } from "./json";
 import { RetentionAlarm, retentionCutoff } from "./retention";
 
 export type ApprovalStatus = "pending" | "approved" | "rejected" | "used" | "expired";
@@ -24,7 +25,7 @@ export interface ApprovalRecord {
 	role: string;
 	tool: string;
 	/** Redacted; in a list, each string cut to LIST_ARGUMENT_CHARS (then `arguments_truncated`). */
-	arguments: Record<string, unknown>;
+	arguments: JsonObject;
 	arguments_truncated: boolean;
 	/** SHA-256 of the real (unredacted) canonical arguments: what an approval is bound to. */
 	arguments_sha256: string;
@@ -69,12 +70,38 @@ export const MAX_LIST_LIMIT = 200;
 export const LIST_ARGUMENT_CHARS = 200;
 export const DEFAULT_MAX_PENDING_PER_PRINCIPAL = 20;
 
-type Row = Record<string, SqlStorageValue>;
+/** A row of the approvals table, as its schema (below) stores it. */
+type ApprovalRow = {
+	id: string;
+	status: string;
+	principal: string;
+	role: string;
+	tool: string;
+	/** JSON of the redacted arguments. */
+	arguments: string;
+	arguments_sha256: string;
+	kind: string;
+	verdict: string;
+	decision: string;
+	reason: string;
+	request_id: string;
+	policy_version: string;
+	created_at: number;
+	expires_at: number;
+	decided_by: string | null;
+	decided_at: number | null;
+	note: string | null;
+	used_at: number | null;
+	/** JSON of what the authority said besides its verdict (a later column: null in older rows). */
+	details: string | null;
+};
+
+type EventRow = { action: string; actor: string; at: number; note: string | null };
 
 type ApprovalEnv = { APPROVAL_TTL_SECONDS?: string; AUDIT_RETENTION_DAYS?: string; MAX_PENDING_APPROVALS_PER_PRINCIPAL?: string };
 
 /** Every string over `max` characters cut to `max` plus "…"; says whether anything was cut. */
-function truncateStrings(value: unknown, max: number): { value: unknown; truncated: boolean } {
+function truncateStrings(value: JsonValue, max: number): { value: JsonValue; truncated: boolean } {
 	if (typeof value === "string") {
 		return value.length > max
 			? {
@@ -173,7 +200,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 				limit - 1,
 			)
 			.toArray()
-			.map((row) => String(row.id));
+			.map((row) => row.id);
 		for (const old of superseded) {
 			sql.exec("UPDATE approvals SET expires_at = ? WHERE id = ?", now, old);
 			this.#event(
@@ -232,7 +259,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 	}
 
 	async get(id: string): Promise<ApprovalRecord | null> {
-		const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+		const row = this.ctx.storage.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
 		return row ? this.#toRecord(row, Date.now()) : null;
 	}
 
@@ -267,16 +294,16 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		}
 		const sql = `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
 			ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`;
-		const rows = this.ctx.storage.sql.exec<Row>(sql, ...params).toArray();
+		const rows = this.ctx.storage.sql.exec<ApprovalRow>(sql, ...params).toArray();
 		const page = rows.slice(0, limit);
 		const last = page.at(-1);
 		return {
 			approvals: page.map((row) => {
 				const record = this.#toRecord(row, now);
 				const cut = truncateStrings(record.arguments, LIST_ARGUMENT_CHARS);
-				return { ...record, arguments: cut.value as Record<string, unknown>, arguments_truncated: cut.truncated };
+				return { ...record, arguments: cut.value as JsonObject, arguments_truncated: cut.truncated };
 			}),
-			next: rows.length > limit && last ? { created_at: Number(last.created_at), id: String(last.id) } : null,
+			next: rows.length > limit && last ? { created_at: last.created_at, id: last.id } : null,
 		};
 	}
 
@@ -291,7 +318,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		note: string | null,
 	): Promise<DecideResult> {
 		const now = Date.now();
-		const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+		const row = this.ctx.storage.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
 		if (!row) return { ok: false, status: 404, error: "not_found", message: `No approval ${id}.` };
 		if (approver.role !== "admin") {
 			return { ok: false, status: 403, error: "forbidden", message: "Only an admin can approve or reject." };
@@ -304,7 +331,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 			return { ok: false, status: 409, error: "not_pending", message: `This request is ${current.status}, not pending.` };
 		}
 		const status = action === "approve" ? "approved" : "rejected";
-		const expires = action === "approve" ? now + this.#ttlMs() : (row.expires_at as number);
+		const expires = action === "approve" ? now + this.#ttlMs() : row.expires_at;
 		this.ctx.storage.sql.exec(
 			"UPDATE approvals SET status = ?, decided_by = ?, decided_at = ?, note = ?, expires_at = ? WHERE id = ? AND status = 'pending'",
 			status,
@@ -321,7 +348,7 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 	/** Checks and uses an approval in one synchronous step: a second use finds it used. */
 	async consume(id: string, expected: { principal: string; tool: string; argsHash: string }): Promise<ConsumeResult> {
 		const now = Date.now();
-		const row = this.ctx.storage.sql.exec<Row>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
+		const row = this.ctx.storage.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE id = ?", id).toArray()[0];
 		if (!row) return { ok: false, reason: "no such approval" };
 		const current = this.#toRecord(row, now);
 		if (current.principal !== expected.principal) return { ok: false, reason: "it was requested by another principal" };
@@ -336,40 +363,40 @@ export class ApprovalStore extends DurableObject<ApprovalEnv> {
 		};
 	}
 
-	#toRecord(row: Row, now: number): ApprovalRecord {
+	#toRecord(row: ApprovalRow, now: number): ApprovalRecord {
 		const stored = row.status as ApprovalStatus;
-		const expired = (stored === "pending" || stored === "approved") && (row.expires_at as number) <= now;
-		const iso = (v: SqlStorageValue) => (typeof v === "number" ? new Date(v).toISOString() : null);
+		const expired = (stored === "pending" || stored === "approved") && row.expires_at <= now;
+		const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
 		const history = this.ctx.storage.sql
-			.exec<Row>("SELECT action, actor, at, note FROM approval_events WHERE approval_id = ? ORDER BY at", row.id)
+			.exec<EventRow>("SELECT action, actor, at, note FROM approval_events WHERE approval_id = ? ORDER BY at", row.id)
 			.toArray()
-			.map((e) => ({ action: String(e.action), actor: String(e.actor), at: iso(e.at)!, note: (e.note as string | null) ?? null }));
-		const details = row.details ? (JSON.parse(String(row.details)) as Partial<ApprovalRecord>) : {};
+			.map((e) => ({ action: e.action, actor: e.actor, at: new Date(e.at).toISOString(), note: e.note }));
+		const details = row.details ? (JSON.parse(row.details) as Partial<ApprovalRecord>) : {};
 		return {
-			id: String(row.id),
+			id: row.id,
 			status: expired ? "expired" : stored,
-			principal: String(row.principal),
-			role: String(row.role),
-			tool: String(row.tool),
-			arguments: JSON.parse(String(row.arguments)),
+			principal: row.principal,
+			role: row.role,
+			tool: row.tool,
+			arguments: JSON.parse(row.arguments) as JsonObject,
 			arguments_truncated: false,
-			arguments_sha256: String(row.arguments_sha256),
+			arguments_sha256: row.arguments_sha256,
 			kind: row.kind as ApprovalRecord["kind"],
-			verdict: String(row.verdict),
-			decision: String(row.decision),
-			reason: String(row.reason),
-			request_id: String(row.request_id),
-			policy_version: String(row.policy_version),
+			verdict: row.verdict,
+			decision: row.decision,
+			reason: row.reason,
+			request_id: row.request_id,
+			policy_version: row.policy_version,
 			risk_score: details.risk_score ?? null,
 			high_risk: details.high_risk ?? false,
 			issues: details.issues ?? [],
 			questions: details.questions ?? [],
 			guardrails: details.guardrails ?? [],
-			created_at: iso(row.created_at)!,
-			expires_at: iso(row.expires_at)!,
-			decided_by: (row.decided_by as string | null) ?? null,
+			created_at: new Date(row.created_at).toISOString(),
+			expires_at: new Date(row.expires_at).toISOString(),
+			decided_by: row.decided_by,
 			decided_at: iso(row.decided_at),
-			note: (row.note as string | null) ?? null,
+			note: row.note,
 			used_at: iso(row.used_at),
 			history,
 		};

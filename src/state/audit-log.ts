@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuditEntry } from "../guard/audit";
+import type { JsonObject } from "./json";
 import { RetentionAlarm, retentionCutoff } from "./retention";
 
 export interface AuditEnv {
@@ -16,7 +17,7 @@ export interface AuditEnv {
 export interface AuditRecord extends Omit<AuditEntry, "at" | "arguments" | "approval_id" | "mode" | "would_block"> {
 	seq: number;
 	at: string;
-	arguments: Record<string, unknown> | null;
+	arguments: JsonObject | null;
 	approval_id: string | null;
 	error: string | null;
 	completed_at: string | null;
@@ -50,7 +51,33 @@ export interface AuditQuery {
 	cursor?: AuditCursor;
 }
 
-type Row = Record<string, SqlStorageValue>;
+/** A row of the records table, as its schema (below) stores it. */
+type RecordRow = {
+	seq: number;
+	at: number;
+	request_id: string;
+	policy_version: string;
+	source: string;
+	principal: string;
+	role: string;
+	session_id: string;
+	tool: string;
+	args_sha256: string;
+	/** JSON of the redacted arguments, when AUDIT_STORE_ARGUMENTS is on. */
+	arguments: string | null;
+	verdict: string;
+	decision: string;
+	reason: string;
+	risk_score: number | null;
+	latency_ms: number;
+	outcome: string;
+	error: string | null;
+	approval_id: string | null;
+	completed_at: number | null;
+	/** Later columns: null in rows written before them. */
+	local_policy: string | null;
+	would_block: number | null;
+};
 
 export class AuditLog extends DurableObject<AuditEnv> {
 	readonly #retention: RetentionAlarm;
@@ -135,20 +162,24 @@ export class AuditLog extends DurableObject<AuditEnv> {
 	async query(q: AuditQuery): Promise<AuditRecord[]> {
 		const where: string[] = [];
 		const params: SqlStorageValue[] = [];
-		if (q.tool) (where.push("tool = ?"), params.push(q.tool));
-		if (q.verdict) (where.push("verdict = ?"), params.push(q.verdict));
-		if (q.since !== undefined) (where.push("at >= ?"), params.push(q.since));
-		if (q.until !== undefined) (where.push("at <= ?"), params.push(q.until));
+		const condition = (clause: string, ...values: SqlStorageValue[]) => {
+			where.push(clause);
+			params.push(...values);
+		};
+		if (q.tool) condition("tool = ?", q.tool);
+		if (q.verdict) condition("verdict = ?", q.verdict);
+		if (q.since !== undefined) condition("at >= ?", q.since);
+		if (q.until !== undefined) condition("at <= ?", q.until);
 		if (q.cursor) {
 			// Continue strictly after the cursor in (at DESC, principal ASC, seq DESC) order.
 			const c = q.cursor;
-			if (q.principal > c.principal) (where.push("at <= ?"), params.push(c.at));
-			else if (q.principal < c.principal) (where.push("at < ?"), params.push(c.at));
-			else (where.push("(at < ? OR (at = ? AND seq < ?))"), params.push(c.at, c.at, c.seq));
+			if (q.principal > c.principal) condition("at <= ?", c.at);
+			else if (q.principal < c.principal) condition("at < ?", c.at);
+			else condition("(at < ? OR (at = ? AND seq < ?))", c.at, c.at, c.seq);
 		}
 		const limit = Math.min(Math.max(Math.trunc(q.limit), 1), 1000);
 		return this.ctx.storage.sql
-			.exec<Row>(
+			.exec<RecordRow>(
 				`SELECT * FROM records ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, seq DESC LIMIT ${limit}`,
 				...params,
 			)
@@ -157,7 +188,10 @@ export class AuditLog extends DurableObject<AuditEnv> {
 	}
 
 	async byRequestId(requestId: string): Promise<AuditRecord[]> {
-		return this.ctx.storage.sql.exec<Row>("SELECT * FROM records WHERE request_id = ? ORDER BY seq", requestId).toArray().map(toRecord);
+		return this.ctx.storage.sql
+			.exec<RecordRow>("SELECT * FROM records WHERE request_id = ? ORDER BY seq", requestId)
+			.toArray()
+			.map(toRecord);
 	}
 
 	/** Retention: drop what is older than AUDIT_RETENTION_DAYS; come back tomorrow while anything is left. */
@@ -168,30 +202,29 @@ export class AuditLog extends DurableObject<AuditEnv> {
 	}
 }
 
-function toRecord(row: Row): AuditRecord {
-	const iso = (v: SqlStorageValue) => (typeof v === "number" ? new Date(v).toISOString() : null);
+function toRecord(row: RecordRow): AuditRecord {
 	return {
-		seq: row.seq as number,
-		at: iso(row.at)!,
-		request_id: String(row.request_id),
-		policy_version: String(row.policy_version),
+		seq: row.seq,
+		at: new Date(row.at).toISOString(),
+		request_id: row.request_id,
+		policy_version: row.policy_version,
 		source: row.source as AuditRecord["source"],
-		principal: String(row.principal),
-		role: String(row.role),
-		session_id: String(row.session_id),
-		tool: String(row.tool),
-		args_sha256: String(row.args_sha256),
-		arguments: row.arguments === null ? null : JSON.parse(String(row.arguments)),
+		principal: row.principal,
+		role: row.role,
+		session_id: row.session_id,
+		tool: row.tool,
+		args_sha256: row.args_sha256,
+		arguments: row.arguments === null ? null : (JSON.parse(row.arguments) as JsonObject),
 		verdict: row.verdict as AuditRecord["verdict"],
 		decision: row.decision as AuditRecord["decision"],
-		reason: String(row.reason),
-		risk_score: (row.risk_score as number | null) ?? null,
-		latency_ms: row.latency_ms as number,
+		reason: row.reason,
+		risk_score: row.risk_score,
+		latency_ms: row.latency_ms,
 		outcome: row.outcome as AuditRecord["outcome"],
-		error: (row.error as string | null) ?? null,
-		approval_id: (row.approval_id as string | null) ?? null,
-		completed_at: iso(row.completed_at),
-		local_policy: (row.local_policy as string | null) ?? "unknown",
-		...(row.would_block === null || row.would_block === undefined ? {} : { mode: "shadow" as const, would_block: row.would_block === 1 }),
+		error: row.error,
+		approval_id: row.approval_id,
+		completed_at: row.completed_at === null ? null : new Date(row.completed_at).toISOString(),
+		local_policy: row.local_policy ?? "unknown",
+		...(row.would_block === null ? {} : { mode: "shadow" as const, would_block: row.would_block === 1 }),
 	};
 }

@@ -12,20 +12,22 @@ import { APPROVAL_STATUSES, ROLES, retryCount, shortName, text } from "./schema"
 /** Built-in tools state every hint. */
 export type Annotations = Required<ToolAnnotations>;
 
-export interface ToolDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> extends GuardedTool<
-	z.infer<z.ZodObject<Shape>>,
-	Record<string, unknown>
-> {
+export interface ToolDefinition<
+	Shape extends z.ZodRawShape = z.ZodRawShape,
+	Output extends Record<string, unknown> = Record<string, unknown>,
+> extends GuardedTool<z.infer<z.ZodObject<Shape>>, Output> {
 	title: string;
 	description: string;
 	input: Shape;
 	annotations: Annotations;
 	/** One line for the text block of an executed call. */
-	summarize?(output: Record<string, unknown>): string;
+	summarize?: (output: Output) => string;
 }
 
-/** Keeps each definition's argument types tied to its own schema. */
-function defineTool<Shape extends z.ZodRawShape>(definition: ToolDefinition<Shape>): ToolDefinition {
+/** Keeps each definition's argument and output types tied to its own schema and action. */
+function defineTool<Shape extends z.ZodRawShape, Output extends Record<string, unknown>>(
+	definition: ToolDefinition<Shape, Output>,
+): ToolDefinition {
 	return definition as unknown as ToolDefinition;
 }
 
@@ -46,7 +48,7 @@ const researchTopic = defineTool({
 		topic,
 		summary: `Informational summary of "${topic}": key concepts, current state and open questions (simulated research: no external source was contacted).`,
 	}),
-	summarize: (o) => String(o.summary),
+	summarize: (o) => o.summary,
 });
 
 const publishContent = defineTool({

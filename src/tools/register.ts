@@ -203,6 +203,8 @@ async function refusedBeforePipeline(deps: GuardDeps, tool: string, args: unknow
 	};
 	await deps.audit
 		?.record(entry)
-		.catch((error) => console.error(`audit: a protocol refusal was not recorded: ${error instanceof Error ? error.message : error}`));
+		.catch((error) =>
+			console.error(`audit: a protocol refusal was not recorded: ${error instanceof Error ? error.message : String(error)}`),
+		);
 	return { content: [{ type: "text" as const, text }], isError: true };
 }

@@ -75,7 +75,6 @@ export const decisionOutputShape = {
 
 /** Added to every action tool: the id of an approval granted by a person. */
 export const approvalIdArgument = z
-	.string()
 	.uuid("must be an approval id")
 	.optional()
 	.describe("The id of an approval granted by a person for this exact call (same tool and arguments)");

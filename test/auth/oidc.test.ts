@@ -220,12 +220,12 @@ describe("OIDC configuration", () => {
 			ok: false,
 			problem: /OIDC_CLIENT_SECRET/,
 		});
-		expect(
-			readOidcConfig({ OIDC_ISSUER: "http://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "s" }, GUARD, store),
-		).toMatchObject({
-			ok: false,
-			problem: /https/,
-		});
+		expect(readOidcConfig({ OIDC_ISSUER: "http://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "s" }, GUARD, store)).toMatchObject(
+			{
+				ok: false,
+				problem: /https/,
+			},
+		);
 		const badMap = readOidcConfig(
 			{ OIDC_ISSUER: "https://idp.example", OIDC_CLIENT_ID: "x", OIDC_CLIENT_SECRET: "topsecret", OIDC_ROLE_MAP: '{"a":"root"}' },
 			GUARD,

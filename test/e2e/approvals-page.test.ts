@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-server";
 import { launchChromium } from "../support/chromium";
 import { TOKENS, tokenTableJson } from "../support/test-tokens";
+import { heldApproval, type ToolResult } from "../support/results";
 
 let server: DevServer;
 let browser: Browser;
@@ -35,7 +36,7 @@ async function connectAs(who: keyof typeof TOKENS) {
 	return client;
 }
 
-type Result = { structuredContent?: Record<string, any>; isError?: boolean };
+type Result = ToolResult;
 
 describe("/approvals in headless Chromium", () => {
 	// Without a browser this fails with the install instruction (never skipped).
@@ -52,7 +53,7 @@ describe("/approvals in headless Chromium", () => {
 		const args = { content: `Launch post <img src=x onerror="window.__xss=1"> <b>bold</b>`, channel: "blog" };
 		const held = (await alice.callTool({ name: "publish-content", arguments: args })) as Result;
 		expect(held.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
-		const approval = held.structuredContent!.approval as { id: string; url: string };
+		const approval = heldApproval(held);
 		expect(approval.url).toBe(`${server.origin}/approvals#${approval.id}`);
 
 		const page = await browser.newPage();
@@ -98,7 +99,7 @@ describe("/approvals in headless Chromium", () => {
 	it("shows the requester their own request without approve buttons", async () => {
 		const bob = await connectAs("bob");
 		const held = (await bob.callTool({ name: "publish-content", arguments: { content: "admin post", channel: "news" } })) as Result;
-		const { id } = held.structuredContent!.approval;
+		const { id } = heldApproval(held);
 		const page = await browser.newPage();
 		await page.goto(`${server.origin}/approvals`);
 		await page.fill("#token", TOKENS.bob.token);

@@ -16,6 +16,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/dev-server";
 import { launchChromium } from "../support/chromium";
+import { type ApiAnswer, heldApproval, type ToolResult } from "../support/results";
 const SHOTS = mkdtempSync(join(tmpdir(), "approvals-page-shots-"));
 
 interface Launched {
@@ -77,7 +78,13 @@ async function agent(origin: string): Promise<Client> {
 	return client;
 }
 
-type Result = { structuredContent?: Record<string, any>; content: { text: string }[]; isError?: boolean };
+type Result = ToolResult;
+/** The browser globals read in page.evaluate (this project's tsconfig has no DOM lib). */
+type InPage = {
+	document: { activeElement: { id: string } | null; documentElement: { scrollWidth: number } };
+	innerWidth: number;
+	innerHeight: number;
+};
 const publish = (client: Client, content: string, channel = "blog") =>
 	client.callTool({ name: "publish-content", arguments: { content, channel } }) as Promise<Result>;
 
@@ -108,7 +115,7 @@ async function signedIn(page: Page): Promise<void> {
 describe("npm run dev -- --port N, and its approver link", () => {
 	it("serves on the chosen port; the link signs the page in as operator and leaves no secret in the address bar", async () => {
 		const secret = run.link.split("#operator=")[1];
-		const health = (await (await fetch(`${run.origin}/health`)).json()) as any;
+		const health: unknown = await (await fetch(`${run.origin}/health`)).json();
 		expect(health).toMatchObject({ name: "stage0-edge-guard", authentication: "loopback-only" });
 		const page = await browser.newPage();
 		await signedIn(page);
@@ -116,7 +123,7 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		expect(await page.evaluate(() => sessionStorage.getItem("stage0-guard-token"))).toBe(secret);
 		// The same secret works as a bearer token on the approvals API (page and curl alike), and nowhere else.
 		const api = await fetch(`${run.origin}/api/approvals`, { headers: { authorization: `Bearer ${secret}` } });
-		expect(((await api.json()) as any).viewer).toEqual({ principal: "operator", role: "admin" });
+		expect(((await api.json()) as ApiAnswer).viewer).toEqual({ principal: "operator", role: "admin" });
 		// the history entry with the secret was replaced, not kept behind the current one
 		await page.goBack();
 		expect(page.url()).toBe("about:blank");
@@ -126,7 +133,7 @@ describe("npm run dev -- --port N, and its approver link", () => {
 	it("the linked request comes first and in view; approving asks to confirm, shows the result on the card, and the retry runs once", async () => {
 		// The linked request is the oldest of several, so the list alone would put it last.
 		const held = await publish(alice, "Quick-start launch post");
-		const approval = held.structuredContent!.approval as { id: string; url: string; approver: string };
+		const approval = heldApproval(held);
 		expect(approval.approver).toBe("operator");
 		expect(held.content[0].text).toContain("the operator can approve it with the approver link printed by npm run dev");
 		for (let i = 1; i <= 5; i++) await publish(alice, `Filler post ${i}`, "news");
@@ -138,7 +145,9 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		await card.waitFor();
 		// first card on the page, in view, focused
 		expect(await page.locator("section.card").first().getAttribute("id")).toBe(`approval-${approval.id}`);
-		await expect.poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe(`approval-${approval.id}`);
+		await expect
+			.poll(() => page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.id))
+			.toBe(`approval-${approval.id}`);
 		const box = (await card.boundingBox())!;
 		expect(box.y).toBeGreaterThanOrEqual(0);
 		expect(box.y).toBeLessThan(800);
@@ -154,9 +163,9 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		// a confirmation, and nothing decided yet
 		await card.locator(".confirm button.confirm-yes").waitFor();
 		const secret = run.link.split("#operator=")[1];
-		const before: any = await (
+		const before = (await (
 			await fetch(`${run.origin}/api/approvals/${approval.id}`, { headers: { authorization: `Bearer ${secret}` } })
-		).json();
+		).json()) as ApiAnswer;
 		expect(before.approval.status).toBe("pending");
 		await card.locator(".confirm button.confirm-yes").click();
 		await expect.poll(() => card.locator(".result").textContent()).toContain("Approved publish-content for local");
@@ -180,7 +189,7 @@ describe("npm run dev -- --port N, and its approver link", () => {
 
 	it("cancel on the confirmation decides nothing", async () => {
 		const held = await publish(alice, "Maybe later");
-		const { id } = held.structuredContent!.approval;
+		const { id } = heldApproval(held);
 		const page = await browser.newPage();
 		await signedIn(page);
 		const card = page.locator(`#approval-${id}`);
@@ -188,7 +197,9 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		await card.locator(".confirm button.confirm-no").click();
 		expect(await card.locator("button.reject").isVisible()).toBe(true);
 		const secret = run.link.split("#operator=")[1];
-		const record: any = await (await fetch(`${run.origin}/api/approvals/${id}`, { headers: { authorization: `Bearer ${secret}` } })).json();
+		const record = (await (
+			await fetch(`${run.origin}/api/approvals/${id}`, { headers: { authorization: `Bearer ${secret}` } })
+		).json()) as ApiAnswer;
 		expect(record.approval.status).toBe("pending");
 		await page.close();
 	});
@@ -197,13 +208,13 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		const page = await browser.newPage();
 		await signedIn(page);
 		const held = await publish(alice, "Arrives while the page is open");
-		const { id } = held.structuredContent!.approval;
+		const { id } = heldApproval(held);
 		await page.locator(`#approval-${id}`).waitFor({ timeout: 15_000 }); // no click on Refresh
 		const deploy = (await alice.callTool({
 			name: "deploy-changes",
 			arguments: { serviceName: "billing", environment: "production", changes: "v2" },
 		})) as Result;
-		const deployId = deploy.structuredContent!.approval.id;
+		const deployId = heldApproval(deploy).id;
 		await page.locator(`#approval-${deployId}`).waitFor({ timeout: 15_000 });
 		await page.selectOption("#tool", "deploy-changes");
 		const tools = await page.locator("#list section.card h2 span:first-child").allTextContents();
@@ -216,7 +227,7 @@ describe("npm run dev -- --port N, and its approver link", () => {
 
 	it("with the paged API contract: loads more with next_cursor, and fetches full arguments before approval of a truncated item", async () => {
 		const held = await publish(alice, `Long post: ${"x".repeat(400)}`);
-		const { id } = held.structuredContent!.approval;
+		const { id } = heldApproval(held);
 		const page = await browser.newPage();
 		let releaseFull!: () => void;
 		const fullAsked = new Promise<void>((r) => (releaseFull = r));
@@ -228,10 +239,10 @@ describe("npm run dev -- --port N, and its approver link", () => {
 			const cursor = url.searchParams.get("cursor");
 			url.searchParams.delete("cursor");
 			const response = await route.fetch({ url: url.toString() });
-			const body = (await response.json()) as any;
-			const mine = body.approvals.find((a: any) => a.id === id);
-			expect(mine.arguments_truncated).toBe(true);
-			const others = body.approvals.filter((a: any) => a.id !== id);
+			const body = (await response.json()) as ApiAnswer;
+			const mine = body.approvals.find((a) => a.id === id);
+			expect(mine?.arguments_truncated).toBe(true);
+			const others = body.approvals.filter((a) => a.id !== id);
 			const approvals = cursor ? [mine] : others.slice(0, 1);
 			await route.fulfill({ response, json: { approvals, viewer: body.viewer, ...(cursor ? {} : { next_cursor: "page-2" }) } });
 		});
@@ -263,7 +274,7 @@ describe("npm run dev -- --port N, and its approver link", () => {
 		"lays out at $name width ($width px): no sideways scrolling, the linked card in view, buttons big enough",
 		async ({ name, width, height }) => {
 			const held = await publish(alice, `A post to check at ${width} px: ${"long-unbroken-text-".repeat(12)}`);
-			const { id } = held.structuredContent!.approval;
+			const { id } = heldApproval(held);
 			for (let i = 0; i < 2; i++) await publish(alice, `Layout filler ${width}-${i}`);
 			const context = await browser.newContext({ viewport: { width, height }, isMobile: width < 600, hasTouch: width < 600 });
 			const page = await context.newPage();
@@ -271,13 +282,13 @@ describe("npm run dev -- --port N, and its approver link", () => {
 			await page.goto(`${run.origin}/approvals#operator=${secret}&id=${id}`);
 			const card = page.locator(`#linked #approval-${id}`);
 			await card.waitFor();
-			await expect.poll(() => page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe(`approval-${id}`);
+			await expect.poll(() => page.evaluate(() => (globalThis as unknown as InPage).document.activeElement?.id)).toBe(`approval-${id}`);
 			expect(page.url()).toBe(`${run.origin}/approvals#${id}`);
 
 			const layout = await page.evaluate(() => ({
-				scrollWidth: (globalThis as any).document.documentElement.scrollWidth,
-				innerWidth: (globalThis as any).innerWidth,
-				innerHeight: (globalThis as any).innerHeight,
+				scrollWidth: (globalThis as unknown as InPage).document.documentElement.scrollWidth,
+				innerWidth: (globalThis as unknown as InPage).innerWidth,
+				innerHeight: (globalThis as unknown as InPage).innerHeight,
 			}));
 			expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
 			const box = (await card.boundingBox())!;
@@ -316,6 +327,6 @@ describe("PORT=N npm run dev", () => {
 			await stop(other);
 		}
 		// stopped: nothing answers on the port any more
-		await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+		await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow("fetch failed");
 	}, 120_000);
 });

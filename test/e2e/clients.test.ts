@@ -11,6 +11,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../scripts/lib/dev-server";
 import { STANDIN_POLICY_VERSION, type Stage0StandIn, startStage0StandIn } from "../support/stage0-standin";
+import type { ToolResult } from "../support/results";
 
 const KEY = "sk-e2e-7f3a9c1d2b4e6f80";
 let stage0: Stage0StandIn;
@@ -27,9 +28,9 @@ afterAll(async () => {
 	await stage0?.close();
 });
 
-type Result = { structuredContent?: Record<string, any>; isError?: boolean; content: { text: string }[] };
+type Result = ToolResult;
 
-async function exercise(client: Client) {
+async function expectGuardedCalls(client: Client) {
 	const { tools } = await client.listTools();
 	expect(tools).toHaveLength(7); // six guarded tools and audit-log
 	const ok = (await client.callTool({ name: "research-topic", arguments: { topic: "zero trust for agents" } })) as Result;
@@ -60,7 +61,7 @@ describe("wrangler dev + Stage0 stand-in", () => {
 		const before = stage0.received.length;
 		const client = new Client({ name: "e2e", version: "1" });
 		await client.connect(new StreamableHTTPClientTransport(new URL(`${server.origin}/mcp`)));
-		await exercise(client);
+		await expectGuardedCalls(client);
 		await client.close();
 		const got = stage0.received.slice(before);
 		expect(got).toHaveLength(2);
@@ -71,7 +72,7 @@ describe("wrangler dev + Stage0 stand-in", () => {
 	it("works with the SDK client over legacy SSE", async () => {
 		const client = new Client({ name: "e2e-sse", version: "1" });
 		await client.connect(new SSEClientTransport(new URL(`${server.origin}/sse`)));
-		await exercise(client);
+		await expectGuardedCalls(client);
 		await client.close();
 	});
 
@@ -84,7 +85,7 @@ describe("wrangler dev + Stage0 stand-in", () => {
 			stderr: "pipe",
 		});
 		await client.connect(transport);
-		await exercise(client);
+		await expectGuardedCalls(client);
 		await client.close();
 	});
 

@@ -8,14 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-server";
 import { type Stage0StandIn, startStage0StandIn } from "../support/stage0-standin";
 import { startUpstreamMcp, type UpstreamMcp } from "../support/upstream-mcp";
+import type { ApiAnswer, ToolResult } from "../support/results";
 
 const KEY = "sk-e2e-shadow-8e2d4c6a0b1f3e57";
-type Result = {
-	structuredContent?: Record<string, any>;
-	isError?: boolean;
-	content: { type: string; text: string }[];
-	_meta?: Record<string, any>;
-};
+type Result = ToolResult;
 
 async function connect(origin: string): Promise<Client> {
 	const client = new Client({ name: "e2e-shadow", version: "1" });
@@ -29,7 +25,7 @@ async function auditRecord(origin: string, requestId: string) {
 	for (let i = 0; i < 50; i++) {
 		const res = await fetch(`${origin}/api/audit/${requestId}`);
 		if (res.ok) {
-			const body = (await res.json()) as { records: Record<string, any>[] };
+			const body = (await res.json()) as Pick<ApiAnswer, "records">;
 			if (body.records.length && body.records.every((r) => r.outcome !== "pending")) return body.records[0];
 		}
 		await new Promise((r) => setTimeout(r, 100));

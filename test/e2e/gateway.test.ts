@@ -15,6 +15,7 @@ import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-
 import { STANDIN_POLICY_VERSION, type Stage0StandIn, startStage0StandIn } from "../support/stage0-standin";
 import { TOKENS, tokenTableJson } from "../support/test-tokens";
 import { startUpstreamMcp, type UpstreamMcp } from "../support/upstream-mcp";
+import { type ApiAnswer, heldApproval, type ToolResult } from "../support/results";
 
 const KEY = "sk-e2e-gateway-5c1e9a7b3d2f4e60";
 const FILES_SECRET = "Bearer files-upstream-secret-0a1b2c3d";
@@ -24,12 +25,7 @@ let files: UpstreamMcp;
 let legacy: UpstreamMcp;
 let server: DevServer;
 
-type Result = {
-	structuredContent?: Record<string, any>;
-	isError?: boolean;
-	content: { type: string; text: string }[];
-	_meta?: Record<string, any>;
-};
+type Result = ToolResult;
 
 beforeAll(async () => {
 	stage0 = await startStage0StandIn({ apiKey: KEY });
@@ -83,7 +79,7 @@ async function auditRecord(who: keyof typeof TOKENS, requestId: string) {
 	for (let i = 0; i < 50; i++) {
 		const res = await fetch(`${server.origin}/api/audit/${requestId}`, { headers: bearer(who) });
 		if (res.ok) {
-			const body = (await res.json()) as { records: Record<string, any>[] };
+			const body = (await res.json()) as Pick<ApiAnswer, "records">;
 			if (body.records.length && body.records.every((r) => r.outcome !== "pending")) return body.records[0];
 		}
 		await new Promise((r) => setTimeout(r, 100));
@@ -185,7 +181,7 @@ describe("gateway mode: calls", () => {
 	it("forwards an approved retry exactly once", async () => {
 		const client = await connect("alice");
 		const denied = await call(client, "files.delete-record", { id: "r-9" });
-		const id = denied.structuredContent!.approval.id as string;
+		const id = heldApproval(denied).id;
 		const approve = await fetch(`${server.origin}/api/approvals/${id}/approve`, {
 			method: "POST",
 			headers: { ...bearer("bob"), "content-type": "application/json" },

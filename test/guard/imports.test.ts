@@ -21,8 +21,7 @@ function moduleSpecifiers(fileName: string, text: string): string[] {
 			if (ts.isStringLiteral(e)) found.push(e.text);
 		} else if (
 			ts.isCallExpression(node) &&
-			(node.expression.kind === ts.SyntaxKind.ImportKeyword ||
-				(ts.isIdentifier(node.expression) && node.expression.text === "require"))
+			(node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === "require"))
 		) {
 			const [arg] = node.arguments;
 			found.push(arg && ts.isStringLiteral(arg) ? arg.text : "<computed>");

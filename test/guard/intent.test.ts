@@ -96,7 +96,7 @@ describe("buildCheckRequest", () => {
 		expect(summary.length).toBe(payload.length);
 		expect(summary.truncated).toBe(true);
 		expect(summary.excerpt.startsWith("Deploy with key [redacted] and password=[redacted] then xxx")).toBe(true);
-		expect([...summary.excerpt].length).toBeLessThanOrEqual(PAYLOAD_EXCERPT_CHARS + 1);
+		expect(Array.from(summary.excerpt).length).toBeLessThanOrEqual(PAYLOAD_EXCERPT_CHARS + 1);
 		expect(summary.excerpt.endsWith("…")).toBe(true);
 		expect(JSON.stringify(context)).not.toContain(secret);
 		expect(JSON.stringify(context)).not.toContain("hunter2");

@@ -40,7 +40,7 @@ describe("Stage0 client: the request", () => {
 		const headers = calls[0].init.headers as Record<string, string>;
 		expect(headers["x-api-key"]).toBe(KEY);
 		expect(headers["content-type"]).toBe("application/json");
-		expect(JSON.parse(String(calls[0].init.body))).toEqual(request);
+		expect(JSON.parse(calls[0].init.body as string)).toEqual(request);
 		const id1 = headers["x-request-id"];
 		const id2 = (calls[1].init.headers as Record<string, string>)["x-request-id"];
 		expect(id1).toMatch(/^[0-9a-f-]{36}$/);
@@ -369,7 +369,9 @@ describe("Stage0 client: the key never leaves in a 200 answer", () => {
 	});
 
 	it("redacts the key written with JSON escapes, and in the trace summary used as a reason", async () => {
-		const escaped = [...KEY].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+		const escaped = Array.from(KEY)
+			.map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`)
+			.join("");
 		const { client: c } = client(
 			() => new Response(`{"verdict":"DENY","request_id":"r","decision_trace_summary":"trace ${escaped} end"}`, { status: 200 }),
 		);

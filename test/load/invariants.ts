@@ -6,6 +6,7 @@
 import { argumentsHash } from "../../src/guard/approvals";
 import type { GivenAnswer } from "../support/stage0-standin";
 import { normaliseWorkflowId, type Role } from "./workload";
+import type { StructuredResult } from "../support/results";
 
 export interface Invariant {
 	name: string;
@@ -26,7 +27,7 @@ export interface ObservedCall {
 	outcome: "result" | "protocol-error" | "transport-error";
 	protocolRefusal: boolean;
 	payloadNonce?: string;
-	structured?: Record<string, any>;
+	structured?: StructuredResult;
 	text: string;
 	via: "sdk" | "raw";
 }

@@ -32,6 +32,7 @@ import {
 	type Role,
 	workflowVariants,
 } from "./workload";
+import type { ToolResult } from "../support/results";
 
 export interface SoakOptions {
 	/** Stop after this many calls (tool calls and raw requests). */
@@ -233,15 +234,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				via: "sdk" as const,
 			};
 			try {
-				const result = (await s.client!.callTool({ name: plan.tool, arguments: plan.args }, undefined, { timeout: CALL_TIMEOUT_MS })) as {
-					structuredContent?: Record<string, unknown>;
-					isError?: boolean;
-					content?: { text?: string }[];
-				};
-				const text = (result.content ?? []).map((c) => c.text ?? "").join("\n");
+				const result = (await s.client!.callTool({ name: plan.tool, arguments: plan.args }, undefined, {
+					timeout: CALL_TIMEOUT_MS,
+				})) as Partial<ToolResult>;
+				const text = (result.content ?? []).map((c) => c.text).join("\n");
 				record(
 					s,
-					{ ...base, outcome: result.structuredContent ? "result" : "protocol-error", structured: result.structuredContent, text },
+					{
+						...base,
+						outcome: result.structuredContent ? "result" : "protocol-error",
+						structured: result.structuredContent,
+						text,
+					},
 					role,
 				);
 				return true;
@@ -271,7 +275,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				obs.raw.push(answer);
 				return answer;
 			} catch (error) {
-				obs.clientErrors.push(`${label}: ${error}`);
+				obs.clientErrors.push(`${label}: ${String(error)}`);
 				// No answer at all is not a JSON error either, unless the Worker was being killed meanwhile.
 				if (!down && generation === restarts)
 					obs.raw.push({
@@ -425,7 +429,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 				await connect(s);
 				for (let i = 0; i < 3; i++) {
 					const mark = nonce();
-					const args = { serviceName: "catalogue", environment: "production", changes: `${mark} ${"z".repeat(LARGE_ARGUMENT_BYTES)}` };
+					const args = {
+						serviceName: "catalogue",
+						environment: "production",
+						changes: `${mark} ${"z".repeat(LARGE_ARGUMENT_BYTES)}`,
+					};
 					issued++;
 					await callPlanned(s, { tool: "deploy-changes", args, payloadNonce: mark });
 				}
@@ -486,7 +494,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			const opened = await Promise.all(
 				controllers.map(async (c) => {
 					try {
-						const res = await fetch(`${origin}/sse`, { headers: { ...auth("mallory"), accept: "text/event-stream" }, signal: c.signal });
+						const res = await fetch(`${origin}/sse`, {
+							headers: { ...auth("mallory"), accept: "text/event-stream" },
+							signal: c.signal,
+						});
 						if (!res.ok || !res.body) {
 							obs.raw.push({
 								label: "GET /sse over the session cap",
@@ -595,7 +606,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		log(`soak: ${issued} calls in ${drivenFor.toFixed(1)} s; settling the audit trail`);
 
 		// ------------------------------------------------------------ the evidence
-		await Promise.all(sessions.map((s) => s.client?.close().catch(() => {})));
+		await Promise.all(sessions.map(async (s) => await s.client?.close().catch(() => {})));
 		const wanted = new Set(returnedRequestIds(obs.calls));
 		const settleBy = Date.now() + (options.settleSeconds ?? 90) * 1000;
 		for (;;) {
@@ -613,7 +624,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 		obs.health = { status: health?.status ?? 0, body: (await health?.text()) ?? "" };
 		obs.serverLog = `${firstRunLog}\n${server.output()}`;
 		obs.stage0Answers = stage0.answers;
-		obs.stage0Checks = stage0.received.map((r) => ({ tool: String(r.body.context?.current_tool ?? ""), body: JSON.stringify(r.body) }));
+		obs.stage0Checks = stage0.received.map((r) => {
+			const tool = r.body.context?.current_tool;
+			return { tool: typeof tool === "string" ? tool : "", body: JSON.stringify(r.body) };
+		});
 		obs.redirectsGiven = chaos.counts.get("redirect") ?? 0;
 		obs.allowLikeFaultsGiven = attacker.hits.length + (chaos.counts.get("oversized") ?? 0);
 		obs.attacker = { hits: attacker.hits.length, gotKey: attacker.hits.some((h) => h.gotSecret), allowIds: attacker.allowIds };
@@ -654,7 +668,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 			);
 		return { invariants: checkInvariants(obs), stats };
 	} finally {
-		await Promise.all(sessions.map((s) => s.client?.close().catch(() => {})));
+		await Promise.all(sessions.map(async (s) => await s.client?.close().catch(() => {})));
 		await server?.stop();
 		await stage0?.close();
 		await attacker?.close();
@@ -708,7 +722,7 @@ async function readApprovals(origin: string, adminToken: string): Promise<Observ
 		try {
 			res = await fetch(url, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(30_000) });
 		} catch (error) {
-			return { pages, ids, error: `GET /api/approvals failed: ${error}` };
+			return { pages, ids, error: `GET /api/approvals failed: ${String(error)}` };
 		}
 		const text = await res.text();
 		pages.push(text);
@@ -722,7 +736,7 @@ async function readApprovals(origin: string, adminToken: string): Promise<Observ
 }
 
 /** The result of a JSON-RPC answer, as JSON or as one SSE event. */
-function jsonRpcResult(body: string): Record<string, any> | undefined {
+function jsonRpcResult(body: string): Pick<ToolResult, "structuredContent"> | undefined {
 	const candidates = [
 		body,
 		...body
@@ -732,7 +746,7 @@ function jsonRpcResult(body: string): Record<string, any> | undefined {
 	];
 	for (const c of candidates) {
 		try {
-			const json = JSON.parse(c);
+			const json = JSON.parse(c) as { result?: ToolResult } | null;
 			if (json?.result) return json.result;
 		} catch {}
 	}

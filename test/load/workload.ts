@@ -31,7 +31,10 @@ const OVERSIZED_BYTES = 300 * 1024; // over it: refused by the schema
 const MAX_LARGE_PER_RUN = 16;
 let largeSoFar = 0;
 
-const fullwidth = (s: string) => [...s].map((c) => (c >= "!" && c <= "~" ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join("");
+const fullwidth = (s: string) =>
+	Array.from(s)
+		.map((c) => (c >= "!" && c <= "~" ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c))
+		.join("");
 
 /** Spellings of one workflow id that issue 8 says must share one loop budget. */
 export function workflowVariants(base: string): string[] {

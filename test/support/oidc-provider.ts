@@ -104,8 +104,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
 		const redirectUri = q.get("redirect_uri") ?? "";
 		// Errors about the client or redirect URI are shown, never redirected (RFC 6749 4.1.2.1).
 		if (q.get("client_id") !== options.clientId) return send(res, 400, { error: "invalid_client" });
-		if (!options.redirectUris.includes(redirectUri))
-			return send(res, 400, { error: "invalid_request", error_description: "redirect_uri" });
+		if (!options.redirectUris.includes(redirectUri)) return send(res, 400, { error: "invalid_request", error_description: "redirect_uri" });
 		const back = new URL(redirectUri);
 		const state = q.get("state");
 		if (state !== null) back.searchParams.set("state", state);

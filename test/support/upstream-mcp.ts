@@ -186,7 +186,8 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 					};
 					await server.connect(transport);
 				}
-				return void (await transport.handleRequest(req, res, body));
+				await transport.handleRequest(req, res, body);
+				return;
 			}
 			if (url.pathname === "/sse" && req.method === "GET") {
 				const transport = new SSEServerTransport("/messages", res);
@@ -194,7 +195,8 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 				sessions++;
 				const server = newServer();
 				res.on("close", () => (sse.delete(transport.sessionId), servers.delete(server)));
-				return void (await server.connect(transport));
+				await server.connect(transport);
+				return;
 			}
 			if (url.pathname === "/messages" && req.method === "POST") {
 				const transport = sse.get(url.searchParams.get("sessionId") ?? "");
@@ -205,7 +207,8 @@ export async function startUpstreamMcp(options: UpstreamOptions = {}): Promise<U
 					res.writeHead(202).end("Accepted");
 					return;
 				}
-				return void (await transport.handlePostMessage(req, res, body));
+				await transport.handlePostMessage(req, res, body);
+				return;
 			}
 			res.writeHead(404).end();
 		} catch (error) {

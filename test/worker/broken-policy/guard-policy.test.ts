@@ -5,6 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { policySetId } from "../../../src/policy/engine";
 import { BROKEN_POLICY } from "../../support/policies";
 import { call, connect } from "../support/mcp";
+import type { policyStatus } from "../../../src/policy/source";
 
 const id = policySetId(BROKEN_POLICY);
 let client: Client;
@@ -17,7 +18,9 @@ afterAll(async () => {
 
 describe("a broken policy set", () => {
 	it("is reported by GET / with the first error's line and column", async () => {
-		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<Record<string, any>>();
+		const body = await (
+			await exports.default.fetch(new Request("http://localhost/"))
+		).json<{ local_policy: ReturnType<typeof policyStatus> }>();
 		expect(body.local_policy).toMatchObject({ id, source: "GUARD_POLICY", status: "error" });
 		expect(body.local_policy.error).toMatch(
 			/^policy 'typo' does not validate against the schema at line 3, column 45: .*destructiv.*Every guarded call is refused/,

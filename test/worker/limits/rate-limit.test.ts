@@ -60,10 +60,8 @@ describe("AUDIT_STORE_ARGUMENTS=true", () => {
 			successCriteria: ["Rotated before the Bearer abcdefghijklmnopqrstuvwx expires"],
 		});
 		const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
-		await expect
-			.poll(async () => ((await log.byRequestId(r.structuredContent!.request_id)) as unknown[]).length, { timeout: 3000 })
-			.toBe(1);
-		const [record] = (await log.byRequestId(r.structuredContent!.request_id)) as any[];
+		await expect.poll(async () => (await log.byRequestId(r.structuredContent!.request_id)).length, { timeout: 3000 }).toBe(1);
+		const [record] = await log.byRequestId(r.structuredContent!.request_id);
 		expect(record.arguments).toEqual({ goal: "[redacted]", sideEffects: ["deploy"], successCriteria: ["[redacted]"] });
 		expect(JSON.stringify(record)).not.toContain("sk-live");
 		await client.close();

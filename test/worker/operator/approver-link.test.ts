@@ -6,17 +6,17 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TEST_OPERATOR_SECRET } from "../../support/test-tokens";
-import { call, connect } from "../support/mcp";
+import type { ApiAnswer } from "../../support/results";
+import { call, connect, heldApproval } from "../support/mcp";
 
 async function api(method: "GET" | "POST", path: string, token?: string, body?: unknown) {
-	const res = await exports.default.fetch(
-		new Request(`http://127.0.0.1:8787${path}`, {
-			method,
-			headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
-			body: body === undefined ? undefined : JSON.stringify(body),
-		}),
-	);
-	return { status: res.status, body: await res.json<any>() };
+	const init: RequestInit = {
+		method,
+		headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json" },
+	};
+	if (body !== undefined) init.body = JSON.stringify(body);
+	const res = await exports.default.fetch(new Request(`http://127.0.0.1:8787${path}`, init));
+	return { status: res.status, body: await res.json<ApiAnswer>() };
 }
 
 const post = { content: "Quick-start launch post", channel: "blog" };
@@ -48,7 +48,7 @@ describe("the approver link's secret", () => {
 		const agent = await connect();
 		const held = await call(agent, "publish-content", post);
 		expect(held.structuredContent).toMatchObject({ verdict: "DENY", executed: false });
-		const approval = held.structuredContent!.approval;
+		const approval = heldApproval(held);
 		expect(approval.approver).toBe("operator");
 		// on the approver link's origin (127.0.0.1), so the signed-in page can open it
 		expect(approval.url).toBe(`http://127.0.0.1/approvals#${approval.id}`);
@@ -71,7 +71,7 @@ describe("the approver link's secret", () => {
 	it("records what the authority said (risk, issues, questions) for the person deciding", async () => {
 		const agent = await connect();
 		const held = await call(agent, "publish-content", { content: "Risky post", channel: "twitter" });
-		const { body } = await api("GET", `/api/approvals/${held.structuredContent!.approval.id}`, TEST_OPERATOR_SECRET);
+		const { body } = await api("GET", `/api/approvals/${heldApproval(held).id}`, TEST_OPERATOR_SECRET);
 		expect(body.approval.risk_score).toBe(held.structuredContent!.risk_score);
 		expect(body.approval.issues).toEqual(held.structuredContent!.issues);
 		expect(body.approval.questions).toEqual(held.structuredContent!.questions);
@@ -83,7 +83,7 @@ describe("the approver link's secret", () => {
 		// The agent got hold of the secret and sends it on its MCP connection.
 		const agent = await connect("streamable", TEST_OPERATOR_SECRET);
 		const held = await call(agent, "publish-content", { content: "Self-approved?", channel: "blog" });
-		const { id } = held.structuredContent!.approval;
+		const { id } = heldApproval(held);
 		const record = await api("GET", `/api/approvals/${id}`, TEST_OPERATOR_SECRET);
 		expect(record.body.approval.principal).toBe("local");
 		await agent.close();
@@ -95,6 +95,6 @@ describe("the approver link's secret", () => {
 		);
 		// local (a developer) may read only its own records; an admin could read another principal's.
 		expect(res.status).toBe(403);
-		expect((await res.json<any>()).message).toContain("only your own");
+		expect((await res.json<{ message: string }>()).message).toContain("only your own");
 	});
 });

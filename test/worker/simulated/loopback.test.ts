@@ -5,7 +5,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, connect, workerWith } from "../support/mcp";
+import { call, connect, heldApproval, workerWith } from "../support/mcp";
 
 const initialize = JSON.stringify({
 	jsonrpc: "2.0",
@@ -51,11 +51,11 @@ describe("no MCP_AUTH_TOKENS", () => {
 	it("builds approval links from PUBLIC_URL when set, else from the loopback origin", async () => {
 		const client = await connect();
 		const held = await call(client, "publish-content", { content: "hello", channel: "blog" });
-		expect(held.structuredContent!.approval.url).toMatch(/^http:\/\/localhost\/approvals#/);
+		expect(heldApproval(held).url).toMatch(/^http:\/\/localhost\/approvals#/);
 		await client.close();
 		const configured = await connect("streamable", undefined, workerWith({ PUBLIC_URL: "https://guard.example.com/" }));
 		const again = await call(configured, "publish-content", { content: "hello again", channel: "blog" });
-		expect(again.structuredContent!.approval.url).toMatch(/^https:\/\/guard\.example\.com\/approvals#/);
+		expect(heldApproval(again).url).toMatch(/^https:\/\/guard\.example\.com\/approvals#/);
 		await configured.close();
 	});
 

@@ -6,7 +6,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
 
 const log = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
-const records = async () => (await log().query({ principal: "local", limit: 1000 })) as any[];
+const records = () => log().query({ principal: "local", limit: 1000 });
 /** Sessions ship final records a few milliseconds after the call: wait for `n` of them. */
 async function recordsReaching(n: number) {
 	await expect.poll(async () => (await records()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(n);

@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, connect } from "../support/mcp";
+import { call, connect, heldApproval } from "../support/mcp";
 
 const KEY = "sk-test-0123456789abcdef";
 
@@ -43,13 +43,12 @@ describe("a key echoed by Stage0", () => {
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", reason: "denied for key [redacted]", request_id: "echo-[redacted]" });
 		const seen = (text: string) => text.toLowerCase().includes(KEY.toLowerCase());
 		expect(seen(JSON.stringify(r))).toBe(false);
-		const approval = (await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(r.structuredContent!.approval.id)) as any;
+		const approval = await env.APPROVALS.get(env.APPROVALS.idFromName("global")).get(heldApproval(r).id);
 		expect(approval?.reason).toBe("denied for key [redacted]");
 		expect(seen(JSON.stringify(approval))).toBe(false);
-		const records = async () =>
-			(await env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 })) as any[];
+		const records = () => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local")).query({ principal: "local", limit: 10 });
 		await expect.poll(async () => (await records()).length).toBeGreaterThan(0);
-		expect((await records()).some((x: { request_id: string }) => x.request_id === "echo-[redacted]")).toBe(true);
+		expect((await records()).some((x) => x.request_id === "echo-[redacted]")).toBe(true);
 		expect(seen(JSON.stringify(await records()))).toBe(false);
 		expect(logged.some((l) => l.includes("guard.decision"))).toBe(true);
 		expect(logged.some(seen)).toBe(false);

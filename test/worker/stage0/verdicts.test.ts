@@ -2,19 +2,20 @@
 import { env, exports } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call, connect } from "../support/mcp";
+import type { CheckRequest } from "../../../src/guard/decision";
+import { call, connect, heldApproval } from "../support/mcp";
 
 const KEY = "sk-test-0123456789abcdef";
-type Seen = { url: string; headers: Headers; body: any };
+type Seen = { url: string; headers: Headers; body: CheckRequest };
 let seen: Seen[] = [];
 
 /** Stage0 at https://stage0.test answers with `answer()`; everything else passes through. */
-function stage0(answer: (body: any) => Response | Promise<Response>) {
+function stage0(answer: (body: CheckRequest) => Response | Promise<Response>) {
 	const real = globalThis.fetch;
 	vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
 		const request = new Request(input as RequestInfo, init);
 		if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
-		const body = await request.json();
+		const body = await request.json<CheckRequest>();
 		seen.push({ url: request.url, headers: request.headers, body });
 		return answer(body); // a fresh Response per call
 	});
@@ -47,7 +48,7 @@ afterEach(() => {
 
 describe("remote mode", () => {
 	it("says so on /", async () => {
-		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<any>();
+		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<{ mode: string }>();
 		expect(body.mode).toBe("stage0");
 		expect(JSON.stringify(body)).not.toContain(KEY);
 	});
@@ -152,7 +153,7 @@ describe("remote mode with an approval", () => {
 		stage0(() => verdict("DENY"));
 		const args = { content: "launch post", channel: "blog" };
 		const first = await call(client, "publish-content", args);
-		const { id } = first.structuredContent!.approval;
+		const { id } = heldApproval(first);
 		// an admin decides on the approvals API; here straight on the store
 		const store = env.APPROVALS.get(env.APPROVALS.idFromName("global"));
 		const decided = await store.decide(id, { principal: "bob", role: "admin" }, "approve", "ok");

@@ -6,6 +6,9 @@ import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Env } from "../../../src/config";
 import worker from "../../../src/index";
+import type { ToolResult } from "../../support/results";
+
+export { attemptOf, heldApproval, type StructuredResult, type ToolResult } from "../../support/results";
 
 /** How a test reaches the Worker: by default its own handler with its configured bindings. */
 export type WorkerFetch = (request: Request) => Promise<Response>;
@@ -39,12 +42,6 @@ export async function connect(
 	await client.connect(t);
 	return client;
 }
-
-export type ToolResult = {
-	content: { type: string; text: string }[];
-	structuredContent?: Record<string, any>;
-	isError?: boolean;
-};
 
 export async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolResult> {
 	return (await client.callTool({ name, arguments: args })) as ToolResult;

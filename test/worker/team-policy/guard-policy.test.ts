@@ -5,6 +5,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { policySetId } from "../../../src/policy/engine";
 import { TEAM_POLICY } from "../../support/policies";
 import { call, connect } from "../support/mcp";
+import type { policyStatus } from "../../../src/policy/source";
 
 const id = policySetId(TEAM_POLICY);
 let client: Client;
@@ -17,7 +18,9 @@ afterAll(async () => {
 
 describe("a team's policy set in GUARD_POLICY", () => {
 	it("is shown by GET / with its id and source, never its text", async () => {
-		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<Record<string, any>>();
+		const body = await (
+			await exports.default.fetch(new Request("http://localhost/"))
+		).json<{ local_policy: ReturnType<typeof policyStatus> }>();
 		expect(body.local_policy).toEqual({ id, source: "GUARD_POLICY", status: "ok" });
 		expect(JSON.stringify(body)).not.toContain("newsletter");
 	});
@@ -47,7 +50,7 @@ describe("a team's policy set in GUARD_POLICY", () => {
 		const ok = await call(client, "research-topic", { topic: "release notes" });
 		expect(ok.structuredContent).toMatchObject({ verdict: "ALLOW", source: "simulated", executed: true });
 		const log = env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("local"));
-		const query = async () => (await log.query({ principal: "local", limit: 100 })) as { local_policy: string; source: string }[];
+		const query = () => log.query({ principal: "local", limit: 100 });
 		await expect.poll(async () => (await query()).length, { timeout: 3000 }).toBeGreaterThanOrEqual(3);
 		const records = await query();
 		expect(new Set(records.map((r) => r.local_policy))).toEqual(new Set([id]));

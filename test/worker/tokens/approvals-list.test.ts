@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { argumentsHash } from "../../../src/guard/approvals";
-import { call } from "../support/mcp";
+import { call, heldApproval } from "../support/mcp";
 import { api, as } from "./support";
 
 let alice: Client; // developer
@@ -64,7 +64,7 @@ describe("approvals list", () => {
 		{ timeout: 120_000 },
 		async () => {
 			const [bobs] = await refusedPublishes(bob, 1, () => "bob's release notes");
-			const bobsId = bobs.structuredContent!.approval.id;
+			const bobsId = heldApproval(bobs).id;
 			await refusedPublishes(alice, 105);
 
 			const first = await api("carol", "GET", "/api/approvals?status=pending");
@@ -146,7 +146,7 @@ describe("approval records", () => {
 		const secret = `sk-${"live0123456789abcdefgh"}`;
 		const args = { content: `Launch! The staging key is ${secret}`, channel: "blog" };
 		const [r] = await refusedPublishes(alice, 1, () => args.content);
-		const { id } = r.structuredContent!.approval;
+		const { id } = heldApproval(r);
 		const { body } = await api("carol", "GET", `/api/approvals/${id}`);
 		expect(JSON.stringify(body)).not.toContain(secret);
 		expect(body.approval.arguments).toEqual({ content: "[redacted]", channel: "blog" });

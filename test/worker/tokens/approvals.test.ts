@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call } from "../support/mcp";
+import { call, heldApproval } from "../support/mcp";
 import { api, as } from "./support";
 
 let alice: Client; // developer
@@ -26,7 +26,7 @@ async function requestPublish(client: Client, args = post) {
 describe("approval life cycle", () => {
 	it("a refused publish records a pending approval and says where to approve it", async () => {
 		const r = await call(alice, "publish-content", post);
-		const approval = r.structuredContent!.approval;
+		const approval = heldApproval(r);
 		// No PUBLIC_URL in this project: a relative link, never one built from the request's Host.
 		expect(approval).toMatchObject({ status: "pending", url: `/approvals#${approval.id}` });
 		expect(Date.parse(approval.expires_at) - Date.now()).toBeGreaterThan(800_000);
@@ -142,7 +142,7 @@ describe("approval life cycle", () => {
 	it("a production deploy goes through after another admin approves it", async () => {
 		const args = { serviceName: "billing", environment: "production", changes: "v2" };
 		const held = await call(bob, "deploy-changes", args);
-		const { id } = held.structuredContent!.approval;
+		const { id } = heldApproval(held);
 		expect(held.structuredContent!.approval).toBeTruthy();
 		await api("carol", "POST", `/api/approvals/${id}/approve`, {});
 		const done = await call(bob, "deploy-changes", { ...args, approvalId: id });
@@ -156,7 +156,7 @@ describe("approval life cycle", () => {
 		for (let i = 0; i < 6; i++) {
 			const r = await call(alice, "retry-workflow", { workflowId: "etl" });
 			verdicts.push(r.structuredContent!.verdict);
-			if (r.structuredContent!.approval) approvalId = r.structuredContent!.approval.id;
+			if (r.structuredContent!.approval) approvalId = heldApproval(r).id;
 		}
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
 		expect((await api("bob", "GET", `/api/approvals/${approvalId}`)).body.approval.kind).toBe("loop");

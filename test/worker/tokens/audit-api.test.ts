@@ -54,17 +54,17 @@ describe("GET /api/audit", () => {
 	it("filters by principal, tool and verdict", async () => {
 		const denied = await api("bob", "GET", "/api/audit?principal=alice&verdict=DENY");
 		expect(denied.body.records).toHaveLength(3);
-		expect(denied.body.records.every((r: any) => r.tool === "publish-content" && r.outcome === "not_run")).toBe(true);
+		expect(denied.body.records.every((r) => r.tool === "publish-content" && r.outcome === "not_run")).toBe(true);
 		const research = await api("bob", "GET", "/api/audit?tool=research-topic");
 		expect(research.body.records).toHaveLength(8);
-		expect(research.body.records.every((r: any) => r.outcome === "executed" && r.verdict === "ALLOW")).toBe(true);
+		expect(research.body.records.every((r) => r.outcome === "executed" && r.verdict === "ALLOW")).toBe(true);
 	});
 
 	it("filters by time", async () => {
 		const all = (await api("bob", "GET", "/api/audit?limit=100")).body.records;
 		const newest = all[0].at;
 		expect((await api("bob", "GET", `/api/audit?since=${encodeURIComponent(newest)}`)).body.records.length).toBeGreaterThanOrEqual(1);
-		expect((await api("bob", "GET", `/api/audit?until=${Date.parse(all.at(-1).at) - 1}`)).body.records).toHaveLength(0);
+		expect((await api("bob", "GET", `/api/audit?until=${Date.parse(all[all.length - 1].at) - 1}`)).body.records).toHaveLength(0);
 	});
 
 	it("pages with a cursor, without gaps or repeats", async () => {
@@ -96,14 +96,14 @@ describe("GET /api/audit", () => {
 			.decode(await res.arrayBuffer())
 			.trim()
 			.split("\n")
-			.map((l) => JSON.parse(l));
+			.map((l) => JSON.parse(l) as { request_id: string });
 		expect(lines.map((r) => r.request_id).sort()).toEqual([...aliceRequestIds].sort());
 	});
 
 	it("lets a principal read its own records and no one else's", async () => {
 		const own = await api("alice", "GET", "/api/audit?limit=100");
 		expect(own.body.records).toHaveLength(10);
-		expect(own.body.records.every((r: any) => r.principal === "alice")).toBe(true);
+		expect(own.body.records.every((r) => r.principal === "alice")).toBe(true);
 		expect((await api("alice", "GET", "/api/audit?principal=carol")).status).toBe(403);
 		const carolsId = (await api("bob", "GET", "/api/audit?principal=carol&limit=1")).body.records[0].request_id;
 		expect((await api("alice", "GET", `/api/audit/${carolsId}`)).status).toBe(404);

@@ -2,7 +2,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { operatorHashHex, TOKENS, tokenTableJson } from "../../support/test-tokens";
-import { call, connect } from "../support/mcp";
+import { attemptOf, call, connect, heldApproval } from "../support/mcp";
 
 const initialize = JSON.stringify({
 	jsonrpc: "2.0",
@@ -64,7 +64,7 @@ describe("with MCP_AUTH_TOKENS set", () => {
 			exports.default.fetch(new Request(r.url.replace("//localhost", "//evil.example"), r)),
 		);
 		const held = await call(client, "publish-content", { content: "hello", channel: "blog" });
-		expect(held.structuredContent!.approval.url).toMatch(/^\/approvals#/);
+		expect(heldApproval(held).url).toMatch(/^\/approvals#/);
 		expect(JSON.stringify(held)).not.toContain("evil.example");
 		await client.close();
 	});
@@ -81,8 +81,7 @@ describe("with MCP_AUTH_TOKENS set", () => {
 		expect(JSON.parse(text).authentication).toBe("bearer");
 		const hashes = Object.keys(JSON.parse(tokenTableJson()) as Record<string, unknown>);
 		expect(hashes).toHaveLength(Object.keys(TOKENS).length);
-		for (const secret of [...Object.values(TOKENS).map((t) => t.token), ...hashes, operatorHashHex()])
-			expect(text).not.toContain(secret);
+		for (const secret of [...Object.values(TOKENS).map((t) => t.token), ...hashes, operatorHashHex()]) expect(text).not.toContain(secret);
 	});
 
 	it("keeps a session to the principal that opened it", async () => {
@@ -113,7 +112,7 @@ describe("with MCP_AUTH_TOKENS set", () => {
 		expect(await res.text()).toMatch(/Session not found/);
 		// alice's count is untouched by the attempt
 		const again = await call(alice, "retry-workflow", { workflowId: "wf" });
-		expect(again.structuredContent!.attempt.number).toBe(2);
+		expect(attemptOf(again).number).toBe(2);
 		await alice.close();
 	});
 });

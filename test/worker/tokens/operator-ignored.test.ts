@@ -5,7 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TEST_OPERATOR_SECRET } from "../../support/test-tokens";
-import { call } from "../support/mcp";
+import { call, heldApproval } from "../support/mcp";
 import { as } from "./support";
 
 describe("the approver link's secret when tokens are configured", () => {
@@ -20,7 +20,7 @@ describe("the approver link's secret when tokens are configured", () => {
 	it("refusals name an admin other than the requester as the approver", async () => {
 		const alice = await as("alice");
 		const held = await call(alice, "publish-content", { content: "Token-mode post", channel: "blog" });
-		expect(held.structuredContent!.approval.approver).toBe("admin");
+		expect(heldApproval(held).approver).toBe("admin");
 		expect(held.content[0].text).toContain("a person other than you, with the admin role, can approve it at");
 		await alice.close();
 	});

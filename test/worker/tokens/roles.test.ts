@@ -1,7 +1,7 @@
 /** The role comes from the token; claims in arguments are reported and ignored. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call } from "../support/mcp";
+import { call, heldApproval } from "../support/mcp";
 import { as } from "./support";
 
 let alice: Client; // developer
@@ -92,6 +92,6 @@ describe("a developer cannot deploy to production by claiming admin or approved"
 	it("a developer to staging goes to the authority (which wants an approval for deploys)", async () => {
 		const r = await call(alice, "deploy-changes", { serviceName: "billing", environment: "staging", changes: "v2" });
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", source: "simulated" });
-		expect(r.structuredContent!.approval.status).toBe("pending");
+		expect(heldApproval(r).status).toBe("pending");
 	});
 });
