@@ -54,15 +54,21 @@ async function approveInChromium(url: string): Promise<ConsentSeen> {
 	const context = await browser.newContext();
 	try {
 		const page = await context.newPage();
-		await page.goto(url);
-		await page.waitForSelector("#approve", { timeout: 30_000 });
+		await page.goto(url, { timeout: 60_000 });
+		try {
+			await page.waitForSelector("#approve", { timeout: 30_000 });
+		} catch {
+			throw new Error(`no consent page: at ${page.url()}: ${((await page.textContent("body")) ?? "").slice(0, 500)}`);
+		}
 		const seen = {
 			client: (await page.textContent("h1 span")) ?? "",
 			redirectHost: (await page.textContent("#redirect-host")) ?? "",
 			principal: (await page.textContent("#principal")) ?? "",
 			role: (await page.textContent("#role")) ?? "",
 		};
-		await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/authorize"), { timeout: 30_000 }), page.click("#approve")]);
+		// The consent page is served at the guard's /oauth/callback; approving leaves the guard for the client's redirect URI.
+		const guard = new URL(server.origin).origin;
+		await Promise.all([page.waitForURL((u) => u.origin !== guard, { timeout: 60_000 }), page.click("#approve")]);
 		return seen;
 	} finally {
 		await context.close();
@@ -164,7 +170,7 @@ describe("OAuth through the organisation's OIDC provider, in Chromium", () => {
 		expect(records.length).toBeGreaterThan(0);
 		expect(records.every((r) => r.principal === "alice@example.com")).toBe(true);
 		await client.close();
-	}, 120_000);
+	}, 240_000);
 
 	it("refreshes the token, and the new one works", async () => {
 		const before = sdk.tokens()!;
@@ -186,12 +192,18 @@ describe("OAuth through the organisation's OIDC provider, in Chromium", () => {
 		expect(revoked.status).toBe(200);
 		const res = await fetch(`${server.origin}/mcp`, {
 			method: "POST",
-			headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+			headers: {
+				authorization: `Bearer ${token}`,
+				"content-type": "application/json",
+				accept: "application/json, text/event-stream",
+			},
 			body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
 		});
 		expect(res.status).toBe(401);
 		expect(res.headers.get("www-authenticate")).toMatch(/error="invalid_token"/);
-		expect(res.headers.get("www-authenticate")).toContain(`resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`);
+		expect(res.headers.get("www-authenticate")).toContain(
+			`resource_metadata="${server.origin}/.well-known/oauth-protected-resource/mcp"`,
+		);
 	});
 
 	it("lets mcp-remote complete its OAuth flow (its browser step in Chromium), then list and call tools", async () => {

@@ -14,7 +14,7 @@ import { oauthClient, ORIGIN, TestOAuthClient, textOf, viaWorker, withBearer } f
 
 async function principalsInAuditOf(client: Awaited<ReturnType<typeof oauthClient>>["client"]): Promise<string[]> {
 	const r = await call(client, "audit-log", { limit: 5 });
-	return (r.structuredContent as { records: { principal: string }[] }).records.map((x) => x.principal);
+	return (r.structuredContent?.records ?? []).map((x) => String(x.principal));
 }
 
 describe("discovery", () => {
@@ -82,10 +82,7 @@ describe("the whole flow with the MCP SDK client", () => {
 	});
 
 	it("uses a published Client ID Metadata Document: the page names the client and its domain; victor gets the viewer's tools", async () => {
-		const { client, consent, provider } = await oauthClient(
-			TOKENS.victor.token,
-			new TestOAuthClient(CIMD_CLIENT_ID, CIMD_REDIRECT_URI),
-		);
+		const { client, consent, provider } = await oauthClient(TOKENS.victor.token, new TestOAuthClient(CIMD_CLIENT_ID, CIMD_REDIRECT_URI));
 		expect(provider.clientInformation()?.client_id).toBe(CIMD_CLIENT_ID); // nothing registered: the URL is the client id
 		expect(consent.page).toContain("Published Test Client");
 		expect(consent.page).toMatch(/published by <strong>mcp-client\.test<\/strong>/);
