@@ -31,7 +31,8 @@ export function pageHeaders(nonce: string, base?: Headers): Headers {
 	headers.set("content-security-policy", `default-src 'none'; style-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'`);
 	headers.set("x-frame-options", "DENY");
 	headers.set("x-content-type-options", "nosniff");
-	headers.set("referrer-policy", "no-referrer");
+	// same-origin, not no-referrer: under no-referrer the browser sends `Origin: null` with the page's own form posts.
+	headers.set("referrer-policy", "same-origin");
 	headers.set("cache-control", "no-store");
 	return headers;
 }
