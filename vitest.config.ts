@@ -3,6 +3,7 @@ import { unstable_readConfig } from "wrangler";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { BROKEN_POLICY, TEAM_POLICY } from "./test/support/policies.ts";
+import { mcpClientHostsOutbound } from "./test/support/mcp-client-hosts.ts";
 import { redirectingOutbound } from "./test/support/redirecting-stage0.ts";
 import { operatorHashHex, tokenTableJson } from "./test/support/test-tokens.ts";
 import { hermeticBindings, STAGE0_TEST } from "./test/support/worker-env.ts";
@@ -87,6 +88,8 @@ export default defineConfig({
 				// A stray approver-link hash must mean nothing once tokens are configured.
 				OPERATOR_TOKEN_SHA256: operatorHashHex(),
 			}),
+			// OAuth sign-in beside the bearer tokens: an MCP client's metadata document served from Node.
+			workerProject("oauth", { MCP_AUTH_TOKENS: tokenTableJson() }, mcpClientHostsOutbound()),
 			// Remote mode with a low rate limit and arguments kept in the audit trail.
 			workerProject("limits", {
 				...STAGE0,

@@ -37,7 +37,7 @@ export interface DurableObjectBindings {
 	/** One object for the server: the approvers' browser sessions (src/auth/browser-session.ts). */
 	BROWSER_SESSIONS: DurableObjectNamespace<BrowserSessionStore>;
 	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
-	OAUTH_KV?: KVNamespace;
+	OAUTH_KV: KVNamespace;
 }
 
 /** The Worker's environment: its bindings and the variables of VARIABLES. */
@@ -73,6 +73,10 @@ export interface AccessConfig {
 	operatorTokenSha256?: string;
 	/** The launcher attested a loopback bind (only then is a token-less server served). */
 	loopbackBind: boolean;
+	/** OIDC_ISSUER: people sign in at this provider (then every request needs a credential, as with tokens). */
+	oidcIssuer?: string;
+	/** OAUTH_ACCESS_TOKEN_TTL: the lifetime of the authorization server's access tokens. */
+	accessTokenTtlSeconds: number;
 }
 
 /** Who may reach the server, and from where: read by the Worker entry on each request. */
@@ -181,6 +185,16 @@ function parseConfig(env: VariableEnv): Config {
 		warnings.push(`${name} must be a whole number from 1 to ${max}; using its default, ${fallback}.`);
 		return fallback;
 	};
+	/** A whole number from min to max (the OAuth library refuses less than a minute); else the default, and a warning. */
+	const boundedInt = (name: VariableName, min: number, max: number): number => {
+		const fallback = Number(defaultOf(name));
+		const raw = read(name);
+		if (raw === undefined) return fallback;
+		const n = Number(raw);
+		if (Number.isInteger(n) && n >= min && n <= max) return n;
+		warnings.push(`${name} must be a whole number from ${min} to ${max}; using its default, ${fallback}.`);
+		return fallback;
+	};
 	/** One of the words, case-insensitive; anything else means `otherwise` (the closed reading), and a warning. */
 	const word = <W extends string>(name: VariableName, words: readonly W[], otherwise: W): W => {
 		const raw = read(name);
@@ -200,6 +214,8 @@ function parseConfig(env: VariableEnv): Config {
 			localRole: word("LOCAL_ROLE", ROLES, "viewer"),
 			operatorTokenSha256: readOperatorHash(read("OPERATOR_TOKEN_SHA256"), warnings),
 			loopbackBind: readLoopbackBind(read("DEV_LOOPBACK_BIND"), warnings),
+			oidcIssuer: read("OIDC_ISSUER"),
+			accessTokenTtlSeconds: boundedInt("OAUTH_ACCESS_TOKEN_TTL", 60, 86_400),
 		},
 		edge: {
 			publicOrigin: readPublicOrigin(read("PUBLIC_URL"), warnings),

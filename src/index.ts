@@ -9,13 +9,24 @@
  *   /api/audit...       the audit trail                 (authenticated)
  *   GET /approvals      the approvers' page (its data comes from the API), for a signed-in browser
  *   /approvals/...      signing in and out of it (src/web/sign-in.ts)
+ *   /authorize, /oauth/*, /.well-known/oauth-*   OAuth sign-in (src/auth/oauth.ts, authorize.ts)
  */
 import { env as startupEnv } from "cloudflare:workers";
 import { GuardAgent, type SessionProps } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
-import { authenticate } from "./auth/authenticate";
+import { authenticate, requiresCredentials } from "./auth/authenticate";
 import { authenticateApprovals, clearSessionCookie, currentSession, hasSessionCookie, signInLocation } from "./auth/browser-session";
+import { handleAuthorize, handleOidcCallback } from "./auth/authorize";
+import {
+	AUTHORIZE_PATH,
+	authorizationServer,
+	isAuthorizationServerPath,
+	issuerFor,
+	protectedResourceMetadata,
+	resourceFor,
+	resourceMetadataUrl,
+} from "./auth/oauth";
 import { type RequestCaller, withCallerHeader } from "./auth/request-caller";
 import { type AccessConfig, type Config, type EdgeConfig, type Env, readConfig, type VariableEnv } from "./config";
 import { jsonError, jsonErrorBody, jsonRpcError, limitBody, MAX_BODY_BYTES, preflight, readJsonRpcBody, withCors } from "./http";
@@ -32,7 +43,7 @@ import { BrowserSessionStore } from "./state/browser-session-store";
 import { BudgetStore, type SessionKey } from "./state/budget-store";
 import { approvalsPage } from "./web/approvals-page";
 import { OIDC_CALLBACK_PATH } from "./auth/oidc";
-import { handleApproverOidcCallback, handleSignInRoutes } from "./web/sign-in";
+import { handleSignInRoutes } from "./web/sign-in";
 
 export { ApprovalStore, AuditLog, BrowserSessionStore, BudgetStore, GuardAgent };
 
@@ -73,7 +84,7 @@ const sse = GuardAgent.serveSSE("/sse", { binding: "MCP_OBJECT" });
 }
 
 function accessMode(access: AccessConfig): "bearer" | "loopback-only" | "refusing" {
-	if (access.tokens.kind !== "none") return "bearer";
+	if (requiresCredentials(access)) return "bearer";
 	return access.loopbackBind ? "loopback-only" : "refusing";
 }
 
@@ -109,6 +120,18 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	}
 
 	const config = readConfig(env);
+	// OAuth: metadata, token, revocation and registration (which MCP clients' web pages call
+	// from anywhere, with the library's CORS), and the sign-in pages (top-level navigations).
+	const wellKnown = request.method === "GET" ? protectedResourceMetadata(env, url) : undefined;
+	if (wellKnown) return wellKnown;
+	if (isAuthorizationServerPath(pathname) || pathname.startsWith("/.well-known/oauth-authorization-server")) {
+		const issuer = issuerFor(env, url);
+		if (issuer) return authorizationServer(issuer, env).fetch(request, env, ctx);
+	}
+	if (pathname === AUTHORIZE_PATH) return handleAuthorize(request, env);
+	// One callback for every sign-in at the OIDC provider: /authorize's, and the approvers' page's.
+	if (pathname === OIDC_CALLBACK_PATH && request.method === "GET") return handleOidcCallback(request, env);
+
 	// Which web page is asking: none (not a browser), the server's own, or an allowed one.
 	const edge = config.edge;
 	const origin = request.headers.get("origin");
@@ -129,10 +152,9 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 		return corsOrigin ? preflight(corsOrigin) : new Response(null, { status: 204, headers: { allow: "GET, POST, DELETE, OPTIONS" } });
 	}
 	if (request.method === "GET" && (pathname === "/" || pathname === "/health"))
-		return respond(await describeServer(config, pathname === "/"));
+		return respond(await describeServer(env, config, pathname === "/"));
 	if (request.method === "GET" && pathname === "/approvals") return respond(await approvalsPageFor(request, env));
 	if (pathname.startsWith("/approvals/")) return respond(await handleSignInRoutes(request, env));
-	if (request.method === "GET" && pathname === OIDC_CALLBACK_PATH) return respond(await handleApproverOidcCallback(request, env));
 
 	const isMcp = pathname === "/mcp";
 	const isSse = pathname === "/sse" || pathname === "/sse/message";
@@ -143,20 +165,20 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	}
 
 	// Who is calling, before any Durable Object but the sign-in sessions' is touched.
-	const auth = isApprovals ? await authenticateApprovals(request, env) : await authenticate(request, config.access);
+	const auth = isApprovals ? await authenticateApprovals(request, env) : await authenticate(request, config.access, env);
 	if (!auth.ok) return respond(auth.error);
 	const authenticated = auth.value;
 
 	const limited = await limitBody(request, MAX_BODY_BYTES);
 	if (!limited) return respond(jsonRpcError(413, -32600, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`));
 
-	if (isApprovals) return respond(await handleApprovalsApi(limited, env, authenticated));
-	if (isAudit) return respond(await handleAuditApi(limited, env, config.access.tokens, authenticated));
+	if (isApprovals) return respond(await insufficientScope(await handleApprovalsApi(limited, env, authenticated), env, url));
+	if (isAudit) return respond(await insufficientScope(await handleAuditApi(limited, env, config.access.tokens, authenticated), env, url));
 
 	const caller: RequestCaller = {
 		...authenticated,
 		// Approval links come from configuration; a request's Host is trusted only on loopback.
-		approvalsOrigin: edge.publicOrigin ?? (config.access.tokens.kind !== "none" ? "" : url.origin),
+		approvalsOrigin: edge.publicOrigin ?? (requiresCredentials(config.access) ? "" : url.origin),
 	};
 	return respond(await jsonErrorBody(await routeMcp(limited, env, ctx, caller, edge)));
 }
@@ -171,7 +193,29 @@ async function approvalsPageFor(request: Request, env: Env): Promise<Response> {
 	return new Response(null, { status: 303, headers });
 }
 
-async function describeServer(config: Config, probeUpstreams: boolean): Promise<Response> {
+/**
+ * A 403 for a role that lacks the right (`forbidden`) also says so to OAuth
+ * clients: `error="insufficient_scope"` (RFC 6750 3.1) with the resource's
+ * metadata. Other 403s (self-approval) are rules, not rights, and stay as they are.
+ */
+async function insufficientScope(response: Response, env: Env, url: URL): Promise<Response> {
+	if (response.status !== 403) return response;
+	const body = await response
+		.clone()
+		.json<{ error?: string }>()
+		.catch(() => undefined);
+	const issuer = issuerFor(env, url);
+	const resource = issuer ? resourceFor(issuer, url.pathname) : undefined;
+	if (body?.error !== "forbidden" || !resource) return response;
+	const headers = new Headers(response.headers);
+	headers.set(
+		"www-authenticate",
+		`Bearer realm="stage0-edge-guard", error="insufficient_scope", error_description="Your role does not allow this.", resource_metadata="${resourceMetadataUrl(resource)}"`,
+	);
+	return new Response(response.body, { status: 403, headers });
+}
+
+async function describeServer(env: Env, config: Config, probeUpstreams: boolean): Promise<Response> {
 	const { authority, gateway } = config;
 	// GET / asks an upstream this isolate has not seen lately; /health (polled) only reports what is known.
 	const upstreams = await upstreamStatuses(gateway, probeUpstreams, (text) => scrubHeaderValues(text, gateway.upstreams));
@@ -191,6 +235,7 @@ async function describeServer(config: Config, probeUpstreams: boolean): Promise<
 		max_retries: config.maxRetries,
 		local_policy: policyStatus(localPolicyFor(config.policyText)),
 		authentication: accessMode(config.access),
+		oauth: oauthDescription(env),
 		guard_mode: gateway.guardMode,
 		...(gateway.guardMode === "shadow"
 			? {
@@ -201,6 +246,19 @@ async function describeServer(config: Config, probeUpstreams: boolean): Promise<
 		builtin_tools: gateway.builtinTools,
 		upstreams,
 	});
+}
+
+/** Where OAuth clients start (no secret): the authorization server's metadata, or null when OAuth is off. */
+function oauthDescription(env: Env) {
+	const { edge, access } = readConfig(env);
+	const publicUrl = edge.publicOrigin;
+	const issuer = publicUrl ? issuerFor(env, new URL(publicUrl)) : undefined;
+	if (!issuer) return requiresCredentials(access) && env.OAUTH_KV ? { enabled: "loopback only (set PUBLIC_URL to sign people in)" } : null;
+	return {
+		authorization_server: `${issuer}/.well-known/oauth-authorization-server`,
+		protected_resource: `${issuer}/.well-known/oauth-protected-resource/mcp`,
+		sign_in: access.oidcIssuer ? "oidc" : "token",
+	};
 }
 
 /**

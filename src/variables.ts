@@ -180,34 +180,40 @@ export const VARIABLES = {
 	OIDC_ISSUER: {
 		kind: "var",
 		unset: "none: people sign in with a token",
-		inWranglerVars: false,
+		inWranglerVars: true,
 		meaning: "the people's OpenID Connect provider (https; http only on loopback); its discovery document must name exactly this issuer",
 	},
-	OIDC_CLIENT_ID: { kind: "var", unset: "none", inWranglerVars: false, meaning: "this server's client id at that provider" },
+	OIDC_CLIENT_ID: { kind: "var", unset: "none", inWranglerVars: true, meaning: "this server's client id at that provider" },
 	OIDC_CLIENT_SECRET: {
 		kind: "secret",
 		unset: "none",
-		inWranglerVars: false,
+		inWranglerVars: true,
 		meaning: "this server's client secret at that provider; never logged or shown",
 	},
 	OIDC_ROLE_CLAIM: {
 		kind: "var",
 		unset: "none: everyone is a `viewer`",
-		inWranglerVars: false,
+		inWranglerVars: true,
 		meaning: "the ID token claim whose values name a person's role (e.g. `groups`)",
 	},
 	OIDC_ROLE_MAP: {
 		kind: "var",
 		unset: "none",
-		inWranglerVars: false,
+		inWranglerVars: true,
 		meaning:
 			'JSON `{ "<claim value>": "<role>" }` (admin, developer or viewer); several matches give the highest role, none gives `viewer`',
 	},
 	OIDC_PRINCIPAL_CLAIM: {
 		kind: "var",
 		default: "email",
-		inWranglerVars: false,
+		inWranglerVars: true,
 		meaning: "the ID token claim naming the principal (`sub` when the token lacks it)",
+	},
+	OAUTH_ACCESS_TOKEN_TTL: {
+		kind: "var",
+		default: "3600",
+		inWranglerVars: true,
+		meaning: "seconds an OAuth access token lives (60 to 86400); refresh tokens renew it (see [OAuth sign-in](#oauth-sign-in))",
 	},
 } as const satisfies Record<string, VariableSpec>;
 

@@ -9,5 +9,6 @@ declare namespace Cloudflare {
 		BUDGETS: DurableObjectNamespace<import("../src/state/budget-store").BudgetStore>;
 		AUDIT_LOG: DurableObjectNamespace<import("../src/state/audit-log").AuditLog>;
 		BROWSER_SESSIONS: DurableObjectNamespace<import("../src/state/browser-session-store").BrowserSessionStore>;
+		OAUTH_KV: KVNamespace;
 	}
 }

@@ -9,11 +9,21 @@
  * placeholder), so nothing a client sends can make a request "local". The host
  * must still be a loopback name, so a DNS-rebinding page is refused too.
  */
-import type { AccessConfig, TokenTableSetting } from "../config";
-import { loopbackOperator } from "./operator";
-import { jsonError } from "../http";
+import type { AccessConfig, Env, TokenTableSetting } from "../config";
+import { ROLES } from "../guard/enums";
 import { err, ok, type Result } from "../guard/result";
-import { type Caller, lookupToken } from "./tokens";
+import { jsonError } from "../http";
+import { authorizationServer, type GrantProps, issuerFor, resourceFor, resourceMetadataUrl } from "./oauth";
+import { loopbackOperator } from "./operator";
+import { type Caller, lookupToken, type TokenEntry } from "./tokens";
+
+/** People sign in (a token table or an OIDC provider), so every request needs a credential. */
+export function requiresCredentials(access: Pick<AccessConfig, "tokens" | "oidcIssuer">): boolean {
+	return access.tokens.kind !== "none" || Boolean(access.oidcIssuer);
+}
+
+/** The shape of the authorization server's access tokens (`user:grant:secret`); static tokens never hold a colon. */
+const OAUTH_TOKEN = /^[A-Za-z0-9%._~-]{1,400}:[A-Za-z0-9_-]{1,128}:[A-Za-z0-9_-]{16,256}$/;
 
 /** The caller, or the response that refuses the request. */
 export type AuthResult = Result<Caller, Response>;
@@ -42,11 +52,54 @@ export async function signInWithToken(token: string, tokens: TokenTableSetting):
  * A 401 that says what is needed, in the body and in WWW-Authenticate. Per
  * RFC 6750 a request without credentials gets no error code in the challenge.
  */
-export function unauthorized(message: string, error?: "invalid_token"): Response {
+export function unauthorized(message: string, error?: "invalid_token", resourceMetadata?: string): Response {
 	const challenge = [`Bearer realm="stage0-edge-guard"`];
+	// RFC 9728 5.1: where an OAuth client finds how to get a token for this resource.
+	if (resourceMetadata) challenge.push(`resource_metadata="${resourceMetadata}"`);
 	if (error) challenge.push(`error="${error}"`);
 	challenge.push(`error_description="A bearer token is required: Authorization: Bearer <token>"`);
-	return jsonError(401, error ?? "invalid_request", `${message} ${HOW_TO_GET_A_TOKEN}`, { "www-authenticate": challenge.join(", ") });
+	const how = resourceMetadata
+		? `${HOW_TO_GET_A_TOKEN} MCP clients that speak OAuth sign in by themselves (README, 'OAuth sign-in').`
+		: HOW_TO_GET_A_TOKEN;
+	return jsonError(401, error ?? "invalid_request", `${message} ${how}`, { "www-authenticate": challenge.join(", ") });
+}
+
+/** The protected resource of this request and its metadata URL, when OAuth is on. */
+function oauthResource(request: Request, env: Env): { issuer: string; resource: string; metadata: string } | undefined {
+	const url = new URL(request.url);
+	const issuer = issuerFor(env, url);
+	const resource = issuer ? resourceFor(issuer, url.pathname) : undefined;
+	return issuer && resource ? { issuer, resource, metadata: resourceMetadataUrl(resource) } : undefined;
+}
+
+/** An access token of the guard's authorization server, valid for this very resource (RFC 8707), and its grant. */
+async function authenticateOAuth(
+	token: string,
+	target: { issuer: string; resource: string; metadata: string },
+	table: readonly TokenEntry[],
+	env: Env,
+): Promise<AuthResult> {
+	const refuse = (message: string) => err(unauthorized(message, "invalid_token", target.metadata));
+	const validated = await authorizationServer(target.issuer, env).validateToken<GrantProps>(target.resource, token, env);
+	if (!validated) return refuse("This access token is not valid here: it has expired, was revoked, or was issued for another resource.");
+	const props = validated.props;
+	if (
+		!props ||
+		typeof props.principal !== "string" ||
+		!(ROLES as readonly string[]).includes(props.role) ||
+		typeof props.grant !== "string"
+	) {
+		return refuse("This access token's grant is not usable.");
+	}
+	let role = props.role;
+	const via = props.via;
+	if (via?.kind === "token") {
+		// Signed in with a token: the grant lives only as long as that token stays in MCP_AUTH_TOKENS, with its current role.
+		const entry = table.find((e) => e.caller.credential === via.tokenHash);
+		if (!entry) return refuse("The token this grant was signed in with is no longer configured: sign in again.");
+		role = entry.caller.role;
+	}
+	return ok({ principal: props.principal, role, credential: `oauth:${props.grant}` });
 }
 
 function malformed(message: string): Response {
@@ -55,23 +108,35 @@ function malformed(message: string): Response {
 	});
 }
 
-export async function authenticate(request: Request, access: AccessConfig): Promise<AuthResult> {
+/**
+ * Who is calling: a static bearer token, an access token of the guard's own
+ * authorization server (only when `oauthEnv` is given, for the resource this
+ * request is to), or in loopback-only mode the `local` caller.
+ */
+export async function authenticate(request: Request, access: AccessConfig, oauthEnv?: Env): Promise<AuthResult> {
+	if (!requiresCredentials(access)) return authenticateLoopback(request, access);
 	const tokens = access.tokens;
-	if (tokens.kind === "none") return authenticateLoopback(request, access);
 	if (tokens.kind === "invalid") {
 		// Fail closed: a broken table must not silently open the server.
 		return err(jsonError(503, "server_misconfigured", tokens.error));
 	}
+	const table = tokens.kind === "table" ? tokens.entries : [];
+	const target = oauthEnv ? oauthResource(request, oauthEnv) : undefined;
 	const header = request.headers.get("authorization")?.trim();
-	if (!header) return err(unauthorized("This server needs a bearer token, and the request has no Authorization header."));
+	if (!header)
+		return err(unauthorized("This server needs a bearer token, and the request has no Authorization header.", undefined, target?.metadata));
 	const bearer = BEARER.exec(header);
-	if (!bearer) return err(unauthorized("This server needs a bearer token, and the Authorization header uses another scheme."));
+	if (!bearer)
+		return err(
+			unauthorized("This server needs a bearer token, and the Authorization header uses another scheme.", undefined, target?.metadata),
+		);
 	const token = bearer[1] ?? "";
+	if (target && oauthEnv && OAUTH_TOKEN.test(token)) return authenticateOAuth(token, target, table, oauthEnv);
 	if (token.length < 16 || token.length > 512 || !B64TOKEN.test(token)) {
 		return err(malformed("Malformed Authorization header: expected 'Bearer <token>' with one token of 16 to 512 characters."));
 	}
-	const caller = await lookupToken(token, tokens.entries);
-	if (!caller) return err(unauthorized("Unknown bearer token.", "invalid_token"));
+	const caller = await lookupToken(token, table);
+	if (!caller) return err(unauthorized("Unknown bearer token.", "invalid_token", target?.metadata));
 	return ok(caller);
 }
 

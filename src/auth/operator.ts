@@ -19,8 +19,9 @@ import { jsonError } from "../http";
 export const OPERATOR: Caller = { principal: "operator", role: "admin", credential: "operator" };
 
 /** Who can approve a held call on this server. */
-export function approverOf(access: Pick<AccessConfig, "tokens" | "operatorTokenSha256">): Approver {
-	if (access.tokens.kind !== "none") return "admin";
+export function approverOf(access: Pick<AccessConfig, "tokens" | "operatorTokenSha256" | "oidcIssuer">): Approver {
+	// People sign in (tokens or an OIDC provider): admins approve.
+	if (access.tokens.kind !== "none" || access.oidcIssuer) return "admin";
 	return access.operatorTokenSha256 ? "operator" : "none";
 }
 

@@ -23,7 +23,7 @@ import {
 	signInWithSecret,
 	startSession,
 } from "../auth/browser-session";
-import { beginOidcSignIn, clearFlowCookie, completeOidcSignIn, type OidcConfig, readOidcConfig, type SignedInPerson } from "../auth/oidc";
+import { beginOidcSignIn, type OidcConfig, readOidcConfig, type SignedInPerson } from "../auth/oidc";
 import { type Env, readConfig } from "../config";
 import { jsonError, limitBody } from "../http";
 import { escapeHtml, newNonce, pageResponse } from "./html";
@@ -115,20 +115,6 @@ export async function finishApproverOidcSignIn(request: Request, env: Env, perso
 	const headers = new Headers({ location: signInLocation(safeReturnTo(person.returnTo)), "cache-control": "no-store" });
 	headers.append("set-cookie", setCookie);
 	return new Response(null, { status: 303, headers });
-}
-
-/** GET /oauth/callback for sign-ins of the approvals page. */
-export async function handleApproverOidcCallback(request: Request, env: Env): Promise<Response> {
-	const oidc = oidcConfigFor(request, env);
-	if (oidc instanceof Response) return oidc;
-	if (!oidc) return jsonError(404, "no_identity_provider", "This server has no OpenID Connect provider (OIDC_ISSUER).");
-	const clear = { "set-cookie": clearFlowCookie(oidc) };
-	const result = await completeOidcSignIn(request, oidc);
-	if (!result.ok) return jsonError(result.status, result.error, result.message, clear);
-	if (!isApproverSignIn(result)) return jsonError(400, "invalid_request", "This sign-in was not started by the approvals page.", clear);
-	const response = await finishApproverOidcSignIn(request, env, result, oidc.issuer);
-	response.headers.append("set-cookie", clear["set-cookie"]);
-	return response;
 }
 
 async function signIn(request: Request, env: Env): Promise<Response> {
