@@ -17,31 +17,16 @@ import { parseTokenTable, type TokenEntry } from "./auth/tokens";
 import { type Role, ROLES } from "./guard/enums";
 import { type GatewayConfig, type GuardMode, parseUpstreams, type UpstreamSource } from "./gateway/config";
 import { stage0BaseUrlProblem } from "./guard/stage0-client";
-import type { ApprovalStore } from "./state/approval-store";
-import type { AuditLog } from "./state/audit-log";
-import type { BrowserSessionStore } from "./state/browser-session-store";
-import type { BudgetStore } from "./state/budget-store";
 import { VARIABLES, type VariableEnv, type VariableName, type VariableSpec } from "./variables";
 
 export { VARIABLES, type VariableEnv, type VariableName, type VariableSpec };
 
-/** The bindings that are not variables: Durable Object namespaces (src/state/bindings.ts hands out their objects) and KV. */
-export interface DurableObjectBindings {
-	MCP_OBJECT: DurableObjectNamespace;
-	/** One object for every approval. */
-	APPROVALS: DurableObjectNamespace<ApprovalStore>;
-	/** One object per principal: rate limit, rolling loop budgets and open sessions. */
-	BUDGETS: DurableObjectNamespace<BudgetStore>;
-	/** One object per principal: the audit trail. */
-	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
-	/** One object for the server: the approvers' browser sessions (src/auth/browser-session.ts). */
-	BROWSER_SESSIONS: DurableObjectNamespace<BrowserSessionStore>;
-	/** OAuth state (grants, tokens as hashes, clients) and started sign-ins; the name @cloudflare/workers-oauth-provider expects. */
-	OAUTH_KV: KVNamespace;
-}
-
-/** The Worker's environment: its bindings and the variables of VARIABLES. */
-export interface Env extends DurableObjectBindings, VariableEnv {}
+/**
+ * The Worker's environment: its bindings and vars as `wrangler types` generates them from
+ * wrangler.jsonc (worker-configuration.d.ts, `npm run types`; `npm run check` fails when it is stale),
+ * with every variable of VARIABLES, the secrets included, as an optional string.
+ */
+export type Env = Cloudflare.Env & VariableEnv;
 
 /**
  * Where verdicts come from: Stage0, always with a key, or the local simulator.

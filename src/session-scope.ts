@@ -13,7 +13,11 @@
  * A new session's id is chosen by the Worker (`newSessionId`), so it can be
  * counted against the principal before the session exists.
  */
-export function sessionNamespaceFor(namespace: DurableObjectNamespace, credential: string, newSessionId?: string): DurableObjectNamespace {
+export function sessionNamespaceFor<T extends Rpc.DurableObjectBranded | undefined>(
+	namespace: DurableObjectNamespace<T>,
+	credential: string,
+	newSessionId?: string,
+): DurableObjectNamespace<T> {
 	const scope = encodeURIComponent(credential); // no ':' can reach the name
 	return new Proxy(namespace, {
 		get(target, property) {

@@ -13,7 +13,10 @@
  */
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { approverOf } from "../auth/operator";
-import { type Env, readConfig } from "../config";
+import { readConfig, type VariableEnv } from "../config";
+import type { ApprovalStore } from "../state/approval-store";
+import type { AuditLog } from "../state/audit-log";
+import type { BudgetStore } from "../state/budget-store";
 import type { ApprovalDesk } from "../guard/approvals";
 import { type Approver, ROLES, type Role } from "../guard/enums";
 import type { AuditTrail } from "../guard/audit";
@@ -26,9 +29,17 @@ import type { AuditQuery, AuditRecord, ShippedRecord } from "../state/audit-log"
 import type { MessageExtra, ToolGuard } from "../tools/register";
 import { AuditOutbox } from "./audit-outbox";
 
-/** The bindings the guard uses: its three Durable Objects (required) and its variables (all optional, with defaults). */
-export type GuardEnv = Pick<Env, "APPROVALS" | "BUDGETS" | "AUDIT_LOG"> &
-	Partial<Omit<Env, "APPROVALS" | "BUDGETS" | "AUDIT_LOG" | "MCP_OBJECT">>;
+/**
+ * The bindings the guard uses: its three Durable Objects (required) and its variables (all optional,
+ * with defaults). Written out rather than taken from the generated Env: a library user's Worker has
+ * its own generated Env, and this is the contract between the two.
+ */
+export type GuardEnv = {
+	APPROVALS: DurableObjectNamespace<ApprovalStore>;
+	BUDGETS: DurableObjectNamespace<BudgetStore>;
+	AUDIT_LOG: DurableObjectNamespace<AuditLog>;
+	OAUTH_KV?: KVNamespace;
+} & VariableEnv;
 
 /** Who is calling, as the Worker authenticated it (never what the agent says). */
 export interface GuardCaller {

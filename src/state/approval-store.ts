@@ -273,7 +273,7 @@ export class ApprovalStore extends DurableObject<VariableEnv> {
 	}
 
 	/** Approvals are kept as long as audit records (AUDIT_RETENTION_DAYS after they expire), then pruned. */
-	async alarm(): Promise<void> {
+	override async alarm(): Promise<void> {
 		const cutoff = Date.now() - this.#retentionMs;
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM approval_events WHERE approval_id IN (SELECT id FROM approvals WHERE expires_at < ?)", cutoff);

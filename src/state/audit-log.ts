@@ -194,7 +194,7 @@ export class AuditLog extends DurableObject<VariableEnv> {
 	}
 
 	/** Retention: drop what is older than AUDIT_RETENTION_DAYS; come back tomorrow while anything is left. */
-	async alarm(): Promise<void> {
+	override async alarm(): Promise<void> {
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM records WHERE at < ?", Date.now() - this.#retentionMs);
 		await this.#retention.rearm(sql.exec<{ n: number }>("SELECT count(*) AS n FROM records").one().n > 0);

@@ -87,7 +87,7 @@ export class BrowserSessionStore extends DurableObject<Record<string, never>> {
 	}
 
 	/** Expired sessions are deleted; the alarm comes back for the next one to expire. */
-	async alarm(): Promise<void> {
+	override async alarm(): Promise<void> {
 		const sql = this.ctx.storage.sql;
 		sql.exec("DELETE FROM sessions WHERE expires_at <= ?", Date.now());
 		const next = sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM sessions").one().at;

@@ -14,7 +14,17 @@ import { type Stage0StandIn, startStage0StandIn } from "../support/stage0-standi
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
-const COPIED = ["package.json", "tsconfig.json", "vitest.config.ts", "wrangler.jsonc", "src", "test", "scripts", "policies"];
+const COPIED = [
+	"package.json",
+	"tsconfig.json",
+	"vitest.config.ts",
+	"wrangler.jsonc",
+	"worker-configuration.d.ts",
+	"src",
+	"test",
+	"scripts",
+	"policies",
+];
 
 /** Starts the copy's test server as tests, demos and bench do, and reports what it says about itself. */
 const PROBE = `

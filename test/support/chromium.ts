@@ -36,7 +36,7 @@ function isExecutable(path: string): boolean {
 }
 
 /** CHROMIUM_PATH when set (it must exist), else `chromium` or `chromium-browser` on PATH; throws with the install hint. */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
+export function findChromium(env: Readonly<Record<string, string | undefined>> = process.env): string {
 	const configured = env.CHROMIUM_PATH?.trim();
 	if (configured) {
 		if (isExecutable(configured)) return configured;
