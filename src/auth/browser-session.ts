@@ -259,7 +259,7 @@ export async function csrfRefusal(
  * a silent fall back to another identity.
  */
 export async function authenticateApprovals(request: Request, env: Env): Promise<AuthResult> {
-	if (request.headers.has("authorization") || !hasSessionCookie(request)) return authenticate(request, readConfig(env).access);
+	if (request.headers.has("authorization") || !hasSessionCookie(request)) return authenticate(request, readConfig(env).access, env);
 	const session = await currentSession(request, env);
 	if (!session) {
 		return err(
