@@ -4,6 +4,7 @@
  * clean-up that stops every server this process started, also on failure,
  * Ctrl-C or a time limit.
  */
+import { VARIABLES, type VariableSpec } from "../src/variables.ts";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -162,16 +163,17 @@ export interface RunningWorker {
 	close: () => Promise<void>;
 }
 
-/** Bindings that make the mode explicit whatever a developer's local files say. */
+/**
+ * Bindings that make the mode explicit whatever a developer's local files say: every variable of
+ * the Worker at its default (src/variables.ts, the one table), then what the bench changes.
+ */
 export function workerVars(stage0?: { apiKey: string; url: string }): Record<string, string> {
+	const defaults = Object.fromEntries(Object.entries(VARIABLES).map(([name, spec]: [string, VariableSpec]) => [name, spec.default ?? ""]));
 	return {
+		...defaults,
 		STAGE0_API_KEY: stage0?.apiKey ?? "",
 		// Never the real Stage0: the stand-in, or a closed loopback port that simulated mode never uses.
 		STAGE0_BASE_URL: stage0?.url ?? "http://127.0.0.1:9",
-		STAGE0_TIMEOUT_MS: "5000",
-		MAX_RETRIES: "5",
-		MCP_AUTH_TOKENS: "",
-		LOCAL_ROLE: "developer",
 		// All bench sessions are one principal ("local"). The product's default of
 		// 120 calls a minute would stop the bench after two seconds; the limiter
 		// itself still runs on every call, as in production.
@@ -180,7 +182,6 @@ export function workerVars(stage0?: { apiKey: string; url: string }): Record<str
 		MAX_SESSIONS_PER_PRINCIPAL: "100000",
 		// Bound to 127.0.0.1 (checked below): the attestation the launcher gives for loopback-only mode.
 		DEV_LOOPBACK_BIND: "127.0.0.1",
-		AUDIT_STORE_ARGUMENTS: "false",
 	};
 }
 

@@ -4,23 +4,12 @@
  * of the approvals and audit APIs.
  */
 import type { ApprovalTicket } from "../../src/guard/approvals";
-import type { Decision } from "../../src/guard/decision";
-import type { LoopAttempt } from "../../src/guard/pipeline";
+import type { GuardedResult } from "../../src/tools/result";
 import type { ApprovalRecord } from "../../src/state/approval-store";
 import type { AuditRecord } from "../../src/state/audit-log";
 
-/** What src/tools/result.ts renders into structuredContent (the audit-log tool answers `records` instead). */
-export type StructuredResult = Decision & {
-	tool: string;
-	executed: boolean;
-	notes: string[];
-	attempt?: LoopAttempt;
-	approval?: ApprovalTicket;
-	retry_after_seconds?: number;
-	result?: Record<string, unknown>;
-	error?: string;
-	records?: Record<string, unknown>[];
-};
+/** What src/tools/result.ts renders into structuredContent: its one schema's type (the audit-log tool answers `records` instead). */
+export type StructuredResult = GuardedResult & { records?: Record<string, unknown>[] };
 
 export type ToolResult = {
 	content: { type: string; text: string }[];
