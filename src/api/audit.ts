@@ -22,7 +22,7 @@ type Filter = Omit<AuditQuery, "principal" | "cursor" | "limit">;
 /** `tokens` names every principal an admin may read (see knownPrincipals). */
 export async function handleAuditApi(
 	request: Request,
-	env: Pick<Env, "AUDIT_LOG">,
+	env: Pick<Env, "AUDIT_LOG"> & { OAUTH_KV?: KVNamespace },
 	tokens: TokenTableSetting,
 	caller: Caller,
 ): Promise<Response> {
@@ -34,7 +34,7 @@ export async function handleAuditApi(
 	if (rest.length === 1) {
 		const requestId = decodeURIComponent(rest[0]);
 		if (requestId.length > 200) return jsonError(400, "invalid_request_id", "That is not a request id.");
-		const principals = isAdmin ? knownPrincipals(tokens) : [caller.principal];
+		const principals = isAdmin ? await knownPrincipals(tokens, env.OAUTH_KV) : [caller.principal];
 		const found = (await Promise.all(principals.map((p) => auditLogOf(env, p).byRequestId(requestId)))).flat();
 		if (found.length === 0) return jsonError(404, "not_found", `No decision with request_id ${requestId} that you may read.`);
 		return Response.json({ request_id: requestId, records: found });
@@ -46,7 +46,7 @@ export async function handleAuditApi(
 	if (!isAdmin && requested !== undefined && requested !== caller.principal) {
 		return jsonError(403, "forbidden", "You may read only your own audit records.");
 	}
-	const principals = requested ? [requested] : isAdmin ? knownPrincipals(tokens) : [caller.principal];
+	const principals = requested ? [requested] : isAdmin ? await knownPrincipals(tokens, env.OAUTH_KV) : [caller.principal];
 
 	const filter: Filter = {};
 	const tool = params.get("tool");

@@ -172,12 +172,29 @@ export function callerOfCredential(tokens: TokenTableSetting, credential: string
 	return tokens.entries.find((entry) => entry.caller.credential === credential)?.caller;
 }
 
+/** Where the authorization server remembers a person it granted access to (OAUTH_KV; a name only). */
+const GRANTED_PRINCIPAL = "principal:";
+
+/** Remembers that `principal` was granted access, so that admins' audit queries across principals include them. */
+export async function rememberGrantedPrincipal(kv: KVNamespace, principal: string): Promise<void> {
+	await kv.put(GRANTED_PRINCIPAL + encodeURIComponent(principal), "1");
+}
+
 /**
- * Every principal that can have records: those of the token table, and
- * `local` (loopback callers when no table is set).
+ * Every principal that can have records: those of the token table, `local`
+ * (loopback callers when no table is set), and everyone the authorization
+ * server granted access to (people signed in through the OIDC provider are in
+ * no table).
  */
-export function knownPrincipals(tokens: TokenTableSetting): string[] {
+export async function knownPrincipals(tokens: TokenTableSetting, kv?: KVNamespace): Promise<string[]> {
 	const names = new Set<string>(["local"]);
 	if (tokens.kind === "table") for (const entry of tokens.entries) names.add(entry.caller.principal);
+	let cursor: string | undefined;
+	while (kv) {
+		const page: KVNamespaceListResult<unknown, string> = await kv.list({ prefix: GRANTED_PRINCIPAL, ...(cursor ? { cursor } : {}) });
+		for (const key of page.keys) names.add(decodeURIComponent(key.name.slice(GRANTED_PRINCIPAL.length)));
+		if (page.list_complete) break;
+		cursor = page.cursor;
+	}
 	return [...names].sort();
 }

@@ -24,7 +24,7 @@ import type { Env } from "../config";
 import { consentPage, errorPage, type Identity, pageHeaders, tokenSignInPage } from "../web/consent-page";
 import { readConfig } from "../config";
 import { finishApproverOidcSignIn, isApproverSignIn } from "../web/sign-in";
-import { signInWithToken } from "./authenticate";
+import { rememberGrantedPrincipal, signInWithToken } from "./authenticate";
 import { authorizationServer, type GrantProps, issuerFor } from "./oauth";
 import { beginOidcSignIn, clearFlowCookie, completeOidcSignIn, cookieValue, type OidcConfig, readOidcConfig } from "./oidc";
 import { sha256Hex } from "./tokens";
@@ -186,6 +186,7 @@ async function consent(request: Request, env: Env, oauth: OAuthHelpers, form: Fo
 		scope: approved.request.scope,
 		props,
 	});
+	await rememberGrantedPrincipal(env.OAUTH_KV, who.principal);
 	const headers = new Headers(approved.headers);
 	headers.set("location", redirectTo);
 	return new Response(null, { status: 302, headers });

@@ -6,7 +6,9 @@
  * and revocation.
  */
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { knownPrincipals } from "../../../src/auth/authenticate";
 import { CIMD_CLIENT_ID, CIMD_REDIRECT_URI } from "../../support/mcp-client-hosts";
 import { TOKENS } from "../../support/test-tokens";
 import { call, callTool, connect } from "../support/mcp";
@@ -79,6 +81,14 @@ describe("the whole flow with the MCP SDK client", () => {
 		expect(r.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
 		expect(await principalsInAuditOf(client)).toEqual(expect.arrayContaining(["alice"]));
 		expect(new Set(await principalsInAuditOf(client))).toEqual(new Set(["alice"]));
+		await client.close();
+	});
+
+	it("remembers every person it granted access to, so an admin's audit query across principals includes them", async () => {
+		// People signed in through the OIDC provider are in no token table: the grant is what names them.
+		expect(await knownPrincipals({ kind: "none" }, env.OAUTH_KV)).not.toContain("victor");
+		const { client } = await oauthClient(TOKENS.victor.token);
+		expect(await knownPrincipals({ kind: "none" }, env.OAUTH_KV)).toContain("victor");
 		await client.close();
 	});
 
