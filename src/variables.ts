@@ -187,7 +187,7 @@ export const VARIABLES = {
 	OIDC_CLIENT_SECRET: {
 		kind: "secret",
 		unset: "none",
-		inWranglerVars: true,
+		inWranglerVars: false,
 		meaning: "this server's client secret at that provider; never logged or shown",
 	},
 	OIDC_ROLE_CLAIM: {
