@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { mockStage0 } from "../support/stage0";
 import { call, connect, heldApproval } from "../support/mcp";
 import { approvalStore, auditLogOf } from "../../../src/state/bindings";
 
@@ -20,11 +21,8 @@ afterEach(() => {
 
 describe("a key echoed by Stage0", () => {
 	it("is redacted in the result, the log line, the audit trail and the approval record", async () => {
-		const real = globalThis.fetch;
-		vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-			const request = new Request(input as RequestInfo, init);
-			if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
-			return Response.json({
+		mockStage0(() =>
+			Response.json({
 				verdict: "DENY",
 				decision: "NO_GO",
 				reason: `denied for key ${KEY.toUpperCase()}`,
@@ -32,8 +30,8 @@ describe("a key echoed by Stage0", () => {
 				policy_version: `policy ${KEY}`,
 				issues: [{ code: "X", severity: "HIGH", message: `the key is ${KEY}` }],
 				defer_questions: [`is ${KEY} yours?`],
-			});
-		});
+			}),
+		);
 		const logged: string[] = [];
 		const log = console.log;
 		vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {

@@ -5,36 +5,18 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CheckRequest } from "../../../src/guard/decision";
 import type { Verdict } from "../../../src/guard/enums";
 import { heldApproval, call, callTool, connect } from "../support/mcp";
+import { mockStage0, type SentCheck, stage0Answer } from "../support/stage0";
 import { approvalStore } from "../../../src/state/bindings";
 
 const KEY = "sk-test-0123456789abcdef";
-type Seen = { url: string; headers: Headers; body: CheckRequest };
-let seen: Seen[] = [];
+let seen: SentCheck[] = [];
 
-/** Stage0 at https://stage0.test answers with `answer()`; everything else passes through. */
+/** Stage0 answers with `answer()` (the one mock of the Worker tests); `seen` is what it was sent. */
 function stage0(answer: (body: CheckRequest) => Response | Promise<Response>) {
-	const real = globalThis.fetch;
-	vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-		const request = new Request(input as RequestInfo, init);
-		if (!request.url.startsWith("https://stage0.test/")) return real(input as RequestInfo, init);
-		const body = await request.json<CheckRequest>();
-		seen.push({ url: request.url, headers: request.headers, body });
-		return answer(body); // a fresh Response per call
-	});
+	seen = mockStage0((body) => answer(body));
 }
 
-const verdict = (v: Verdict, extra: Record<string, unknown> = {}) =>
-	Response.json({
-		verdict: v,
-		decision: v === "ALLOW" ? "GO" : v === "DENY" ? "NO_GO" : "DEFER",
-		reason: `stage0 said ${v}`,
-		request_id: `stage0-req-${seen.length}`,
-		policy_version: "acme-policy-2026.11",
-		risk_score: 20,
-		high_risk: false,
-		issues: [],
-		...extra,
-	});
+const verdict = (v: Verdict, extra: Record<string, unknown> = {}) => stage0Answer(v, { request_id: `stage0-req-${seen.length}`, ...extra });
 
 let client: Client;
 beforeAll(async () => {
