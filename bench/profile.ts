@@ -273,6 +273,23 @@ async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 	return out;
 }
 
+/** The forwarded call and its unguarded baseline (with --gateway). */
+function gatewayOps(): Op[] {
+	if (!GATEWAY) return [];
+	const forward = (key: string, tool: string, label: string): Op => ({
+		key,
+		label,
+		run: async (c) => {
+			const r = (await c.callTool({ name: tool, arguments: { query: "invoices" } })) as { isError?: boolean };
+			if (r.isError) throw new Error(`bench: ${tool} failed: ${JSON.stringify(r).slice(0, 400)}`);
+		},
+	});
+	return [
+		forward("forwarded", "upstream.search", "upstream.search, forwarded (ALLOW)"),
+		forward("passthrough", "upstream-unguarded.search", "upstream-unguarded.search, forwarded without the guard (baseline)"),
+	];
+}
+
 async function main() {
 	console.log(
 		`profile: ${CALLS} sequential calls per op, one session${NO_CPU ? ", no CPU profiler" : ", CPU sampled every 100 us"}, storage on ${STORAGE}`,
@@ -280,48 +297,25 @@ async function main() {
 	const results: Record<string, unknown>[] = [];
 	const upstream = GATEWAY ? await startUpstreamMcp() : undefined;
 	if (upstream) onCleanup("upstream", () => upstream.close());
-	const sim = await startWorker(
-		"simulated worker",
-		{ ...workerVars(), BENCH_TRACE: "1", ...(upstream ? { UPSTREAM_MCP_URL: upstream.url } : {}) },
-		"simulated",
-		{ inspector: !NO_CPU, storage: STORAGE },
-	);
-	const simOps = mcpOps(sim.url, "simulated").filter((o) => o.key !== "health");
-	if (upstream) {
-		simOps.push({
-			key: "forwarded",
-			label: "upstream.search, forwarded (ALLOW)",
-			run: async (c) => {
-				const r = (await c.callTool({ name: "upstream.search", arguments: { query: "invoices" } })) as { isError?: boolean };
-				if (r.isError) throw new Error(`bench: upstream.search failed: ${JSON.stringify(r).slice(0, 400)}`);
-			},
-		});
-		simOps.push({
-			key: "passthrough",
-			label: "upstream-unguarded.search, forwarded without the guard (baseline)",
-			run: async (c) => {
-				const r = (await c.callTool({ name: "upstream-unguarded.search", arguments: { query: "invoices" } })) as { isError?: boolean };
-				if (r.isError) throw new Error(`bench: the unguarded forward failed: ${JSON.stringify(r).slice(0, 400)}`);
-			},
-		});
-	}
+	const upstreamVars: Record<string, string> = upstream ? { UPSTREAM_MCP_URL: upstream.url } : {};
+	const sim = await startWorker("simulated worker", { ...workerVars(), BENCH_TRACE: "1", ...upstreamVars }, "simulated", {
+		inspector: !NO_CPU,
+		storage: STORAGE,
+	});
+	const only = (ops: Op[]) => ops.filter((o) => !ONLY || ONLY.includes(o.key));
 	results.push(
-		...(await profileOps(
-			"simulated",
-			sim,
-			simOps.filter((o) => !ONLY || ONLY.includes(o.key)),
-		)),
+		...(await profileOps("simulated", sim, only([...mcpOps(sim.url, "simulated").filter((o) => o.key !== "health"), ...gatewayOps()]))),
 	);
 	await sim.close();
 	if (REMOTE) {
 		const standin = await startStage0StandIn({ apiKey: "bench-standin-key" });
 		onCleanup("stage0 stand-in", () => standin.close());
-		const remote = await startWorker("stage0 worker", { ...workerVars(standin), BENCH_TRACE: "1" }, "stage0", {
+		const remote = await startWorker("stage0 worker", { ...workerVars(standin), BENCH_TRACE: "1", ...upstreamVars }, "stage0", {
 			inspector: !NO_CPU,
 			storage: STORAGE,
 		});
 		const ops = mcpOps(remote.url, "stage0").filter((o) => ["ping", "unguarded", "guarded"].includes(o.key));
-		results.push(...(await profileOps("stage0", remote, ops)));
+		results.push(...(await profileOps("stage0", remote, only([...ops, ...gatewayOps()]))));
 	}
 	await cleanup();
 
