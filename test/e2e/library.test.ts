@@ -213,6 +213,47 @@ describe("examples/guarded-worker, end to end", () => {
 		await client.close();
 	});
 
+	it("binds a session to the token that opened it: another token, of another principal or of the same one, reaches nothing", async () => {
+		const transport = new StreamableHTTPClientTransport(new URL(`${server.origin}/mcp`), { requestInit: { headers: bearer("alice") } });
+		const alice = new Client({ name: "e2e-library-alice", version: "1" });
+		await alice.connect(transport);
+		const sessionId = transport.sessionId!;
+		expect(sessionId).toBeTruthy();
+		const since = Date.now();
+
+		// The session id was learnt (a log, a proxy); the thief holds a valid token of its own.
+		for (const thief of ["bob", "aliceViewer"] as const) {
+			const res = await fetch(`${server.origin}/mcp`, {
+				method: "POST",
+				headers: {
+					...bearer(thief),
+					"content-type": "application/json",
+					accept: "application/json, text/event-stream",
+					"mcp-session-id": sessionId,
+					"mcp-protocol-version": transport.protocolVersion ?? "2025-06-18",
+				},
+				body: JSON.stringify({
+					jsonrpc: "2.0",
+					id: 7,
+					method: "tools/call",
+					params: { name: "lookup-order", arguments: { orderId: "ord_stolen" } },
+				}),
+			});
+			expect(res.status, `${thief} on alice's session`).toBe(404);
+			expect(await res.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" } });
+		}
+
+		// Alice's own token keeps working on it.
+		const mine = await call(alice, "lookup-order", { orderId: "ord_mine" });
+		expect(mine.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true, result: { orderId: "ord_mine" } });
+		await finalAuditRecord("alice", mine.structuredContent!.request_id);
+		// Nothing ran for the thieves: the trail since then (bob is an admin and reads every principal's) holds alice's call only.
+		const res = await fetch(`${server.origin}/api/audit?since=${since}`, { headers: bearer("bob") });
+		const { records } = (await res.json()) as { records: { request_id: string; principal: string; role: string }[] };
+		expect(records.map((r) => [r.principal, r.role, r.request_id])).toEqual([["alice", "developer", mine.structuredContent!.request_id]]);
+		await alice.close();
+	});
+
 	it("refuses a request without a bearer token before any session starts", async () => {
 		const res = await fetch(`${server.origin}/mcp`, {
 			method: "POST",
