@@ -104,12 +104,13 @@ describe("the package", () => {
 		}
 	}, 150_000);
 
-	it("the README shows the whole example: its source and its wrangler config, as they are", () => {
+	it("the README shows the whole example: its source, its wrangler config and its policy, as they are", () => {
 		const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 		expect(readme).toContain(`\`\`\`ts\n${readFileSync(join(EXAMPLE, "src/index.ts"), "utf8")}\`\`\``);
 		// oxfmt gives JSONC in Markdown trailing commas, and wrangler.jsonc none (.oxfmtrc.json): the same config either way.
 		const noTrailingCommas = (text: string) => text.replace(/,(\s*[}\]])/g, "$1");
 		expect(noTrailingCommas(readme)).toContain(`\`\`\`jsonc\n${readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8")}\`\`\``);
+		expect(readme).toContain(`\`\`\`cedar\n${readFileSync(join(EXAMPLE, "policy.cedar"), "utf8")}\`\`\``);
 	});
 });
 
@@ -117,8 +118,11 @@ describe("examples/guarded-worker, end to end", () => {
 	let server: DevServer;
 
 	beforeAll(async () => {
-		// Simulated mode (no STAGE0_API_KEY), bearer tokens: the repository's test principals.
-		server = await startDevServer({ config: join(EXAMPLE, "wrangler.jsonc"), vars: { MCP_AUTH_TOKENS: tokenTableJson() } });
+		// Simulated mode (no STAGE0_API_KEY), bearer tokens: the repository's test principals; the shop's policy.
+		server = await startDevServer({
+			config: join(EXAMPLE, "wrangler.jsonc"),
+			vars: { MCP_AUTH_TOKENS: tokenTableJson(), GUARD_POLICY: readFileSync(join(EXAMPLE, "policy.cedar"), "utf8") },
+		});
 	});
 	afterAll(async () => {
 		await server?.stop();
@@ -210,6 +214,37 @@ describe("examples/guarded-worker, end to end", () => {
 		const again = await call(client, "refund-order", { ...args, approvalId: id });
 		expect(again.isError).toBe(true);
 		expect(again.structuredContent).toMatchObject({ executed: false });
+		await client.close();
+	});
+
+	it("holds a refund over 1,000.00 by the shop's GUARD_POLICY rule on its amountCents, before the authority is asked; approved, it runs", async () => {
+		const client = await connect("alice");
+		const args = { orderId: "ord_big", amountCents: 250_000 };
+		const held = await call(client, "refund-order", args);
+		expect(held.isError).toBe(true);
+		expect(held.structuredContent).toMatchObject({
+			verdict: "DEFER",
+			source: "local-rule",
+			executed: false,
+			reason: "Held by local rule 'large-refunds-need-a-person': a refund over 1,000.00 runs only with a person's approval.",
+			approval: { status: "pending", approver: "admin" },
+		});
+		// At the limit the rule says nothing: the authority (here the simulator) decides, as for any refund.
+		const small = await call(client, "refund-order", { orderId: "ord_big", amountCents: 100_000 });
+		expect(small.structuredContent).toMatchObject({ verdict: "DENY", source: "simulated", executed: false });
+
+		const approve = await fetch(`${server.origin}/api/approvals/${held.structuredContent!.approval.id}/approve`, {
+			method: "POST",
+			headers: { ...bearer("bob"), "content-type": "application/json" },
+			body: JSON.stringify({ note: "damaged shipment, checked" }),
+		});
+		expect(approve.status).toBe(200);
+		const ran = await call(client, "refund-order", { ...args, approvalId: held.structuredContent!.approval.id });
+		expect(ran.structuredContent).toMatchObject({
+			verdict: "ALLOW",
+			executed: true,
+			result: { orderId: "ord_big", refundedCents: 250_000 },
+		});
 		await client.close();
 	});
 
