@@ -139,11 +139,10 @@ export function guardFor(env: GuardEnv, ctx: SessionState, caller: CallerSource,
 	});
 	const shipAuditOutbox = async (stalePendingBefore = Date.now() - STALE_PENDING_MS) => {
 		try {
-			await outbox.shipAll(stalePendingBefore);
+			await outbox.wokeUp(stalePendingBefore);
 		} catch (error) {
 			console.error(`audit: shipping failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
 		}
-		if (outbox.waiting() > 0) options.scheduleRetry?.();
 	};
 	// Whatever a previous run of this session left unshipped goes now.
 	if (outbox.waiting() > 0) ctx.waitUntil(shipAuditOutbox(Date.now()));

@@ -139,6 +139,35 @@ describe("audit trail", () => {
 		expect(all[0]).toMatchObject({ request_id: "req-delayed", outcome: "executed" });
 	});
 
+	it("asks the scheduler for the outbox's durable wake-up once, not on every call", async () => {
+		const fresh = await connect();
+		try {
+			const session = sessionObject(fresh);
+			mockStage0(answer("ALLOW", "req-wake-up"));
+			const before = (await records()).length;
+			await call(fresh, "research-topic", { topic: "wake-ups" });
+			await recordsReaching(before + 1);
+			type Scheduling = { schedule(...args: unknown[]): Promise<unknown>; getSchedules(): { callback: string }[] };
+			const asked = await runInDurableObject(session, (instance) => {
+				const spy = vi.spyOn(instance as unknown as Scheduling, "schedule");
+				return () => spy.mock.calls.length;
+			});
+			const topics = ["one", "two", "three"];
+			for (const [i, topic] of topics.entries()) {
+				await call(fresh, "research-topic", { topic });
+				// each record ships before the next call, as in a quiet session
+				await recordsReaching(before + 2 + i);
+			}
+			expect(asked()).toBe(0);
+			const wakeUps = await runInDurableObject(session, (instance) =>
+				(instance as unknown as Scheduling).getSchedules().filter((s) => s.callback === "shipAuditOutbox"),
+			);
+			expect(wakeUps).toHaveLength(1);
+		} finally {
+			await fresh.close();
+		}
+	});
+
 	it("prunes records past AUDIT_RETENTION_DAYS when its alarm runs", async () => {
 		const stub = log();
 		const before = await records();
