@@ -22,8 +22,8 @@ export interface OutboxHost {
 	ship(records: ShippedRecord[]): Promise<void>;
 	/** Keeps the object alive for background work. */
 	waitUntil(promise: Promise<unknown>): void;
-	/** Asks for a durable wake-up that calls `shipAll` (idempotent). */
-	scheduleRetry(): void;
+	/** Asks for a durable wake-up that calls `wokeUp` (idempotent); a promise it returns may reject. */
+	scheduleRetry(): unknown;
 }
 
 export class AuditOutbox implements AuditTrail {
@@ -143,7 +143,17 @@ export class AuditOutbox implements AuditTrail {
 	#askForWakeUp(): void {
 		if (this.#wakeUpPending) return;
 		this.#wakeUpPending = true;
-		this.host.scheduleRetry();
+		const forgetIt = (error: unknown) => {
+			// No wake-up was scheduled: ask again next time.
+			this.#wakeUpPending = false;
+			console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : String(error)}`);
+		};
+		try {
+			const asked = this.host.scheduleRetry();
+			if (asked instanceof Promise) asked.catch(forgetIt);
+		} catch (error) {
+			forgetIt(error);
+		}
 	}
 
 	/** Waits for a shipment in flight, then ships what is left (for readers of the trail). */

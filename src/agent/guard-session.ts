@@ -65,10 +65,12 @@ export interface GuardOptions {
 	approver?: Approver;
 	/**
 	 * Asks for a durable wake-up that calls `guard.shipAuditOutbox()` (an Agent's
-	 * `this.schedule(60, "…")`). Without it, an audit shipment that failed is
-	 * retried at the next call and the next start of the session.
+	 * `this.schedule(60, "…", undefined, { idempotent: true })`); it is asked
+	 * again only after that wake-up ran, or if the promise returned here
+	 * rejects. Without it, an audit shipment that failed is retried at the next
+	 * call and the next start of the session.
 	 */
-	scheduleRetry?: () => void;
+	scheduleRetry?: () => unknown;
 }
 
 export interface Guard extends ToolGuard {

@@ -168,6 +168,31 @@ describe("audit trail", () => {
 		}
 	});
 
+	it("asks again at the next call when the wake-up could not be scheduled", async () => {
+		const fresh = await connect();
+		try {
+			const session = sessionObject(fresh);
+			mockStage0(answer("ALLOW", "req-wake-up-lost"));
+			const before = (await records()).length;
+			await call(fresh, "research-topic", { topic: "first" });
+			await recordsReaching(before + 1);
+			type Scheduling = { schedule(...args: unknown[]): Promise<unknown>; getSchedules(): { callback: string }[] };
+			const asked = await runInDurableObject(session, (instance) => {
+				const scheduling = instance as unknown as Scheduling;
+				// the scheduler fails once, the next time it is asked
+				const spy = vi.spyOn(scheduling, "schedule").mockRejectedValueOnce(new Error("scheduler down"));
+				return { spy, wokeUp: () => (instance as unknown as { shipAuditOutbox(): Promise<void> }).shipAuditOutbox() };
+			});
+			await asked.wokeUp();
+			await call(fresh, "research-topic", { topic: "second" }); // asks, and the scheduler fails
+			await call(fresh, "research-topic", { topic: "third" }); // asks again
+			await recordsReaching(before + 3);
+			expect(asked.spy).toHaveBeenCalledTimes(2);
+		} finally {
+			await fresh.close();
+		}
+	});
+
 	it("prunes records past AUDIT_RETENTION_DAYS when its alarm runs", async () => {
 		const stub = log();
 		const before = await records();
