@@ -14,6 +14,7 @@ import type { Caller } from "./auth/tokens";
 import { authenticate as authenticateWith, type AuthResult } from "./auth/authenticate";
 import { type Env, readConfig } from "./config";
 import type { GuardEnv } from "./agent/guard-session";
+import { sessionNamespaceFor } from "./session-scope";
 
 // Your tools, and how they are registered.
 export { defineTool, type Annotations, type ToolDefinition } from "./tools/define";
@@ -44,6 +45,26 @@ export function authenticate(request: Request, env: GuardEnv): Promise<AuthResul
 	return authenticateWith(request, readConfig(env).access);
 }
 export { callerOfMessage, type RequestCaller, withCallerHeader } from "./auth/request-caller";
+
+/**
+ * Your McpAgent's namespace as one caller reaches it: hand your agent's
+ * `serve(...).fetch` the env `{ ...env, MCP_OBJECT: sessionsOf(env.MCP_OBJECT, caller) }`.
+ * McpAgent finds a session by the Mcp-Session-Id header alone, which any client
+ * can send; through this namespace a session id names a session only together
+ * with the credential that opened it, so a token that learnt another token's
+ * session id (even one of the same principal) gets "Session not found", not
+ * that session's counters and history. `credential` is what `authenticate`
+ * returns (the SHA-256 of the bearer token); with your own authentication, pass
+ * a stable id of the exact credential presented, never one of the person only.
+ */
+export function sessionsOf<T extends Rpc.DurableObjectBranded | undefined>(
+	namespace: DurableObjectNamespace<T>,
+	caller: Pick<Caller, "credential">,
+): DurableObjectNamespace<T> {
+	if (typeof caller.credential !== "string" || caller.credential === "")
+		throw new TypeError("sessionsOf: the caller has no credential, so its sessions cannot be told from anyone else's");
+	return sessionNamespaceFor(namespace, caller.credential);
+}
 export type { Caller } from "./auth/tokens";
 export type { Role } from "./guard/enums";
 

@@ -27,6 +27,7 @@ import {
 } from "../guard/pipeline";
 import { isListed } from "../guard/local-policy";
 import { ok } from "../guard/result";
+import { recordToolInputSchemas } from "../policy/tool-inputs";
 import type { ToolDefinition } from "./define";
 import { type JsonSchemaObject, jsonSchemaArguments, jsonSchemaListedAs } from "./json-schema";
 import { renderReport, type ToolResult } from "./result";
@@ -133,6 +134,8 @@ export function guardTools(
 	let gate = gated.get(server);
 	if (gate && gate.guard !== guard)
 		throw new Error("guardTools: this server is already guarded by another guard; use one guardFor(...) per server");
+	// The local policy may read these tools' arguments (an upstream's JSON Schema tools are recorded by the gateway).
+	recordToolInputSchemas(tools.flatMap((tool) => ("inputJsonSchema" in tool ? [] : [tool.input])));
 	const registered = registerGuardedTools(server, tools, guard.depsFor, options);
 	if (!gate) {
 		gate = { guard, tools: new Map() };

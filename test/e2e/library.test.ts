@@ -104,12 +104,13 @@ describe("the package", () => {
 		}
 	}, 150_000);
 
-	it("the README shows the whole example: its source and its wrangler config, as they are", () => {
+	it("the README shows the whole example: its source, its wrangler config and its policy, as they are", () => {
 		const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 		expect(readme).toContain(`\`\`\`ts\n${readFileSync(join(EXAMPLE, "src/index.ts"), "utf8")}\`\`\``);
 		// oxfmt gives JSONC in Markdown trailing commas, and wrangler.jsonc none (.oxfmtrc.json): the same config either way.
 		const noTrailingCommas = (text: string) => text.replace(/,(\s*[}\]])/g, "$1");
 		expect(noTrailingCommas(readme)).toContain(`\`\`\`jsonc\n${readFileSync(join(EXAMPLE, "wrangler.jsonc"), "utf8")}\`\`\``);
+		expect(readme).toContain(`\`\`\`cedar\n${readFileSync(join(EXAMPLE, "policy.cedar"), "utf8")}\`\`\``);
 	});
 });
 
@@ -117,8 +118,11 @@ describe("examples/guarded-worker, end to end", () => {
 	let server: DevServer;
 
 	beforeAll(async () => {
-		// Simulated mode (no STAGE0_API_KEY), bearer tokens: the repository's test principals.
-		server = await startDevServer({ config: join(EXAMPLE, "wrangler.jsonc"), vars: { MCP_AUTH_TOKENS: tokenTableJson() } });
+		// Simulated mode (no STAGE0_API_KEY), bearer tokens: the repository's test principals; the shop's policy.
+		server = await startDevServer({
+			config: join(EXAMPLE, "wrangler.jsonc"),
+			vars: { MCP_AUTH_TOKENS: tokenTableJson(), GUARD_POLICY: readFileSync(join(EXAMPLE, "policy.cedar"), "utf8") },
+		});
 	});
 	afterAll(async () => {
 		await server?.stop();
@@ -211,6 +215,78 @@ describe("examples/guarded-worker, end to end", () => {
 		expect(again.isError).toBe(true);
 		expect(again.structuredContent).toMatchObject({ executed: false });
 		await client.close();
+	});
+
+	it("holds a refund over 1,000.00 by the shop's GUARD_POLICY rule on its amountCents, before the authority is asked; approved, it runs", async () => {
+		const client = await connect("alice");
+		const args = { orderId: "ord_big", amountCents: 250_000 };
+		const held = await call(client, "refund-order", args);
+		expect(held.isError).toBe(true);
+		expect(held.structuredContent).toMatchObject({
+			verdict: "DEFER",
+			source: "local-rule",
+			executed: false,
+			reason: "Held by local rule 'large-refunds-need-a-person': a refund over 1,000.00 runs only with a person's approval.",
+			approval: { status: "pending", approver: "admin" },
+		});
+		// At the limit the rule says nothing: the authority (here the simulator) decides, as for any refund.
+		const small = await call(client, "refund-order", { orderId: "ord_big", amountCents: 100_000 });
+		expect(small.structuredContent).toMatchObject({ verdict: "DENY", source: "simulated", executed: false });
+
+		const approve = await fetch(`${server.origin}/api/approvals/${held.structuredContent!.approval.id}/approve`, {
+			method: "POST",
+			headers: { ...bearer("bob"), "content-type": "application/json" },
+			body: JSON.stringify({ note: "damaged shipment, checked" }),
+		});
+		expect(approve.status).toBe(200);
+		const ran = await call(client, "refund-order", { ...args, approvalId: held.structuredContent!.approval.id });
+		expect(ran.structuredContent).toMatchObject({
+			verdict: "ALLOW",
+			executed: true,
+			result: { orderId: "ord_big", refundedCents: 250_000 },
+		});
+		await client.close();
+	});
+
+	it("binds a session to the token that opened it: another token, of another principal or of the same one, reaches nothing", async () => {
+		const transport = new StreamableHTTPClientTransport(new URL(`${server.origin}/mcp`), { requestInit: { headers: bearer("alice") } });
+		const alice = new Client({ name: "e2e-library-alice", version: "1" });
+		await alice.connect(transport);
+		const sessionId = transport.sessionId!;
+		expect(sessionId).toBeTruthy();
+		const since = Date.now();
+
+		// The session id was learnt (a log, a proxy); the thief holds a valid token of its own.
+		for (const thief of ["bob", "aliceViewer"] as const) {
+			const res = await fetch(`${server.origin}/mcp`, {
+				method: "POST",
+				headers: {
+					...bearer(thief),
+					"content-type": "application/json",
+					accept: "application/json, text/event-stream",
+					"mcp-session-id": sessionId,
+					"mcp-protocol-version": transport.protocolVersion ?? "2025-06-18",
+				},
+				body: JSON.stringify({
+					jsonrpc: "2.0",
+					id: 7,
+					method: "tools/call",
+					params: { name: "lookup-order", arguments: { orderId: "ord_stolen" } },
+				}),
+			});
+			expect(res.status, `${thief} on alice's session`).toBe(404);
+			expect(await res.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" } });
+		}
+
+		// Alice's own token keeps working on it.
+		const mine = await call(alice, "lookup-order", { orderId: "ord_mine" });
+		expect(mine.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true, result: { orderId: "ord_mine" } });
+		await finalAuditRecord("alice", mine.structuredContent!.request_id);
+		// Nothing ran for the thieves: the trail since then (bob is an admin and reads every principal's) holds alice's call only.
+		const res = await fetch(`${server.origin}/api/audit?since=${since}`, { headers: bearer("bob") });
+		const { records } = (await res.json()) as { records: { request_id: string; principal: string; role: string }[] };
+		expect(records.map((r) => [r.principal, r.role, r.request_id])).toEqual([["alice", "developer", mine.structuredContent!.request_id]]);
+		await alice.close();
 	});
 
 	it("refuses a request without a bearer token before any session starts", async () => {

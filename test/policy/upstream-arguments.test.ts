@@ -14,7 +14,7 @@ import { describeCall } from "../../src/guard/local-policy";
 import type { JsonSchema } from "../../src/policy/arguments";
 import { argumentsType } from "../../src/policy/arguments";
 import { loadPolicy } from "../../src/policy/node";
-import { inputSchemasOfToolList, recordUpstreamInputSchemas, upstreamInputSchemas } from "../../src/policy/tool-inputs";
+import { inputSchemasOfToolList, recordUpstreamInputSchemas, recordedInputSchemas } from "../../src/policy/tool-inputs";
 import { startUpstreamMcp, type UpstreamMcp } from "../support/upstream-mcp";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -100,11 +100,11 @@ describe("a policy about an upstream tool's arguments", () => {
 	});
 
 	it("takes the tools of every list an isolate sees, and a changed list changes the version", () => {
-		const before = upstreamInputSchemas().version;
+		const before = recordedInputSchemas().version;
 		recordUpstreamInputSchemas("files", listed.tools as { inputSchema?: unknown }[]);
-		const once = upstreamInputSchemas();
+		const once = recordedInputSchemas();
 		recordUpstreamInputSchemas("files", listed.tools as { inputSchema?: unknown }[]);
-		expect(upstreamInputSchemas().version).toBe(once.version);
+		expect(recordedInputSchemas().version).toBe(once.version);
 		expect(once.version).toBe(before + 1);
 		expect(loadPolicy(NO_SECRET_SEARCH, "GUARD_POLICY", [...once.schemas]).error).toBeUndefined();
 	});

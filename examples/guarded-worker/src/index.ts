@@ -19,6 +19,7 @@ import {
 	guardRoutes,
 	guardTools,
 	registerAuditLogTool,
+	sessionsOf,
 	withCallerHeader,
 } from "stage0-edge-guard";
 import { z } from "zod";
@@ -99,8 +100,10 @@ export default {
 		// The approvals API (/api/approvals) and the audit API (/api/audit).
 		const routed = await guardRoutes(request, env, auth.value);
 		if (routed) return routed;
-		// The caller of THIS request travels with it to the session (a copy sent by the client is replaced).
+		// The caller of THIS request travels with it to the session (a copy sent by the client is replaced),
+		// and reaches only the sessions its own token opened.
 		const origin = new URL(request.url).origin;
-		return mcp.fetch(withCallerHeader(request, { ...auth.value, approvalsOrigin: origin }), env, ctx);
+		const sessions = sessionsOf(env.MCP_OBJECT, auth.value);
+		return mcp.fetch(withCallerHeader(request, { ...auth.value, approvalsOrigin: origin }), { ...env, MCP_OBJECT: sessions }, ctx);
 	},
 } satisfies ExportedHandler<Env>;

@@ -2,6 +2,8 @@
  * The package's entry (src/lib.ts, `import … from "stage0-edge-guard"`) has
  * no side effects on import, inside workerd where a user's Worker imports it:
  * it reads no binding and no process.env, logs nothing and changes no global.
+ * Its sessionsOf keeps each credential's sessions apart (end to end, with the
+ * example Worker: test/e2e/library.test.ts).
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
@@ -72,5 +74,19 @@ describe("import 'stage0-edge-guard'", () => {
 			added: [...after.keys()].filter((key) => !before.has(key)).map(String),
 			replaced: [...before.keys()].filter((key) => !Object.is(after.get(key), before.get(key))).map(String),
 		}).toEqual({ reads: [], console: [], added: [], replaced: [] });
+	});
+});
+
+describe("sessionsOf", () => {
+	it("gives one session id a different session object per credential, and refuses a caller without a credential", async () => {
+		const { sessionsOf } = await import("../../../src/lib");
+		const name = "streamable-http:0123abcd";
+		const alice = sessionsOf(env.MCP_OBJECT, { credential: "a".repeat(64) });
+		const aliceAgain = sessionsOf(env.MCP_OBJECT, { credential: "a".repeat(64) });
+		const bob = sessionsOf(env.MCP_OBJECT, { credential: "b".repeat(64) });
+		expect(alice.idFromName(name).equals(aliceAgain.idFromName(name))).toBe(true);
+		expect(alice.idFromName(name).equals(bob.idFromName(name))).toBe(false);
+		expect(alice.idFromName(name).equals(env.MCP_OBJECT.idFromName(name))).toBe(false);
+		expect(() => sessionsOf(env.MCP_OBJECT, { credential: "" })).toThrow(/has no credential/);
 	});
 });
