@@ -77,7 +77,7 @@ export class OrdersAgent extends McpAgent<Env> {
 	async init(): Promise<void> {
 		// The caller of each message is the one the Worker authenticated for its request (below).
 		this.guard = guardFor(this.env, this.ctx, callerOfMessage, {
-			scheduleRetry: () => void this.schedule(60, "shipAudit", undefined, { idempotent: true }).catch(() => {}),
+			scheduleRetry: () => this.schedule(60, "shipAudit", undefined, { idempotent: true }),
 		});
 		guardTools(this.server, [lookupOrder, refundOrder], this.guard);
 		registerAuditLogTool(this.server, this.guard.readAudit); // optional: the caller's own decisions, as a tool
