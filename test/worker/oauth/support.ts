@@ -9,8 +9,8 @@ import { env } from "cloudflare:workers";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { expect } from "vitest";
+import { InMemoryOAuthClient } from "../../support/oauth-client";
 
 export const ORIGIN = "http://localhost";
 export const REDIRECT_URI = "http://127.0.0.1:33419/callback";
@@ -59,50 +59,16 @@ export function textOf(html: string, id: string): string | undefined {
 	return new RegExp(`id="${id}"[^>]*>([^<]*)`).exec(html)?.[1]?.trim();
 }
 
-/** The MCP SDK's client side of OAuth, in memory. */
-export class TestOAuthClient implements OAuthClientProvider {
+/** The MCP SDK's client side of OAuth, in memory: the authorization URL is kept for the test's browser to visit. */
+export class TestOAuthClient extends InMemoryOAuthClient {
 	authorizationUrl?: URL;
-	private info?: OAuthClientInformationMixed;
-	private saved?: OAuthTokens;
-	private verifier = "";
 
-	constructor(
-		readonly clientMetadataUrl?: string,
-		readonly redirectUri: string = REDIRECT_URI,
-	) {}
+	constructor(clientMetadataUrl?: string, redirectUri: string = REDIRECT_URI) {
+		super("Worker Test Client", redirectUri, clientMetadataUrl);
+	}
 
-	get redirectUrl(): string {
-		return this.redirectUri;
-	}
-	get clientMetadata(): OAuthClientMetadata {
-		return {
-			client_name: "Worker Test Client",
-			redirect_uris: [this.redirectUri],
-			grant_types: ["authorization_code", "refresh_token"],
-			response_types: ["code"],
-			token_endpoint_auth_method: "none",
-		};
-	}
-	clientInformation() {
-		return this.info;
-	}
-	saveClientInformation(info: OAuthClientInformationMixed) {
-		this.info = info;
-	}
-	tokens() {
-		return this.saved;
-	}
-	saveTokens(tokens: OAuthTokens) {
-		this.saved = tokens;
-	}
 	redirectToAuthorization(url: URL) {
 		this.authorizationUrl = url;
-	}
-	saveCodeVerifier(verifier: string) {
-		this.verifier = verifier;
-	}
-	codeVerifier() {
-		return this.verifier;
 	}
 }
 
