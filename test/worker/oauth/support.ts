@@ -170,20 +170,39 @@ export async function register(redirectUri = REDIRECT_URI): Promise<string> {
 	return ((await res.json()) as { client_id: string }).client_id;
 }
 
-/** An authorization code by hand (no SDK): for refusals that need exact control of each parameter. */
+/** What an authorization request by hand says; `params` adds parameters or replaces the ones these set. */
+export interface AuthorizeRequest {
+	clientId: string;
+	/** PKCE S256's challenge; without one the request has no PKCE (unless `params` brings it). */
+	challenge?: string;
+	redirectUri?: string;
+	state: string;
+	resource?: string;
+	params?: Record<string, string>;
+}
+
+/** The URL of an authorization request by hand (no SDK): for refusals that need exact control of each parameter. */
+export function authorizeUrl(request: AuthorizeRequest): URL {
+	const url = new URL(`${ORIGIN}/authorize`);
+	url.searchParams.set("response_type", "code");
+	url.searchParams.set("client_id", request.clientId);
+	url.searchParams.set("redirect_uri", request.redirectUri ?? REDIRECT_URI);
+	if (request.challenge) {
+		url.searchParams.set("code_challenge", request.challenge);
+		url.searchParams.set("code_challenge_method", "S256");
+	}
+	url.searchParams.set("state", request.state);
+	if (request.resource) url.searchParams.set("resource", request.resource);
+	for (const [name, value] of Object.entries(request.params ?? {})) url.searchParams.set(name, value);
+	return url;
+}
+
+/** An authorization code by hand (no SDK), signed in and approved as the token's owner. */
 export async function codeFor(
 	token: string,
 	options: { clientId: string; challenge: string; resource?: string; redirectUri?: string },
 ): Promise<{ code: string; redirect: URL }> {
-	const url = new URL(`${ORIGIN}/authorize`);
-	url.searchParams.set("response_type", "code");
-	url.searchParams.set("client_id", options.clientId);
-	url.searchParams.set("redirect_uri", options.redirectUri ?? REDIRECT_URI);
-	url.searchParams.set("code_challenge", options.challenge);
-	url.searchParams.set("code_challenge_method", "S256");
-	url.searchParams.set("state", "state-123");
-	if (options.resource) url.searchParams.set("resource", options.resource);
-	const { redirect } = await signInAndConsent(url, token);
+	const { redirect } = await signInAndConsent(authorizeUrl({ ...options, state: "state-123" }), token);
 	return { code: redirect.searchParams.get("code")!, redirect };
 }
 
