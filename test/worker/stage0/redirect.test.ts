@@ -7,17 +7,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { Stage0Client } from "../../../src/guard/stage0-client";
 import { call } from "../support/mcp";
+import { PUBLISH_CHECK } from "../../support/check-request";
 import { loopbackClient, STAGE0_KEY } from "../support/stage0";
 
-const request = {
-	goal: "Publish the release notes",
-	success_criteria: ["published"],
-	constraints: [],
-	tools: ["publish-content"],
-	side_effects: ["publish"],
-	context: {},
-	pro: false,
-};
 const evilSeen = async () => (await (await fetch("https://evil.test/__seen")).json()) as { method: string; hadKey: boolean }[];
 
 const loopback = loopbackClient();
@@ -34,7 +26,7 @@ describe("Stage0 redirects, through workerd's fetch", () => {
 		it(`an HTTP ${status} is a fault: nothing reaches the other host`, async () => {
 			const before = (await evilSeen()).length;
 			const c = new Stage0Client({ apiKey: STAGE0_KEY, baseUrl: `https://redirecting.test/${status}`, timeoutMs: 2000 });
-			const d = await c.check(request);
+			const d = await c.check(PUBLISH_CHECK);
 			expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
 			expect(d.reason).toBe(`Stage0 answered with a redirect (HTTP ${status}); the check was not sent on.`);
 			expect((await evilSeen()).length).toBe(before);
@@ -61,7 +53,7 @@ describe("Stage0's answer size, through workerd's fetch", () => {
 	// (How much the stream was read is asserted in the unit test: here Miniflare's outbound bridge sends it whole.)
 	it("a 60 MB ALLOW is not obeyed", async () => {
 		const c = new Stage0Client({ apiKey: STAGE0_KEY, baseUrl: "https://redirecting.test/huge", timeoutMs: 20_000 });
-		const d = await c.check(request);
+		const d = await c.check(PUBLISH_CHECK);
 		expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
 		expect(d.reason).toBe("Stage0's answer was larger than 1 MB, so it was not used.");
 	});
