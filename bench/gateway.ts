@@ -6,7 +6,16 @@
  * guard's own overhead on a built-in tool (research-topic against the bench
  * build's unguarded copy, as in bench/run.ts), in simulated and Stage0 mode
  * (the loopback stand-in), with 1 and 32 sessions; and how many upstream
- * connections a run of 1,000 forwarded calls opened. The upstream is the
+ * connections a run of 1,000 forwarded calls opened.
+ *
+ * Two more baselines split "forwarded - direct" into its parts: an MCP ping
+ * to the Worker (the hop every call to the guard pays, no tool at all) and
+ * the bench build's `upstream-unguarded.search` (the same forward from the
+ * same Durable Object, without the guard). So:
+ *   forwarded - direct = (ping) + (unguarded forward - ping - direct) + (forwarded - unguarded forward)
+ *                        the hop   the forward leg from workerd            the guard on a forwarded call
+ * and the issue's target compares the last part with the guard's overhead on
+ * a built-in tool (+ 1 ms). The upstream is the
  * SDK's own McpServer (test/support/upstream-mcp.ts) in a process of its own
  * on 127.0.0.1. Writes bench/gateway-results.json and the gateway block of
  * BENCHMARKS.md.
@@ -54,6 +63,21 @@ const OPS: Record<string, { label: string; guard: boolean; run: Call }> = {
 				(r) => r._meta?.guard?.verdict === "ALLOW" && r.content?.[0]?.text?.startsWith("found"),
 			),
 	},
+	passthrough: {
+		label: "upstream-unguarded.search, the same forward without the guard (baseline)",
+		guard: true,
+		run: async (c) =>
+			check(
+				"passthrough",
+				await c.callTool({ name: "upstream-unguarded.search", arguments: QUERY }),
+				(r) => r._meta?.guard === undefined && r.content?.[0]?.text?.startsWith("found"),
+			),
+	},
+	ping: {
+		label: "MCP ping to the guard (the hop, no tool)",
+		guard: true,
+		run: async (c) => void (await c.ping()),
+	},
 	guarded: {
 		label: "research-topic, guarded (built-in)",
 		guard: true,
@@ -97,7 +121,19 @@ async function directClient(url: string): Promise<Client> {
 interface ModeResult {
 	mode: "simulated" | "stage0";
 	single: Record<string, LatencyStats>;
-	paired_ms: { forwarded_minus_direct: number; guarded_minus_unguarded: number; gateway_extra: number };
+	paired_ms: {
+		forwarded_minus_direct: number;
+		/** The hop: an MCP message to the Worker and its Durable Object, with no tool. */
+		hop: number;
+		/** The forward from workerd (SDK client, transport, size limit) beyond the same call made directly from Node. */
+		forward_leg_minus_direct: number;
+		/** The guard's cost on a forwarded call: forwarded - the same forward without the guard. */
+		guard_on_forward: number;
+		/** The guard's cost on a built-in tool: guarded - unguarded. */
+		guard_on_builtin: number;
+		/** guard_on_forward - guard_on_builtin: the issue's target is <= 1 ms. */
+		gateway_extra: number;
+	};
 	concurrent: Record<string, LatencyStats & { calls_per_s: number }>;
 	connections: { one_session_1000_calls: number; sessions_32_1000_calls: number };
 }
@@ -132,6 +168,9 @@ async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnT
 		const paired = (a: string, b: string) => median(samples[a].map((x, i) => x - samples[b][i]));
 		const fwd = paired("forwarded", "direct");
 		const own = paired("guarded", "unguarded");
+		const onForward = paired("forwarded", "passthrough");
+		const hop = median(samples.ping);
+		const leg = median(samples.passthrough.map((x, i) => x - samples.ping[i] - samples.direct[i]));
 
 		// Connections opened by a new session and its 1,000 forwarded calls (10 in flight at a time).
 		const before1 = (await upstream.stats()).sessions;
@@ -168,27 +207,40 @@ async function benchMode(mode: "simulated" | "stage0", upstream: Awaited<ReturnT
 		};
 		await batch("forwarded", guards);
 		await batch("direct", directs);
-		const acc: Record<string, { lat: number[]; wall: number }> = { forwarded: { lat: [], wall: 0 }, direct: { lat: [], wall: 0 } };
-		for (const op of ["forwarded", "direct", "direct", "forwarded"]) {
+		// The unguarded forward through the same Worker: what 32 sessions get from the hop alone.
+		const acc: Record<string, { lat: number[]; wall: number }> = {
+			forwarded: { lat: [], wall: 0 },
+			passthrough: { lat: [], wall: 0 },
+			direct: { lat: [], wall: 0 },
+		};
+		for (const op of ["forwarded", "passthrough", "direct", "direct", "passthrough", "forwarded"]) {
 			const b = await batch(op, op === "direct" ? directs : guards);
 			acc[op].lat.push(...b.lat);
 			acc[op].wall += b.wall;
 		}
 		for (const [op, a] of Object.entries(acc))
 			concurrent[op] = { ...summarize(a.lat), calls_per_s: round((a.lat.length / a.wall) * 1000, 1) };
-		// Sessions the guard opened upstream during the 32-session run (the direct clients' own sessions excluded).
-		const thirtyTwo = (await upstream.stats()).sessions - before32 - CONCURRENT_SESSIONS;
+		// Sessions the guard opened upstream during the 32-session run: the direct clients' own sessions and
+		// the unguarded baseline's (one per session object, opened at its first call) are excluded.
+		const thirtyTwo = (await upstream.stats()).sessions - before32 - 2 * CONCURRENT_SESSIONS;
 		await closeSessions([...guards, ...directs]);
 
 		const result: ModeResult = {
 			mode,
 			single: Object.fromEntries(keys.map((k) => [k, summarize(samples[k])])),
-			paired_ms: { forwarded_minus_direct: round(fwd), guarded_minus_unguarded: round(own), gateway_extra: round(fwd - own) },
+			paired_ms: {
+				forwarded_minus_direct: round(fwd),
+				hop: round(hop),
+				forward_leg_minus_direct: round(leg),
+				guard_on_forward: round(onForward),
+				guard_on_builtin: round(own),
+				gateway_extra: round(onForward - own),
+			},
 			concurrent,
 			connections: { one_session_1000_calls: one, sessions_32_1000_calls: thirtyTwo },
 		};
 		console.log(
-			`  ${mode}: forwarded - direct ${round(fwd)} ms, guarded - unguarded ${round(own)} ms (paired p50); connections: ${one} for 1,000 calls on one session, ${thirtyTwo} for 32 sessions`,
+			`  ${mode}: forwarded - direct ${round(fwd)} ms (hop ${round(hop)}, forward leg beyond direct ${round(leg)}, guard on the forward ${round(onForward)}); guard on a built-in ${round(own)} ms (paired p50); connections: ${one} for 1,000 calls on one session, ${thirtyTwo} for 32 sessions`,
 		);
 		return result;
 	} finally {
@@ -201,10 +253,28 @@ function block(results: ModeResult[]): string {
 	const rows: (string | number)[][] = [["mode", "op", "p50 ms", "p95 ms", "p99 ms"]];
 	for (const r of results) for (const [k, s] of Object.entries(r.single)) rows.push([r.mode, OPS[k].label, s.p50_ms, s.p95_ms, s.p99_ms]);
 	const paired: (string | number)[][] = [
-		["mode", "forwarded - direct", "guarded - unguarded (built-in)", "gateway beyond the built-in overhead (target <= 1 ms)"],
+		[
+			"mode",
+			"forwarded - direct",
+			"= the hop (ping)",
+			"+ forward leg beyond direct",
+			"+ guard on the forward",
+			"guard on a built-in tool",
+			"guard on the forward - on a built-in (target <= 1 ms)",
+		],
 	];
-	for (const r of results)
-		paired.push([r.mode, r.paired_ms.forwarded_minus_direct, r.paired_ms.guarded_minus_unguarded, r.paired_ms.gateway_extra]);
+	for (const r of results) {
+		const p = r.paired_ms;
+		paired.push([
+			r.mode,
+			p.forwarded_minus_direct,
+			p.hop,
+			p.forward_leg_minus_direct,
+			p.guard_on_forward,
+			p.guard_on_builtin,
+			p.gateway_extra,
+		]);
+	}
 	const conc: (string | number)[][] = [["mode", "op", "calls/s", "p50 ms", "p95 ms"]];
 	for (const r of results)
 		for (const [k, s] of Object.entries(r.concurrent)) conc.push([r.mode, OPS[k].label, s.calls_per_s, s.p50_ms, s.p95_ms]);
@@ -219,7 +289,7 @@ function block(results: ModeResult[]): string {
 		"",
 		markdownTable(rows),
 		"",
-		"Paired medians over the same rounds (ms):",
+		"Paired medians over the same rounds (ms). The three parts are medians of their own, so they add up to forwarded - direct only roughly:",
 		"",
 		markdownTable(paired),
 		"",

@@ -2,7 +2,7 @@
  * Where a guarded call's time goes, inside the Worker. Not part of
  * `npm run bench` (profiling slows what it measures); run it by hand:
  *
- *   npx tsx bench/profile.ts [--calls 300] [--remote] [--no-cpu] [--disk]
+ *   npx tsx bench/profile.ts [--calls 300] [--remote] [--no-cpu] [--disk] [--gateway] [--sessions N]
  *
  * It starts the bench build on 127.0.0.1 with the V8 inspector (also on
  * 127.0.0.1) and BENCH_TRACE=1, then for each op runs sequential calls on one
@@ -12,12 +12,16 @@
  * Prints, per op: the client's latency, the handler's time, each RPC's time
  * and count per call, and the isolate's CPU per call split by module (zod, MCP
  * SDK, agents, src/guard, src/state, ... found from the bundle's module
- * comments). Raw profiles and the summary go to bench/results.tmp-profile/.
+ * comments). With --gateway, the Worker also fronts an upstream MCP server
+ * (the SDK's, test/support/upstream-mcp.ts, on 127.0.0.1) and one more op
+ * forwards `upstream.search` to it. Raw profiles and the summary go to
+ * bench/results.tmp-profile/.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startStage0StandIn } from "../test/support/stage0-standin";
+import { startUpstreamMcp } from "../test/support/upstream-mcp";
 import {
 	cleanup,
 	mcpOps,
@@ -42,6 +46,11 @@ const REMOTE = process.argv.includes("--remote");
 /** Only the Durable Object's own I/O timings, without the CPU profiler's overhead. */
 const NO_CPU = process.argv.includes("--no-cpu");
 const STORAGE = process.argv.includes("--disk") ? "disk" : "tmpfs";
+const GATEWAY = process.argv.includes("--gateway");
+/** Sessions calling at once (each in a closed loop); 1 = sequential calls on one session. */
+const SESSIONS = arg("--sessions", 1);
+/** Only these ops (comma-separated keys), e.g. --ops forwarded,passthrough */
+const ONLY = process.argv.includes("--ops") ? process.argv[process.argv.indexOf("--ops") + 1].split(",") : undefined;
 const OUT = join(ROOT, "bench/results.tmp-profile");
 
 interface CpuProfile {
@@ -194,6 +203,7 @@ function analyse(profile: CpuProfile, moduleAt: (line: number) => string): Analy
 
 async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 	const client: Client = await openSession(worker.url);
+	const others: Client[] = await Promise.all(Array.from({ length: SESSIONS - 1 }, () => openSession(worker.url)));
 	const cdp = NO_CPU ? undefined : await inspector(worker.inspectorUrl!);
 	await cdp?.send("Profiler.enable");
 	await cdp?.send("Profiler.setSamplingInterval", { interval: 100 });
@@ -204,15 +214,19 @@ async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 	};
 	const out: Record<string, unknown>[] = [];
 	for (const op of ops) {
-		for (let i = 0; i < WARM; i++) await op.run(client);
+		for (const c of [client, ...others]) for (let i = 0; i < WARM / SESSIONS + 1; i++) await op.run(c);
 		await readTrace();
 		await cdp?.send("Profiler.start");
 		const lat: number[] = [];
-		for (let i = 0; i < CALLS; i++) {
-			const s = performance.now();
-			await op.run(client);
-			lat.push(performance.now() - s);
-		}
+		await Promise.all(
+			[client, ...others].map(async (c) => {
+				for (let i = 0; i < CALLS / SESSIONS; i++) {
+					const s = performance.now();
+					await op.run(c);
+					lat.push(performance.now() - s);
+				}
+			}),
+		);
 		const stopped = (await cdp?.send("Profiler.stop")) as { result?: { profile: CpuProfile } } | undefined;
 		const trace = await readTrace();
 		const profile = stopped?.result?.profile ?? { nodes: [], samples: [], timeDeltas: [] };
@@ -255,7 +269,7 @@ async function profileOps(label: string, worker: RunningWorker, ops: Op[]) {
 		console.log(`  ${label} ${op.key}: done`);
 	}
 	cdp?.close();
-	await client.close();
+	await Promise.all([client, ...others].map((c) => c.close()));
 	return out;
 }
 
@@ -264,12 +278,40 @@ async function main() {
 		`profile: ${CALLS} sequential calls per op, one session${NO_CPU ? ", no CPU profiler" : ", CPU sampled every 100 us"}, storage on ${STORAGE}`,
 	);
 	const results: Record<string, unknown>[] = [];
-	const sim = await startWorker("simulated worker", { ...workerVars(), BENCH_TRACE: "1" }, "simulated", {
-		inspector: !NO_CPU,
-		storage: STORAGE,
-	});
+	const upstream = GATEWAY ? await startUpstreamMcp() : undefined;
+	if (upstream) onCleanup("upstream", () => upstream.close());
+	const sim = await startWorker(
+		"simulated worker",
+		{ ...workerVars(), BENCH_TRACE: "1", ...(upstream ? { UPSTREAM_MCP_URL: upstream.url } : {}) },
+		"simulated",
+		{ inspector: !NO_CPU, storage: STORAGE },
+	);
 	const simOps = mcpOps(sim.url, "simulated").filter((o) => o.key !== "health");
-	results.push(...(await profileOps("simulated", sim, simOps)));
+	if (upstream) {
+		simOps.push({
+			key: "forwarded",
+			label: "upstream.search, forwarded (ALLOW)",
+			run: async (c) => {
+				const r = (await c.callTool({ name: "upstream.search", arguments: { query: "invoices" } })) as { isError?: boolean };
+				if (r.isError) throw new Error(`bench: upstream.search failed: ${JSON.stringify(r).slice(0, 400)}`);
+			},
+		});
+		simOps.push({
+			key: "passthrough",
+			label: "upstream-unguarded.search, forwarded without the guard (baseline)",
+			run: async (c) => {
+				const r = (await c.callTool({ name: "upstream-unguarded.search", arguments: { query: "invoices" } })) as { isError?: boolean };
+				if (r.isError) throw new Error(`bench: the unguarded forward failed: ${JSON.stringify(r).slice(0, 400)}`);
+			},
+		});
+	}
+	results.push(
+		...(await profileOps(
+			"simulated",
+			sim,
+			simOps.filter((o) => !ONLY || ONLY.includes(o.key)),
+		)),
+	);
 	await sim.close();
 	if (REMOTE) {
 		const standin = await startStage0StandIn({ apiKey: "bench-standin-key" });

@@ -16,6 +16,13 @@
  * limit, local rules, intent, check request, authority, loop counter or audit
  * record.
  *
+ * In gateway mode (UPSTREAM_MCP_URL set) it serves one more unguarded
+ * baseline, `upstream-unguarded.search`: the same forward as the gateway's
+ * `upstream.search` (the same UpstreamConnection class, SDK client, transport
+ * and size limit, from the same Durable Object, on a connection of its own)
+ * without the guard, so that the bench can tell the guard's cost on a
+ * forwarded call from the cost of forwarding at all.
+ *
  * With the var BENCH_TRACE=1 (bench/profile.ts only, never in the timed
  * runs) it also times, inside the Durable Object, each tool handler, each RPC
  * to the principal's and the approval Durable Objects, and each outbound
@@ -25,7 +32,10 @@
  *
  * Never part of the product: wrangler.jsonc's main is src/index.ts.
  */
+import { z } from "zod";
 import type { Decision } from "../src/guard/decision";
+import { readConfig } from "../src/config";
+import { UpstreamConnection } from "../src/gateway/upstream";
 import { GuardAgent } from "../src/index";
 import { TOOLS } from "../src/tools/definitions";
 import { renderReport } from "../src/tools/result";
@@ -35,6 +45,8 @@ export { default } from "../src/index";
 
 const BASE_TOOL = "research-topic";
 const UNGUARDED_TOOL = "research-topic-unguarded";
+/** The gateway's baseline: `search` on the first upstream, forwarded without the guard. */
+const UNGUARDED_FORWARD = "upstream-unguarded.search";
 
 /** What the simulator answers for research-topic, fixed: same fields, same sizes. */
 const FIXED_ALLOW: Decision = {
@@ -157,6 +169,16 @@ class BenchGuardAgent extends GuardAgent {
 				return renderReport(UNGUARDED_TOOL, definition.kind, outcome as never, definition.summarize);
 			},
 		);
+		const upstream = readConfig(this.env).gateway.upstreams[0];
+		if (upstream && !upstream.error) {
+			const config = readConfig(this.env).gateway;
+			const passthrough = new UpstreamConnection(upstream, config.refreshSeconds * 1000, { scrub: (text) => text, onTools: () => {} });
+			register(
+				UNGUARDED_FORWARD,
+				{ description: "bench only: search on the first upstream, forwarded without the guard", inputSchema: { query: z.string() } },
+				async (args: Record<string, unknown>) => passthrough.call("search", args, { retrySafe: true }),
+			);
+		}
 		if (trace) {
 			const tools = (this.server as unknown as { _registeredTools: Record<string, { handler: (...a: unknown[]) => Promise<unknown> }> })
 				._registeredTools;

@@ -22,14 +22,20 @@ export interface OutboxHost {
 	ship(records: ShippedRecord[]): Promise<void>;
 	/** Keeps the object alive for background work. */
 	waitUntil(promise: Promise<unknown>): void;
-	/** Asks for a durable wake-up that calls `shipAll` (idempotent). */
-	scheduleRetry(): void;
+	/** Asks for a durable wake-up that calls `wokeUp` (idempotent); a promise it returns may reject. */
+	scheduleRetry(): unknown;
 }
 
 export class AuditOutbox implements AuditTrail {
 	#shipping: Promise<void> | undefined;
 	#again = false;
-	#retryScheduled = false;
+	/**
+	 * A durable wake-up was asked for and has not run yet. It is cleared only
+	 * when the wake-up runs (`wokeUp`), not after each shipment: asking again
+	 * on every call would cost the scheduler's SQL on the call's path, and a
+	 * wake-up that finds nothing waiting does nothing.
+	 */
+	#wakeUpPending = false;
 
 	constructor(private readonly host: OutboxHost) {
 		host.sql.exec(`CREATE TABLE IF NOT EXISTS audit_outbox (
@@ -51,12 +57,8 @@ export class AuditOutbox implements AuditTrail {
 				Date.now(),
 			)
 			.one();
-		if (!this.#retryScheduled) {
-			// Until it has shipped, a durable wake-up makes sure it does even if
-			// this session is never used again.
-			this.#retryScheduled = true;
-			this.host.scheduleRetry();
-		}
+		// Until it has shipped, a durable wake-up makes sure it does even if this session is never used again.
+		this.#askForWakeUp();
 		if (entry.outcome !== "pending") this.#kick();
 		return id;
 	}
@@ -99,7 +101,16 @@ export class AuditOutbox implements AuditTrail {
 			this.host.sql.exec(`DELETE FROM audit_outbox WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
 			if (rows.length < BATCH) break;
 		}
-		if (this.waiting() === 0) this.#retryScheduled = false;
+	}
+
+	/** The durable wake-up runs: ships what waits, and asks for another wake-up if anything is still left. */
+	async wokeUp(stalePendingBefore: number): Promise<void> {
+		this.#wakeUpPending = false;
+		try {
+			await this.shipAll(stalePendingBefore);
+		} finally {
+			if (this.waiting() > 0) this.#askForWakeUp();
+		}
 	}
 
 	waiting(): number {
@@ -121,13 +132,28 @@ export class AuditOutbox implements AuditTrail {
 		})()
 			.catch((error) => {
 				console.error(`audit: shipping to the audit log failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
-				this.#retryScheduled = true;
-				this.host.scheduleRetry();
+				this.#askForWakeUp();
 			})
 			.finally(() => {
 				this.#shipping = undefined;
 			});
 		this.host.waitUntil(this.#shipping);
+	}
+
+	#askForWakeUp(): void {
+		if (this.#wakeUpPending) return;
+		this.#wakeUpPending = true;
+		const forgetIt = (error: unknown) => {
+			// No wake-up was scheduled: ask again next time.
+			this.#wakeUpPending = false;
+			console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : String(error)}`);
+		};
+		try {
+			const asked = this.host.scheduleRetry();
+			if (asked instanceof Promise) asked.catch(forgetIt);
+		} catch (error) {
+			forgetIt(error);
+		}
 	}
 
 	/** Waits for a shipment in flight, then ships what is left (for readers of the trail). */

@@ -59,11 +59,7 @@ export class GuardAgent extends McpAgent<Env, unknown, SessionProps> {
 			{
 				sessionId: this.getSessionId(),
 				approver,
-				scheduleRetry: () => {
-					this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true }).catch((error) =>
-						console.error(`audit: could not schedule shipping: ${error instanceof Error ? error.message : String(error)}`),
-					);
-				},
+				scheduleRetry: () => this.schedule(60, "shipAuditOutbox", undefined, { idempotent: true }),
 			},
 		);
 		this.#guard = owner ? guard : undefined;

@@ -65,10 +65,12 @@ export interface GuardOptions {
 	approver?: Approver;
 	/**
 	 * Asks for a durable wake-up that calls `guard.shipAuditOutbox()` (an Agent's
-	 * `this.schedule(60, "…")`). Without it, an audit shipment that failed is
-	 * retried at the next call and the next start of the session.
+	 * `this.schedule(60, "…", undefined, { idempotent: true })`); it is asked
+	 * again only after that wake-up ran, or if the promise returned here
+	 * rejects. Without it, an audit shipment that failed is retried at the next
+	 * call and the next start of the session.
 	 */
-	scheduleRetry?: () => void;
+	scheduleRetry?: () => unknown;
 }
 
 export interface Guard extends ToolGuard {
@@ -139,11 +141,10 @@ export function guardFor(env: GuardEnv, ctx: SessionState, caller: CallerSource,
 	});
 	const shipAuditOutbox = async (stalePendingBefore = Date.now() - STALE_PENDING_MS) => {
 		try {
-			await outbox.shipAll(stalePendingBefore);
+			await outbox.wokeUp(stalePendingBefore);
 		} catch (error) {
 			console.error(`audit: shipping failed, will retry: ${error instanceof Error ? error.message : String(error)}`);
 		}
-		if (outbox.waiting() > 0) options.scheduleRetry?.();
 	};
 	// Whatever a previous run of this session left unshipped goes now.
 	if (outbox.waiting() > 0) ctx.waitUntil(shipAuditOutbox(Date.now()));

@@ -42,6 +42,22 @@ try {
 }
 `;
 
+/**
+ * Starts the copy's server as `npm run dev` does (scripts/dev.ts: the developer's own .dev.vars is read)
+ * and reports what it says about itself.
+ */
+const DEV_PROBE = `
+import { startDevServer } from "./scripts/lib/dev-server.ts";
+const server = await startDevServer({ developerConfig: true });
+try {
+	const health = await (await fetch(server.origin + "/health")).json();
+	const home = await (await fetch(server.origin + "/")).json();
+	console.log(JSON.stringify({ health, upstreams: home.upstreams.map((u) => u.name) }));
+} finally {
+	await server.stop();
+}
+`;
+
 let copy: string;
 let stage0: Stage0StandIn;
 
@@ -120,5 +136,34 @@ describe("tests ignore a developer's .dev.vars and .env", () => {
 		expect(mcpStatus).toBe(200);
 		expect(stage0.received).toHaveLength(0);
 		expect(out).not.toContain("sk-live-from");
+	});
+});
+
+describe("npm run dev reads the developer's .dev.vars", () => {
+	it("their tokens, Stage0 key and upstream reach the Worker, and the key is never printed", { timeout: 180_000 }, () => {
+		rmSync(join(copy, ".env"), { force: true });
+		const tokens = JSON.stringify({ ["cd".repeat(32)]: { principal: "dev-own", role: "admin" } });
+		writeFileSync(
+			join(copy, ".dev.vars"),
+			[
+				`MCP_AUTH_TOKENS=${tokens}`,
+				"STAGE0_API_KEY=sk-live-developers-own-0123456789",
+				`STAGE0_BASE_URL=${stage0.url}`,
+				// a var with no default in wrangler.jsonc, and a secret: the gateway's single upstream
+				"UPSTREAM_MCP_URL=http://127.0.0.1:9/mcp",
+				'UPSTREAM_MCP_HEADERS={"Authorization":"Bearer upstream-secret-0123456789"}',
+				"",
+			].join("\n"),
+		);
+		writeFileSync(join(copy, "dev-probe.mts"), DEV_PROBE);
+		const { code, out } = run(join(BIN, "tsx"), ["dev-probe.mts"], 150_000);
+		expect(code, out).toBe(0);
+		const line = out.split("\n").find((l) => l.startsWith('{"health"'));
+		expect(line, out).toBeDefined();
+		const { health, upstreams } = JSON.parse(line!);
+		expect(health).toMatchObject({ mode: "stage0", authentication: "bearer" });
+		expect(upstreams).toEqual(["upstream"]);
+		expect(out).not.toContain("sk-live-developers-own");
+		expect(out).not.toContain("upstream-secret-0123456789");
 	});
 });

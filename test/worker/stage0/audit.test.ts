@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { call } from "../support/mcp";
+import { call, connect } from "../support/mcp";
 import { auditLogOf } from "../../../src/state/bindings";
 import { mockStage0, stage0Answer, loopbackClient } from "../support/stage0";
 
@@ -130,6 +130,60 @@ describe("audit trail", () => {
 		await runInDurableObject(session, (instance) => (instance as unknown as { shipAuditOutbox(): Promise<void> }).shipAuditOutbox());
 		const all = await recordsReaching(before + 1);
 		expect(all[0]).toMatchObject({ request_id: "req-delayed", outcome: "executed" });
+	});
+
+	it("asks the scheduler for the outbox's durable wake-up once, not on every call", async () => {
+		const fresh = await connect();
+		try {
+			const session = sessionObject(fresh);
+			mockStage0(answer("ALLOW", "req-wake-up"));
+			const before = (await records()).length;
+			await call(fresh, "research-topic", { topic: "wake-ups" });
+			await recordsReaching(before + 1);
+			type Scheduling = { schedule(...args: unknown[]): Promise<unknown>; getSchedules(): { callback: string }[] };
+			const asked = await runInDurableObject(session, (instance) => {
+				const spy = vi.spyOn(instance as unknown as Scheduling, "schedule");
+				return () => spy.mock.calls.length;
+			});
+			const topics = ["one", "two", "three"];
+			for (const [i, topic] of topics.entries()) {
+				await call(fresh, "research-topic", { topic });
+				// each record ships before the next call, as in a quiet session
+				await recordsReaching(before + 2 + i);
+			}
+			expect(asked()).toBe(0);
+			const wakeUps = await runInDurableObject(session, (instance) =>
+				(instance as unknown as Scheduling).getSchedules().filter((s) => s.callback === "shipAuditOutbox"),
+			);
+			expect(wakeUps).toHaveLength(1);
+		} finally {
+			await fresh.close();
+		}
+	});
+
+	it("asks again at the next call when the wake-up could not be scheduled", async () => {
+		const fresh = await connect();
+		try {
+			const session = sessionObject(fresh);
+			mockStage0(answer("ALLOW", "req-wake-up-lost"));
+			const before = (await records()).length;
+			await call(fresh, "research-topic", { topic: "first" });
+			await recordsReaching(before + 1);
+			type Scheduling = { schedule(...args: unknown[]): Promise<unknown>; getSchedules(): { callback: string }[] };
+			const asked = await runInDurableObject(session, (instance) => {
+				const scheduling = instance as unknown as Scheduling;
+				// the scheduler fails once, the next time it is asked
+				const spy = vi.spyOn(scheduling, "schedule").mockRejectedValueOnce(new Error("scheduler down"));
+				return { spy, wokeUp: () => (instance as unknown as { shipAuditOutbox(): Promise<void> }).shipAuditOutbox() };
+			});
+			await asked.wokeUp();
+			await call(fresh, "research-topic", { topic: "second" }); // asks, and the scheduler fails
+			await call(fresh, "research-topic", { topic: "third" }); // asks again
+			await recordsReaching(before + 3);
+			expect(asked.spy).toHaveBeenCalledTimes(2);
+		} finally {
+			await fresh.close();
+		}
 	});
 
 	it("prunes records past AUDIT_RETENTION_DAYS when its alarm runs", async () => {
