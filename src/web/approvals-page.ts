@@ -16,6 +16,7 @@
  * only this page's own nonce'd script and style; framing is refused.
  */
 
+import { approverScript } from "./approver-script";
 import { escapeHtml, newNonce, pageResponse } from "./html";
 
 /** How often pending requests refresh by themselves while the page is visible. */
@@ -68,13 +69,10 @@ details { margin: 0 0 6px; } summary { cursor: pointer; min-height: 28px; }
 }
 `;
 
-// Plain script (no template literals: it lives inside one). Every value goes through textContent.
-const SCRIPT = `
-"use strict";
+// After approverScript's start (ID_PATTERN, $, status); no template literals: it lives inside one. Every value goes through textContent.
+const SCRIPT = approverScript(`
 const CSRF = document.querySelector("meta[name=csrf-token]").content;
 const POLL_MS = __POLL_MS__;
-const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const $ = (id) => document.getElementById(id);
 const el = (tag, props, ...children) => {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props || {})) {
@@ -83,7 +81,6 @@ const el = (tag, props, ...children) => {
   for (const c of children) if (c !== null && c !== undefined) node.append(c);
   return node;
 };
-const status = (text, isError) => { $("status").textContent = text; $("status").className = isError ? "error" : ""; };
 
 const state = {
   viewer: null,
@@ -402,7 +399,7 @@ window.addEventListener("hashchange", () => { if (readLink()) { state.linked = n
 setInterval(() => { if (!document.hidden) load({ quiet: true }); }, POLL_MS);
 setInterval(tickTimes, 15000);
 if (readLink()) load();
-`;
+`);
 
 /** The page for a signed-in approver; `csrfToken` is their session's. */
 export function approvalsPage(csrfToken: string): Response {

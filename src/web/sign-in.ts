@@ -26,6 +26,7 @@ import {
 import { beginOidcSignIn, type OidcConfig, readOidcConfig, type SignedInPerson } from "../auth/oidc";
 import { type Env, readConfig } from "../config";
 import { jsonError, limitBody } from "../http";
+import { approverScript } from "./approver-script";
 import { escapeHtml, newNonce, pageResponse } from "./html";
 
 const SIGN_IN_BODY_BYTES = 8 * 1024;
@@ -189,12 +190,8 @@ const MESSAGES: Record<string, string> = {
 	ended: "Your sign-in has ended (it expired, you signed out elsewhere, or its token was withdrawn). Sign in again.",
 };
 
-// Plain script (inside a template literal). The page's return_to comes from the server, already checked.
-const SCRIPT = `
-"use strict";
-const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const $ = (id) => document.getElementById(id);
-const status = (text, isError) => { $("status").textContent = text; $("status").className = isError ? "error" : ""; };
+// After approverScript's start (ID_PATTERN, $, status). The page's return_to comes from the server, already checked.
+const SCRIPT = approverScript(`
 let target = document.querySelector("meta[name=return-to]").content;
 let secret = null;
 // #<id> (an approval link) and #operator=<secret>[&id=<id>] (npm run dev's approver link) came with the redirect here.
@@ -233,7 +230,7 @@ else {
   // A link followed from another site arrives without the (SameSite=Strict) cookie: a same-site check says whether this browser is signed in.
   fetch("/approvals/session").then((r) => r.json()).then((s) => { if (s.signed_in) location.replace(target); }).catch(() => {});
 }
-`;
+`);
 
 const STYLE = `
 :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f6f7f9; }

@@ -9,15 +9,15 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { auth, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-server";
 import { launchChromium } from "../support/chromium";
+import { InMemoryOAuthClient } from "../support/oauth-client";
 import { type OidcProvider, startOidcProvider } from "../support/oidc-provider";
 import { tokenTableJson } from "../support/test-tokens";
 
@@ -75,43 +75,16 @@ async function approveInChromium(url: string): Promise<ConsentSeen> {
 	}
 }
 
-class ChromiumDrivenClient implements OAuthClientProvider {
+/** The SDK client whose person approves in Chromium: the consent page's facts arrive in `consent`. */
+class ChromiumDrivenClient extends InMemoryOAuthClient {
 	consent?: Promise<ConsentSeen>;
-	private info?: OAuthClientInformationMixed;
-	private saved?: OAuthTokens;
-	private verifier = "";
-	get redirectUrl() {
-		return callback.url;
+
+	constructor() {
+		super("E2E SDK Client", callback.url);
 	}
-	get clientMetadata(): OAuthClientMetadata {
-		return {
-			client_name: "E2E SDK Client",
-			redirect_uris: [callback.url],
-			grant_types: ["authorization_code", "refresh_token"],
-			response_types: ["code"],
-			token_endpoint_auth_method: "none",
-		};
-	}
-	clientInformation() {
-		return this.info;
-	}
-	saveClientInformation(info: OAuthClientInformationMixed) {
-		this.info = info;
-	}
-	tokens() {
-		return this.saved;
-	}
-	saveTokens(tokens: OAuthTokens) {
-		this.saved = tokens;
-	}
+
 	redirectToAuthorization(url: URL) {
 		this.consent = approveInChromium(url.toString());
-	}
-	saveCodeVerifier(verifier: string) {
-		this.verifier = verifier;
-	}
-	codeVerifier() {
-		return this.verifier;
 	}
 }
 

@@ -6,18 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { CheckRequest } from "../../src/guard/decision";
 import { MAX_ANSWER_BYTES, Stage0Client } from "../../src/guard/stage0-client";
-
-const request: CheckRequest = {
-	goal: "Publish the release notes",
-	success_criteria: ["published"],
-	constraints: [],
-	tools: ["publish-content"],
-	side_effects: ["publish"],
-	context: {},
-	pro: false,
-};
+import { PUBLISH_CHECK } from "../support/check-request";
 
 /** Values that are almost, or exactly, what a field expects, plus anything at all. */
 const fieldValue = <T>(...near: T[]) => fc.oneof(fc.constantFrom(...near), fc.jsonValue(), fc.string());
@@ -128,7 +118,7 @@ describe("Stage0 client (property)", () => {
 					timeoutMs: 2000,
 					fetch: fetchImpl,
 				});
-				const d = await client.check(request);
+				const d = await client.check(PUBLISH_CHECK);
 				if (d.verdict === "ALLOW") {
 					expect(isValidAllow(s)).toBe(true);
 					expect(d).toMatchObject({ decision: "GO", source: "stage0" });
@@ -155,7 +145,7 @@ describe("Stage0 client (property)", () => {
 						timeoutMs: 2000,
 						fetch: fetchImpl,
 					});
-					const d = await client.check(request);
+					const d = await client.check(PUBLISH_CHECK);
 					if (d.verdict === "ALLOW") expect(d.request_id).toBe(requestId);
 					else expect(d.decision).toBe("ERROR");
 				}),

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { tokenTableJson, TOKENS } from "../../support/test-tokens";
 import { workerWith } from "../support/mcp";
 import {
+	authorizeUrl,
 	Browser,
 	codeFor,
 	env,
@@ -38,12 +39,6 @@ async function tokensFor(who: keyof typeof TOKENS, resource?: string) {
 	return { clientId, access: res.body.access_token as string, refresh: res.body.refresh_token as string };
 }
 
-function authorizeUrl(params: Record<string, string>): URL {
-	const url = new URL(`${ORIGIN}/authorize`);
-	for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-	return url;
-}
-
 describe("resource binding (RFC 8707)", () => {
 	it("refuses at /mcp a token issued for /sse, with 401 invalid_token, and accepts it at /sse", async () => {
 		const { access } = await tokensFor("alice", `${ORIGIN}/sse`);
@@ -59,17 +54,7 @@ describe("resource binding (RFC 8707)", () => {
 	it("refuses a resource this server does not host with invalid_target", async () => {
 		const clientId = await register();
 		const { challenge } = await pkce();
-		const res = await new Browser().go(
-			authorizeUrl({
-				response_type: "code",
-				client_id: clientId,
-				redirect_uri: REDIRECT_URI,
-				code_challenge: challenge,
-				code_challenge_method: "S256",
-				state: "s",
-				resource: "https://other.example/mcp",
-			}),
-		);
+		const res = await new Browser().go(authorizeUrl({ clientId, challenge, state: "s", resource: "https://other.example/mcp" }));
 		expect(res.status).toBe(302);
 		expect(new URL(res.headers.get("location")!).searchParams.get("error")).toBe("invalid_target");
 	});
@@ -140,16 +125,7 @@ describe("the authorization request", () => {
 		const clientId = await register();
 		const { challenge } = await pkce();
 		for (const redirect of [`${REDIRECT_URI}/x`, `${REDIRECT_URI}?next=1`, "https://evil.example/callback"]) {
-			const res = await new Browser().go(
-				authorizeUrl({
-					response_type: "code",
-					client_id: clientId,
-					redirect_uri: redirect,
-					code_challenge: challenge,
-					code_challenge_method: "S256",
-					state: "s",
-				}),
-			);
+			const res = await new Browser().go(authorizeUrl({ clientId, challenge, redirectUri: redirect, state: "s" }));
 			expect(res.status).toBe(400);
 			expect(res.headers.get("location")).toBeNull();
 			expect(await res.text()).toMatch(/redirect/i);
@@ -160,9 +136,7 @@ describe("the authorization request", () => {
 		const clientId = await register();
 		const withPlain: Record<string, string> = { code_challenge: "a".repeat(43), code_challenge_method: "plain" };
 		for (const pkceParams of [withPlain, {}]) {
-			const res = await new Browser().go(
-				authorizeUrl({ response_type: "code", client_id: clientId, redirect_uri: REDIRECT_URI, state: "st-1", ...pkceParams }),
-			);
+			const res = await new Browser().go(authorizeUrl({ clientId, state: "st-1", params: pkceParams }));
 			expect(res.status).toBe(302);
 			const back = new URL(res.headers.get("location")!);
 			expect(`${back.origin}${back.pathname}`).toBe(REDIRECT_URI);
@@ -176,18 +150,7 @@ describe("the authorization request", () => {
 	it("sends access_denied back when the person denies, with state and iss", async () => {
 		const clientId = await register();
 		const { challenge } = await pkce();
-		const { redirect } = await signInAndConsent(
-			authorizeUrl({
-				response_type: "code",
-				client_id: clientId,
-				redirect_uri: REDIRECT_URI,
-				code_challenge: challenge,
-				code_challenge_method: "S256",
-				state: "st-2",
-			}),
-			TOKENS.alice.token,
-			"deny",
-		);
+		const { redirect } = await signInAndConsent(authorizeUrl({ clientId, challenge, state: "st-2" }), TOKENS.alice.token, "deny");
 		expect(redirect.searchParams.get("error")).toBe("access_denied");
 		expect(redirect.searchParams.get("state")).toBe("st-2");
 		expect(redirect.searchParams.get("iss")).toBe(ORIGIN);
@@ -200,16 +163,7 @@ describe("the pages", () => {
 		const clientId = await register();
 		const { challenge } = await pkce();
 		const browser = new Browser();
-		const page = await browser.go(
-			authorizeUrl({
-				response_type: "code",
-				client_id: clientId,
-				redirect_uri: REDIRECT_URI,
-				code_challenge: challenge,
-				code_challenge_method: "S256",
-				state: "s",
-			}),
-		);
+		const page = await browser.go(authorizeUrl({ clientId, challenge, state: "s" }));
 		return { browser, page, html: await page.text() };
 	}
 

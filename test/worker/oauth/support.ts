@@ -9,8 +9,8 @@ import { env } from "cloudflare:workers";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { expect } from "vitest";
+import { InMemoryOAuthClient } from "../../support/oauth-client";
 
 export const ORIGIN = "http://localhost";
 export const REDIRECT_URI = "http://127.0.0.1:33419/callback";
@@ -59,50 +59,16 @@ export function textOf(html: string, id: string): string | undefined {
 	return new RegExp(`id="${id}"[^>]*>([^<]*)`).exec(html)?.[1]?.trim();
 }
 
-/** The MCP SDK's client side of OAuth, in memory. */
-export class TestOAuthClient implements OAuthClientProvider {
+/** The MCP SDK's client side of OAuth, in memory: the authorization URL is kept for the test's browser to visit. */
+export class TestOAuthClient extends InMemoryOAuthClient {
 	authorizationUrl?: URL;
-	private info?: OAuthClientInformationMixed;
-	private saved?: OAuthTokens;
-	private verifier = "";
 
-	constructor(
-		readonly clientMetadataUrl?: string,
-		readonly redirectUri: string = REDIRECT_URI,
-	) {}
+	constructor(clientMetadataUrl?: string, redirectUri: string = REDIRECT_URI) {
+		super("Worker Test Client", redirectUri, clientMetadataUrl);
+	}
 
-	get redirectUrl(): string {
-		return this.redirectUri;
-	}
-	get clientMetadata(): OAuthClientMetadata {
-		return {
-			client_name: "Worker Test Client",
-			redirect_uris: [this.redirectUri],
-			grant_types: ["authorization_code", "refresh_token"],
-			response_types: ["code"],
-			token_endpoint_auth_method: "none",
-		};
-	}
-	clientInformation() {
-		return this.info;
-	}
-	saveClientInformation(info: OAuthClientInformationMixed) {
-		this.info = info;
-	}
-	tokens() {
-		return this.saved;
-	}
-	saveTokens(tokens: OAuthTokens) {
-		this.saved = tokens;
-	}
 	redirectToAuthorization(url: URL) {
 		this.authorizationUrl = url;
-	}
-	saveCodeVerifier(verifier: string) {
-		this.verifier = verifier;
-	}
-	codeVerifier() {
-		return this.verifier;
 	}
 }
 
@@ -204,20 +170,39 @@ export async function register(redirectUri = REDIRECT_URI): Promise<string> {
 	return ((await res.json()) as { client_id: string }).client_id;
 }
 
-/** An authorization code by hand (no SDK): for refusals that need exact control of each parameter. */
+/** What an authorization request by hand says; `params` adds parameters or replaces the ones these set. */
+export interface AuthorizeRequest {
+	clientId: string;
+	/** PKCE S256's challenge; without one the request has no PKCE (unless `params` brings it). */
+	challenge?: string;
+	redirectUri?: string;
+	state: string;
+	resource?: string;
+	params?: Record<string, string>;
+}
+
+/** The URL of an authorization request by hand (no SDK): for refusals that need exact control of each parameter. */
+export function authorizeUrl(request: AuthorizeRequest): URL {
+	const url = new URL(`${ORIGIN}/authorize`);
+	url.searchParams.set("response_type", "code");
+	url.searchParams.set("client_id", request.clientId);
+	url.searchParams.set("redirect_uri", request.redirectUri ?? REDIRECT_URI);
+	if (request.challenge) {
+		url.searchParams.set("code_challenge", request.challenge);
+		url.searchParams.set("code_challenge_method", "S256");
+	}
+	url.searchParams.set("state", request.state);
+	if (request.resource) url.searchParams.set("resource", request.resource);
+	for (const [name, value] of Object.entries(request.params ?? {})) url.searchParams.set(name, value);
+	return url;
+}
+
+/** An authorization code by hand (no SDK), signed in and approved as the token's owner. */
 export async function codeFor(
 	token: string,
 	options: { clientId: string; challenge: string; resource?: string; redirectUri?: string },
 ): Promise<{ code: string; redirect: URL }> {
-	const url = new URL(`${ORIGIN}/authorize`);
-	url.searchParams.set("response_type", "code");
-	url.searchParams.set("client_id", options.clientId);
-	url.searchParams.set("redirect_uri", options.redirectUri ?? REDIRECT_URI);
-	url.searchParams.set("code_challenge", options.challenge);
-	url.searchParams.set("code_challenge_method", "S256");
-	url.searchParams.set("state", "state-123");
-	if (options.resource) url.searchParams.set("resource", options.resource);
-	const { redirect } = await signInAndConsent(url, token);
+	const { redirect } = await signInAndConsent(authorizeUrl({ ...options, state: "state-123" }), token);
 	return { code: redirect.searchParams.get("code")!, redirect };
 }
 

@@ -1,11 +1,11 @@
 /** Every decision leaves exactly one audit record, written before the action runs. */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connect } from "../support/mcp";
 import { auditLogOf } from "../../../src/state/bindings";
-import { mockStage0, stage0Answer } from "../support/stage0";
+import { mockStage0, stage0Answer, loopbackClient } from "../support/stage0";
 
 const log = () => auditLogOf(env, "local");
 const records = () => log().query({ principal: "local", limit: 1000 });
@@ -21,14 +21,7 @@ const sessionObject = (c: Client) =>
 const answer = (verdict: "ALLOW" | "DENY" | "DEFER", request_id: string) => () =>
 	stage0Answer(verdict, { reason: `because ${verdict}`, request_id, policy_version: "acme-7", risk_score: 33 });
 
-let client: Client;
-beforeAll(async () => {
-	client = await connect();
-});
-afterAll(async () => {
-	await client.close();
-});
-afterEach(() => vi.restoreAllMocks());
+const loopback = loopbackClient();
 
 describe("audit trail", () => {
 	it("records ALLOW, DENY, DEFER and a fault once each, with who, what, which policy and the outcome", async () => {
@@ -40,17 +33,17 @@ describe("audit trail", () => {
 		});
 		const before = (await records()).length;
 		mockStage0(answer("ALLOW", "req-allow"));
-		await call(client, "research-topic", { topic: "audit trails" });
+		await call(loopback.client, "research-topic", { topic: "audit trails" });
 		mockStage0(answer("DENY", "req-deny"));
-		await call(client, "publish-content", { content: "secret plans", channel: "blog" });
+		await call(loopback.client, "publish-content", { content: "secret plans", channel: "blog" });
 		mockStage0(answer("DEFER", "req-defer"));
-		await call(client, "check-authorization", {
+		await call(loopback.client, "check-authorization", {
 			goal: "Rotate the signing keys",
 			sideEffects: ["deploy"],
 			successCriteria: ["rotated"],
 		});
 		mockStage0(() => new Response("down", { status: 503 }));
-		await call(client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "v3" });
+		await call(loopback.client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "v3" });
 
 		const all = await recordsReaching(before + 4);
 		expect(all).toHaveLength(before + 4);
@@ -88,7 +81,7 @@ describe("audit trail", () => {
 
 	it("records the local rule's decisions too", async () => {
 		const before = (await records()).length;
-		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "production", changes: "v3" });
+		const r = await call(loopback.client, "deploy-changes", { serviceName: "api", environment: "production", changes: "v3" });
 		const all = await recordsReaching(before + 1);
 		expect(all).toHaveLength(before + 1);
 		expect(all[0]).toMatchObject({
@@ -101,10 +94,10 @@ describe("audit trail", () => {
 
 	it("fails closed when the write-ahead record cannot be written: the action does not run", async () => {
 		mockStage0(answer("ALLOW", "req-unrecorded"));
-		const session = sessionObject(client);
+		const session = sessionObject(loopback.client);
 		await runInDurableObject(session, (_i, state) => state.storage.sql.exec("ALTER TABLE audit_outbox RENAME TO audit_outbox_away"));
 		try {
-			const r = await call(client, "research-topic", { topic: "anything" });
+			const r = await call(loopback.client, "research-topic", { topic: "anything" });
 			expect(r.isError).toBe(true);
 			expect(r.structuredContent).toMatchObject({ decision: "ERROR", executed: false });
 			expect(r.structuredContent).not.toHaveProperty("result");
@@ -119,10 +112,10 @@ describe("audit trail", () => {
 		const stub = log();
 		const before = (await records()).length;
 		await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("ALTER TABLE records RENAME TO records_away"));
-		const session = sessionObject(client);
+		const session = sessionObject(loopback.client);
 		try {
 			// the audit log is down, but the decision is durable in the session: the call goes ahead
-			const r = await call(client, "research-topic", { topic: "resilience" });
+			const r = await call(loopback.client, "research-topic", { topic: "resilience" });
 			expect(r.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
 			await new Promise((resolve) => setTimeout(resolve, 100));
 			const waiting = await runInDurableObject(

@@ -1,23 +1,11 @@
 /** A Stage0 answer that echoes the key inside a 200: the key reaches no caller, record or log. */
 import { env } from "cloudflare:workers";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { mockStage0 } from "../support/stage0";
-import { call, connect, heldApproval } from "../support/mcp";
+import { describe, expect, it, vi } from "vitest";
+import { mockStage0, loopbackClient, STAGE0_KEY } from "../support/stage0";
+import { call, heldApproval } from "../support/mcp";
 import { approvalStore, auditLogOf } from "../../../src/state/bindings";
 
-const KEY = "sk-test-0123456789abcdef";
-
-let client: Client;
-beforeAll(async () => {
-	client = await connect();
-});
-afterAll(async () => {
-	await client.close();
-});
-afterEach(() => {
-	vi.restoreAllMocks();
-});
+const loopback = loopbackClient();
 
 describe("a key echoed by Stage0", () => {
 	it("is redacted in the result, the log line, the audit trail and the approval record", async () => {
@@ -25,11 +13,11 @@ describe("a key echoed by Stage0", () => {
 			Response.json({
 				verdict: "DENY",
 				decision: "NO_GO",
-				reason: `denied for key ${KEY.toUpperCase()}`,
-				request_id: `echo-${KEY}`,
-				policy_version: `policy ${KEY}`,
-				issues: [{ code: "X", severity: "HIGH", message: `the key is ${KEY}` }],
-				defer_questions: [`is ${KEY} yours?`],
+				reason: `denied for key ${STAGE0_KEY.toUpperCase()}`,
+				request_id: `echo-${STAGE0_KEY}`,
+				policy_version: `policy ${STAGE0_KEY}`,
+				issues: [{ code: "X", severity: "HIGH", message: `the key is ${STAGE0_KEY}` }],
+				defer_questions: [`is ${STAGE0_KEY} yours?`],
 			}),
 		);
 		const logged: string[] = [];
@@ -38,9 +26,9 @@ describe("a key echoed by Stage0", () => {
 			logged.push(args.map(String).join(" "));
 			log(...args);
 		});
-		const r = await call(client, "publish-content", { content: "launch", channel: "blog" });
+		const r = await call(loopback.client, "publish-content", { content: "launch", channel: "blog" });
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", reason: "denied for key [redacted]", request_id: "echo-[redacted]" });
-		const seen = (text: string) => text.toLowerCase().includes(KEY.toLowerCase());
+		const seen = (text: string) => text.toLowerCase().includes(STAGE0_KEY.toLowerCase());
 		expect(seen(JSON.stringify(r))).toBe(false);
 		const approval = await approvalStore(env).get(heldApproval(r).id);
 		expect(approval?.reason).toBe("denied for key [redacted]");

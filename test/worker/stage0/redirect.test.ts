@@ -4,33 +4,15 @@
  * closed. The redirecting hosts are the outbound service of this project
  * (test/support/redirecting-stage0.ts), so workerd itself sees the 3xx.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { describe, expect, it, vi } from "vitest";
 import { Stage0Client } from "../../../src/guard/stage0-client";
-import { call, connect } from "../support/mcp";
+import { call } from "../support/mcp";
+import { PUBLISH_CHECK } from "../../support/check-request";
+import { loopbackClient, STAGE0_KEY } from "../support/stage0";
 
-const KEY = "sk-test-0123456789abcdef";
-const request = {
-	goal: "Publish the release notes",
-	success_criteria: ["published"],
-	constraints: [],
-	tools: ["publish-content"],
-	side_effects: ["publish"],
-	context: {},
-	pro: false,
-};
 const evilSeen = async () => (await (await fetch("https://evil.test/__seen")).json()) as { method: string; hadKey: boolean }[];
 
-let client: Client;
-beforeAll(async () => {
-	client = await connect();
-});
-afterAll(async () => {
-	await client.close();
-});
-afterEach(() => {
-	vi.restoreAllMocks();
-});
+const loopback = loopbackClient();
 
 describe("Stage0 redirects, through workerd's fetch", () => {
 	it("the runtime would follow a 307 with the key (so the test below can fail)", async () => {
@@ -43,8 +25,8 @@ describe("Stage0 redirects, through workerd's fetch", () => {
 	for (const status of [301, 302, 303, 307, 308]) {
 		it(`an HTTP ${status} is a fault: nothing reaches the other host`, async () => {
 			const before = (await evilSeen()).length;
-			const c = new Stage0Client({ apiKey: KEY, baseUrl: `https://redirecting.test/${status}`, timeoutMs: 2000 });
-			const d = await c.check(request);
+			const c = new Stage0Client({ apiKey: STAGE0_KEY, baseUrl: `https://redirecting.test/${status}`, timeoutMs: 2000 });
+			const d = await c.check(PUBLISH_CHECK);
 			expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
 			expect(d.reason).toBe(`Stage0 answered with a redirect (HTTP ${status}); the check was not sent on.`);
 			expect((await evilSeen()).length).toBe(before);
@@ -59,7 +41,7 @@ describe("Stage0 redirects, through workerd's fetch", () => {
 			return real(url === "https://stage0.test/check" ? "https://redirecting.test/307/check" : (input as RequestInfo), init);
 		});
 		const before = (await evilSeen()).length;
-		const r = await call(client, "publish-content", { content: "launch", channel: "blog" });
+		const r = await call(loopback.client, "publish-content", { content: "launch", channel: "blog" });
 		expect(r.isError).toBe(true);
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault", executed: false });
 		expect(r.content[0].text).toContain("Stage0 answered with a redirect (HTTP 307); the check was not sent on.");
@@ -70,8 +52,8 @@ describe("Stage0 redirects, through workerd's fetch", () => {
 describe("Stage0's answer size, through workerd's fetch", () => {
 	// (How much the stream was read is asserted in the unit test: here Miniflare's outbound bridge sends it whole.)
 	it("a 60 MB ALLOW is not obeyed", async () => {
-		const c = new Stage0Client({ apiKey: KEY, baseUrl: "https://redirecting.test/huge", timeoutMs: 20_000 });
-		const d = await c.check(request);
+		const c = new Stage0Client({ apiKey: STAGE0_KEY, baseUrl: "https://redirecting.test/huge", timeoutMs: 20_000 });
+		const d = await c.check(PUBLISH_CHECK);
 		expect(d).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault" });
 		expect(d.reason).toBe("Stage0's answer was larger than 1 MB, so it was not used.");
 	});

@@ -1,14 +1,12 @@
 /** Remote mode: every guarded call asks Stage0 first, and any doubt blocks it. */
 import { env, exports } from "cloudflare:workers";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { afterEach, describe, expect, it } from "vitest";
 import type { CheckRequest } from "../../../src/guard/decision";
 import type { Verdict } from "../../../src/guard/enums";
-import { heldApproval, call, callTool, connect } from "../support/mcp";
-import { mockStage0, type SentCheck, stage0Answer } from "../support/stage0";
+import { heldApproval, call, callTool } from "../support/mcp";
+import { mockStage0, type SentCheck, stage0Answer, loopbackClient, STAGE0_KEY } from "../support/stage0";
 import { approvalStore } from "../../../src/state/bindings";
 
-const KEY = "sk-test-0123456789abcdef";
 let seen: SentCheck[] = [];
 
 /** Stage0 answers with `answer()` (the one mock of the Worker tests); `seen` is what it was sent. */
@@ -18,15 +16,8 @@ function stage0(answer: (body: CheckRequest) => Response | Promise<Response>) {
 
 const verdict = (v: Verdict, extra: Record<string, unknown> = {}) => stage0Answer(v, { request_id: `stage0-req-${seen.length}`, ...extra });
 
-let client: Client;
-beforeAll(async () => {
-	client = await connect();
-});
-afterAll(async () => {
-	await client.close();
-});
+const loopback = loopbackClient();
 afterEach(() => {
-	vi.restoreAllMocks();
 	seen = [];
 });
 
@@ -34,12 +25,12 @@ describe("remote mode", () => {
 	it("says so on /", async () => {
 		const body = await (await exports.default.fetch(new Request("http://localhost/"))).json<{ mode: string }>();
 		expect(body.mode).toBe("stage0");
-		expect(JSON.stringify(body)).not.toContain(KEY);
+		expect(JSON.stringify(body)).not.toContain(STAGE0_KEY);
 	});
 
 	it("asks Stage0 with the key, a request id and the documented body, then runs on ALLOW", async () => {
 		stage0(() => verdict("ALLOW"));
-		const r = await call(client, "managed-deploy", {
+		const r = await call(loopback.client, "managed-deploy", {
 			serviceName: "billing",
 			environment: "staging",
 			changes: "bump",
@@ -50,7 +41,7 @@ describe("remote mode", () => {
 		expect(seen).toHaveLength(1);
 		const { url, headers, body } = seen[0];
 		expect(url).toBe("https://stage0.test/check");
-		expect(headers.get("x-api-key")).toBe(KEY);
+		expect(headers.get("x-api-key")).toBe(STAGE0_KEY);
 		expect(headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
 		expect(body).toMatchObject({
 			goal: expect.stringContaining("billing"),
@@ -85,7 +76,7 @@ describe("remote mode", () => {
 
 	it("does not run on Stage0's DENY or DEFER, and passes its reason and questions on", async () => {
 		stage0(() => verdict("DEFER", { defer_questions: ["Who signed off?"] }));
-		const r = await call(client, "publish-content", { content: "launch!", channel: "blog" });
+		const r = await call(loopback.client, "publish-content", { content: "launch!", channel: "blog" });
 		expect(r.isError).toBe(true);
 		expect(r.structuredContent).toMatchObject({ verdict: "DEFER", executed: false, questions: ["Who signed off?"] });
 		expect(r.content[0].text).toContain("stage0 said DEFER");
@@ -104,17 +95,17 @@ describe("remote mode", () => {
 	];
 	it.each(faults)("fails closed on %s: the action does not run and the reason says why", async (_n, answer, reason) => {
 		stage0(answer);
-		const r = await call(client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "drop table" });
+		const r = await call(loopback.client, "deploy-changes", { serviceName: "api", environment: "staging", changes: "drop table" });
 		expect(r.isError).toBe(true);
 		expect(r.structuredContent).toMatchObject({ verdict: "DENY", decision: "ERROR", source: "fault", executed: false });
 		expect(r.structuredContent).not.toHaveProperty("result");
 		expect(r.content[0].text).toMatch(reason);
-		expect(JSON.stringify(r)).not.toContain(KEY);
+		expect(JSON.stringify(r)).not.toContain(STAGE0_KEY);
 	});
 
 	it("never forwards an oversized argument to Stage0", async () => {
 		stage0(() => verdict("ALLOW"));
-		const r = await callTool(client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
+		const r = await callTool(loopback.client, "publish-content", { content: "x".repeat(300 * 1024), channel: "blog" });
 		expect(r.isError).toBe(true);
 		expect(seen).toHaveLength(0);
 	});
@@ -123,7 +114,7 @@ describe("remote mode", () => {
 		stage0(() => verdict("ALLOW"));
 		const verdicts: string[] = [];
 		for (let i = 0; i < 6; i++) {
-			const r = await call(client, "retry-workflow", { workflowId: "billing-sync", retryCount: 0 });
+			const r = await call(loopback.client, "retry-workflow", { workflowId: "billing-sync", retryCount: 0 });
 			verdicts.push(r.structuredContent.verdict);
 		}
 		expect(verdicts).toEqual(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DEFER"]);
@@ -136,14 +127,14 @@ describe("remote mode with an approval", () => {
 	it("sends the approval to Stage0, and Stage0 still has the last word", async () => {
 		stage0(() => verdict("DENY"));
 		const args = { content: "launch post", channel: "blog" };
-		const first = await call(client, "publish-content", args);
+		const first = await call(loopback.client, "publish-content", args);
 		const { id } = heldApproval(first);
 		// an admin decides on the approvals API; here straight on the store
 		const store = approvalStore(env);
 		const decided = await store.decide(id, { principal: "bob", role: "admin" }, "approve", "ok");
 		expect(decided.ok).toBe(true);
 
-		const second = await call(client, "publish-content", { ...args, approvalId: id });
+		const second = await call(loopback.client, "publish-content", { ...args, approvalId: id });
 		expect(seen).toHaveLength(2);
 		expect(seen[1].body.context).toMatchObject({ approval_status: "approved", approved_by: "bob", approved_at: expect.any(String) });
 		expect(seen[0].body.context.approval_status).toBe("none");
@@ -154,7 +145,7 @@ describe("remote mode with an approval", () => {
 
 	it("offers no approval on a fault", async () => {
 		stage0(() => new Response("down", { status: 503 }));
-		const r = await call(client, "publish-content", { content: "x", channel: "blog" });
+		const r = await call(loopback.client, "publish-content", { content: "x", channel: "blog" });
 		expect(r.structuredContent).toMatchObject({ decision: "ERROR" });
 		expect(r.structuredContent).not.toHaveProperty("approval");
 	});

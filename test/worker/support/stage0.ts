@@ -3,12 +3,40 @@
  * Stage0 (STAGE0_BASE_URL of the Stage0 projects, see vitest.config.ts).
  * Every other URL goes to the real fetch. A body is read once, also inside a
  * Durable Object, so `answer` makes a fresh Response for every call.
- * Undone by vi.restoreAllMocks().
+ * Undone by vi.restoreAllMocks(), which `loopbackClient()` runs after each test.
  */
-import { vi } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { afterAll, afterEach, beforeAll, vi } from "vitest";
 import type { CheckRequest } from "../../../src/guard/decision";
 import type { Verdict } from "../../../src/guard/enums";
 import { STAGE0_TEST } from "../../support/worker-env";
+import { connect } from "./mcp";
+
+/** The Stage0 projects' API key: it goes to STAGE0_BASE_URL and nowhere else. */
+export const STAGE0_KEY = STAGE0_TEST.STAGE0_API_KEY;
+
+/**
+ * A test file's MCP session as the loopback caller: opened before its tests, closed after them; every mock
+ * (Stage0's included) is undone after each test. Read `.client` inside a test.
+ */
+export function loopbackClient(): { readonly client: Client } {
+	let client: Client | undefined;
+	beforeAll(async () => {
+		client = await connect();
+	});
+	afterAll(async () => {
+		await client?.close();
+	});
+	afterEach(() => {
+		vi.restoreAllMocks();
+	});
+	return {
+		get client() {
+			if (!client) throw new Error("no MCP session: read .client inside a test");
+			return client;
+		},
+	};
+}
 
 /** What the Worker sent to Stage0. */
 export interface SentCheck {
