@@ -7,6 +7,7 @@
  *   /sse                MCP over legacy SSE             (authenticated)
  *   /api/approvals...   the approvals API               (authenticated)
  *   /api/audit...       the audit trail                 (authenticated)
+ *   /api/grants...      people's OAuth grants, revocation (authenticated, admins)
  *   GET /approvals      the approvers' page (its data comes from the API), for a signed-in browser
  *   /approvals/...      signing in and out of it (src/web/sign-in.ts)
  *   /authorize, /oauth/*, /.well-known/oauth-*   OAuth sign-in (src/auth/oauth.ts, authorize.ts)
@@ -15,6 +16,7 @@ import { env as startupEnv } from "cloudflare:workers";
 import { GuardAgent, type SessionProps } from "./agent/guard-agent";
 import { handleApprovalsApi } from "./api/approvals";
 import { handleAuditApi } from "./api/audit";
+import { handleGrantsApi } from "./api/grants";
 import { authenticate, requiresCredentials } from "./auth/authenticate";
 import { authenticateApprovals, clearSessionCookie, currentSession, hasSessionCookie, signInLocation } from "./auth/browser-session";
 import { handleAuthorize, handleOidcCallback } from "./auth/authorize";
@@ -160,7 +162,8 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 	const isSse = pathname === "/sse" || pathname === "/sse/message";
 	const isApprovals = pathname === "/api/approvals" || pathname.startsWith("/api/approvals/");
 	const isAudit = pathname === "/api/audit" || pathname.startsWith("/api/audit/");
-	if (!isMcp && !isSse && !isApprovals && !isAudit) {
+	const isGrants = pathname === "/api/grants" || pathname.startsWith("/api/grants/");
+	if (!isMcp && !isSse && !isApprovals && !isAudit && !isGrants) {
 		return respond(jsonError(404, "not_found", `No route for ${pathname.slice(0, 200)}.`));
 	}
 
@@ -174,6 +177,7 @@ async function route(request: Request, env: Env, ctx: ExecutionContext): Promise
 
 	if (isApprovals) return respond(await insufficientScope(await handleApprovalsApi(limited, env, authenticated), env, url));
 	if (isAudit) return respond(await insufficientScope(await handleAuditApi(limited, env, config.access.tokens, authenticated), env, url));
+	if (isGrants) return respond(await insufficientScope(await handleGrantsApi(limited, env, config.access.tokens, authenticated), env, url));
 
 	const caller: RequestCaller = {
 		...authenticated,
@@ -229,6 +233,7 @@ async function describeServer(env: Env, config: Config, probeUpstreams: boolean)
 			approvals: "/approvals",
 			approvals_api: "/api/approvals",
 			audit_api: "/api/audit",
+			grants_api: "/api/grants",
 			health: "/health",
 		},
 		stage0: authority.mode === "stage0" ? { base_url: authority.baseUrl, timeout_ms: authority.timeoutMs } : null,

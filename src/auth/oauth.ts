@@ -40,6 +40,18 @@ export interface GrantProps {
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
+/**
+ * Where the library keeps a grant in OAUTH_KV (`grant:<userId>:<grantId>`; an
+ * access token is `<userId>:<grantId>:<secret>`). Validating a token reads only
+ * the token's record, so the guard also asks that its grant still exists: a
+ * token record left behind by a revocation (cut short, or a listing that missed
+ * it) is refused all the same. test/worker/oauth/grants.test.ts pins the format.
+ */
+export function grantRecordKey(accessToken: string): string {
+	const [userId, grantId] = accessToken.split(":");
+	return `grant:${userId}:${grantId}`;
+}
+
 export function oauthEnabled(env: OAuthEnv): boolean {
 	const { access } = readConfig(env);
 	return Boolean((access.tokens.kind !== "none" || access.oidcIssuer) && env.OAUTH_KV);
