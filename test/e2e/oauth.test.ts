@@ -19,7 +19,7 @@ import { type DevServer, freePort, startDevServer } from "../../scripts/lib/dev-
 import { launchChromium } from "../support/chromium";
 import { InMemoryOAuthClient } from "../support/oauth-client";
 import { type OidcProvider, startOidcProvider } from "../support/oidc-provider";
-import { tokenTableJson } from "../support/test-tokens";
+import { tokenTableJson, TOKENS } from "../support/test-tokens";
 
 const CLIENT_SECRET = "e2e-oidc-client-secret-0123456789";
 let provider: OidcProvider;
@@ -205,6 +205,57 @@ describe("OAuth through the organisation's OIDC provider, in Chromium", () => {
 		expect((await client.listTools()).tools).toHaveLength(7);
 		const r = (await client.callTool({ name: "research-topic", arguments: { topic: "mcp-remote" } })) as Result;
 		expect(r.structuredContent).toMatchObject({ verdict: "ALLOW", executed: true });
+		await client.close();
+	}, 150_000);
+
+	it("lets an admin revoke the provider's person's grants: access 401, refresh invalid_grant, the open session refused", async () => {
+		// The README's case: a person removed at the provider keeps a refreshable grant until an admin revokes it here.
+		const person = new ChromiumDrivenClient();
+		const transport = new StreamableHTTPClientTransport(new URL(`${server.origin}/mcp`), { authProvider: person });
+		const code = callback.next();
+		await expect(new Client({ name: "e2e-oauth-revoked", version: "1" }).connect(transport)).rejects.toThrow(/Unauthorized/);
+		await person.consent!;
+		await transport.finishAuth(await code);
+		const open = new StreamableHTTPClientTransport(new URL(`${server.origin}/mcp`), { authProvider: person });
+		const client = new Client({ name: "e2e-oauth-revoked", version: "1" });
+		await client.connect(open);
+		const { access_token: access, refresh_token: refresh } = person.tokens()!;
+		const clientId = person.clientInformation()!.client_id;
+
+		const admin = { authorization: `Bearer ${TOKENS.bob.token}` };
+		const principal = encodeURIComponent("alice@example.com");
+		const listed = (await (await fetch(`${server.origin}/api/grants?principal=${principal}`, { headers: admin })).json()) as {
+			grants: { id: string; via: string; client_id: string; client_name: string }[];
+		};
+		expect(listed.grants.find((g) => g.client_id === clientId)).toMatchObject({ via: "oidc", client_name: "E2E SDK Client" });
+		const revoked = await fetch(`${server.origin}/api/grants?principal=${principal}`, { method: "DELETE", headers: admin });
+		expect(revoked.status).toBe(200);
+		expect(((await revoked.json()) as { revoked: { client_id: string }[] }).revoked.map((g) => g.client_id)).toContain(clientId);
+
+		const next = await fetch(`${server.origin}/mcp`, {
+			method: "POST",
+			headers: {
+				authorization: `Bearer ${access}`,
+				"content-type": "application/json",
+				accept: "application/json, text/event-stream",
+				"mcp-session-id": open.sessionId!,
+				"mcp-protocol-version": "2025-06-18",
+			},
+			body: JSON.stringify({
+				jsonrpc: "2.0",
+				id: 9,
+				method: "tools/call",
+				params: { name: "research-topic", arguments: { topic: "after" } },
+			}),
+		});
+		expect(next.status).toBe(401);
+		const refreshed = await fetch(`${server.origin}/oauth/token`, {
+			method: "POST",
+			headers: { "content-type": "application/x-www-form-urlencoded" },
+			body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refresh!, client_id: clientId }),
+		});
+		expect(refreshed.status).toBe(400);
+		expect(((await refreshed.json()) as { error: string }).error).toBe("invalid_grant");
 		await client.close();
 	}, 150_000);
 });
