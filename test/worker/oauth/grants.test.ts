@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { TOKENS } from "../../support/test-tokens";
-import { call } from "../support/mcp";
+import { call, workerWith } from "../support/mcp";
 import { env, exchange, oauthClient, ORIGIN, viaWorker, withBearer } from "./support";
 
 interface GrantView {
@@ -223,6 +223,13 @@ describe("who may list and revoke", () => {
 });
 
 describe("bad input", () => {
+	it("says so when OAuth sign-in is off (no OAUTH_KV): no grant is honoured, none to list", async () => {
+		const withoutOAuth = workerWith({ OAUTH_KV: undefined });
+		const res = await withoutOAuth(new Request(`${ORIGIN}/api/grants`, { headers: { authorization: `Bearer ${ADMIN}` } }));
+		expect(res.status).toBe(404);
+		expect(await res.json()).toMatchObject({ error: "oauth_off", message: expect.stringMatching(/OAuth sign-in is off/) });
+	});
+
 	it("answers a clear JSON error and changes nothing", async () => {
 		const alice = await signedIn("alice");
 		const cases: [string, string, number, string][] = [
