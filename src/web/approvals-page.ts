@@ -95,6 +95,7 @@ const state = {
   updatedAt: 0,
   busy: false,
   again: false,
+  signingOut: false,  // the person clicked Sign out: a 401 now is that, not an ended session
 };
 
 class HttpError extends Error { constructor(status, message) { super(message); this.status = status; } }
@@ -366,6 +367,7 @@ async function loadMore() {
 
 // The session ended (expired, signed out elsewhere, token withdrawn): sign in again, and come back here.
 function signedOut() {
+  if (state.signingOut) return; // this person's own sign-out, not an ended session: it says so itself
   const back = "/approvals" + location.search + (state.linkedId ? "#" + state.linkedId : "");
   location.replace("/approvals/sign-in?reason=ended&return_to=" + encodeURIComponent(back));
 }
@@ -384,11 +386,13 @@ function readLink() {
 
 $("signout").addEventListener("click", async () => {
   $("signout").disabled = true;
+  // A poll answered 401 by the sign-out below must not read as "your sign-in has ended".
+  state.signingOut = true;
   try {
     const res = await fetch("/approvals/sign-out", { method: "POST", headers: { "x-csrf-token": CSRF } });
     if (!res.ok) throw new Error(((await res.json().catch(() => null)) || {}).message || "HTTP " + res.status);
     location.replace("/approvals/sign-in?reason=signed-out");
-  } catch (e) { $("signout").disabled = false; status("Not signed out: " + e.message, true); }
+  } catch (e) { state.signingOut = false; $("signout").disabled = false; status("Not signed out: " + e.message, true); }
 });
 $("refresh").addEventListener("click", () => load());
 $("filter").addEventListener("change", () => { state.items = []; state.nextCursor = null; state.decided.clear(); load(); });
