@@ -11,12 +11,12 @@ import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
 import { approvalStore } from "../state/bindings";
+import { APPROVAL_ID } from "../guard/approvals";
 import { ApprovalStatusSchema } from "../guard/enums";
 import { type ApprovalRecord, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
 import { jsonError } from "../http";
 
 const DecisionBodySchema = z.object({ note: z.string().max(1000, "note must be at most 1000 characters").optional() }).strict();
-const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The cursor is opaque to clients: base64url of "<created_at ms>.<id>". */
 function encodeCursor(position: ListPosition): string {
@@ -31,7 +31,7 @@ function decodeCursor(cursor: string): ListPosition | undefined {
 		return undefined;
 	}
 	const match = /^(\d{1,16})\.([0-9a-f-]{36})$/.exec(text);
-	return match && ID.test(match[2]) ? { created_at: Number(match[1]), id: match[2] } : undefined;
+	return match && APPROVAL_ID.test(match[2]) ? { created_at: Number(match[1]), id: match[2] } : undefined;
 }
 
 export async function handleApprovalsApi(request: Request, env: Pick<Env, "APPROVALS">, caller: Caller): Promise<Response> {
@@ -74,7 +74,7 @@ export async function handleApprovalsApi(request: Request, env: Pick<Env, "APPRO
 	}
 
 	const [id, action, ...extra] = parts;
-	if (!ID.test(id) || extra.length > 0) return jsonError(404, "not_found", "No such approval.");
+	if (!APPROVAL_ID.test(id) || extra.length > 0) return jsonError(404, "not_found", "No such approval.");
 
 	if (action === undefined) {
 		if (request.method !== "GET") return jsonError(405, "method_not_allowed", "Use GET.");

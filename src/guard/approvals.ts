@@ -8,6 +8,9 @@ import type { Decision } from "./decision";
 import type { ApprovalKind, Approver } from "./enums";
 import type { Result } from "./result";
 
+/** What an approval id looks like (the approval store makes them with crypto.randomUUID): the API and the pages check links against it. */
+export const APPROVAL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export interface ApprovalTicket {
 	id: string;
 	status: "pending";
