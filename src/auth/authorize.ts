@@ -23,6 +23,7 @@ import {
 import type { Env } from "../config";
 import { consentPage, errorPage, type Identity, pageHeaders, tokenSignInPage } from "../web/consent-page";
 import { readConfig } from "../config";
+import { newNonce } from "../web/html";
 import { finishApproverOidcSignIn, isApproverSignIn } from "../web/sign-in";
 import { rememberGrantedPrincipal, signInWithToken } from "./authenticate";
 import { authorizationServer, type GrantProps, issuerFor } from "./oauth";
@@ -45,16 +46,12 @@ function field(form: FormData, name: string): string {
 	return typeof value === "string" ? value : "";
 }
 
-function nonce(): string {
-	return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-}
-
 function random(): string {
 	return [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function html(status: number, render: (nonce: string) => string, base?: Headers): Response {
-	const n = nonce();
+	const n = newNonce();
 	return new Response(render(n), { status, headers: pageHeaders(n, base) });
 }
 
