@@ -169,10 +169,10 @@ class BenchGuardAgent extends GuardAgent {
 				return renderReport(UNGUARDED_TOOL, definition.kind, outcome as never, definition.summarize);
 			},
 		);
-		const upstream = readConfig(this.env).gateway.upstreams[0];
+		const gateway = readConfig(this.env).gateway;
+		const upstream = gateway.upstreams[0];
 		if (upstream && !upstream.error) {
-			const config = readConfig(this.env).gateway;
-			const passthrough = new UpstreamConnection(upstream, config.refreshSeconds * 1000, { scrub: (text) => text, onTools: () => {} });
+			const passthrough = new UpstreamConnection(upstream, gateway.refreshSeconds * 1000, { scrub: (text) => text, onTools: () => {} });
 			register(
 				UNGUARDED_FORWARD,
 				{ description: "bench only: search on the first upstream, forwarded without the guard", inputSchema: { query: z.string() } },
