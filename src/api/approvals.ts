@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { Caller } from "../auth/tokens";
 import type { Env } from "../config";
 import { approvalStore } from "../state/bindings";
+import { base64urlText, fromBase64urlText } from "../base64url";
 import { APPROVAL_ID } from "../guard/approvals";
 import { ApprovalStatusSchema } from "../guard/enums";
 import { type ApprovalRecord, DEFAULT_LIST_LIMIT, type ListPosition, MAX_LIST_LIMIT } from "../state/approval-store";
@@ -20,16 +21,12 @@ const DecisionBodySchema = z.object({ note: z.string().max(1000, "note must be a
 
 /** The cursor is opaque to clients: base64url of "<created_at ms>.<id>". */
 function encodeCursor(position: ListPosition): string {
-	return btoa(`${position.created_at}.${position.id}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+	return base64urlText(`${position.created_at}.${position.id}`);
 }
 
 function decodeCursor(cursor: string): ListPosition | undefined {
-	let text: string;
-	try {
-		text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-	} catch {
-		return undefined;
-	}
+	const text = fromBase64urlText(cursor);
+	if (text === undefined) return undefined;
 	const match = /^(\d{1,16})\.([0-9a-f-]{36})$/.exec(text);
 	return match && APPROVAL_ID.test(match[2]) ? { created_at: Number(match[1]), id: match[2] } : undefined;
 }

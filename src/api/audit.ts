@@ -9,6 +9,7 @@
  */
 import { knownPrincipals } from "../auth/authenticate";
 import type { Caller } from "../auth/tokens";
+import { base64urlText, fromBase64urlText } from "../base64url";
 import type { Env, TokenTableSetting } from "../config";
 import { VerdictSchema } from "../guard/enums";
 import type { AuditCursor, AuditQuery, AuditRecord } from "../state/audit-log";
@@ -116,15 +117,12 @@ function streamNdjson(env: Pick<Env, "AUDIT_LOG">, principals: string[], filter:
 }
 
 function encodeCursor(c: AuditCursor): string {
-	return btoa(JSON.stringify([c.at, c.principal, c.seq]))
-		.replace(/\+/g, "-")
-		.replace(/\//g, "_")
-		.replace(/=+$/, "");
+	return base64urlText(JSON.stringify([c.at, c.principal, c.seq]));
 }
 
 function decodeCursor(raw: string): AuditCursor | undefined {
 	try {
-		const [at, principal, seq] = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
+		const [at, principal, seq] = JSON.parse(fromBase64urlText(raw) ?? "");
 		if (Number.isInteger(at) && typeof principal === "string" && Number.isInteger(seq)) return { at, principal, seq };
 	} catch {}
 	return undefined;

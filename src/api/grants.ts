@@ -11,6 +11,7 @@
  */
 import type { GrantSummary, OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import { knownPrincipals } from "../auth/authenticate";
+import { base64urlText, fromBase64urlText } from "../base64url";
 import { authorizationServer, issuerFor } from "../auth/oauth";
 import type { Caller } from "../auth/tokens";
 import type { Env, TokenTableSetting } from "../config";
@@ -212,17 +213,12 @@ function safeDecode(text: string): string | undefined {
 
 /** The cursor is opaque to clients: base64url of JSON [principal, library cursor]. */
 function encodeCursor(position: Position): string {
-	const bytes = new TextEncoder().encode(JSON.stringify([position.principal, position.cursor]));
-	return btoa(String.fromCharCode(...bytes))
-		.replace(/\+/g, "-")
-		.replace(/\//g, "_")
-		.replace(/=+$/, "");
+	return base64urlText(JSON.stringify([position.principal, position.cursor]));
 }
 
 function decodeCursor(raw: string): Position | undefined {
 	try {
-		const binary = atob(raw.replace(/-/g, "+").replace(/_/g, "/"));
-		const [principal, cursor] = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as unknown[];
+		const [principal, cursor] = JSON.parse(fromBase64urlText(raw) ?? "") as unknown[];
 		if (typeof principal === "string" && (cursor === null || (typeof cursor === "string" && cursor.length <= 2048)))
 			return { principal, cursor };
 	} catch {}

@@ -13,6 +13,7 @@
  * token (header `x-csrf-token`, or form field `csrf_token`) and an Origin that
  * is this server's own.
  */
+import { randomToken } from "../base64url";
 import type { Env } from "../config";
 import { readConfig } from "../config";
 import { jsonError } from "../http";
@@ -53,14 +54,6 @@ function isHttps(request: Request): boolean {
 
 function cookieName(request: Request): string {
 	return isHttps(request) ? SECURE_COOKIE : PLAIN_COOKIE;
-}
-
-function randomToken(): string {
-	const bytes = crypto.getRandomValues(new Uint8Array(32));
-	return btoa(String.fromCharCode(...bytes))
-		.replace(/\+/g, "-")
-		.replace(/\//g, "_")
-		.replace(/=+$/, "");
 }
 
 /** The session id the request's cookie carries (only the name that fits its scheme: over HTTPS, only `__Host-`). */

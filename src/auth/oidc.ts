@@ -17,6 +17,7 @@
  */
 import { createRemoteJWKSet, customFetch, errors as joseErrors, type JWTPayload, jwtVerify } from "jose";
 import { z } from "zod";
+import { base64url, randomToken } from "../base64url";
 import type { OidcSettings } from "../config";
 import { ROLES, type Role } from "../guard/enums";
 import { sha256Hex } from "./tokens";
@@ -205,16 +206,6 @@ interface FlowRecord {
 	verifier: string;
 	returnTo: string;
 	context?: unknown;
-}
-
-function randomToken(bytes = 32): string {
-	return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
-}
-
-function base64url(bytes: Uint8Array): string {
-	let binary = "";
-	for (const b of bytes) binary += String.fromCharCode(b);
-	return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 async function s256(verifier: string): Promise<string> {
